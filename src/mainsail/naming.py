@@ -1,0 +1,163 @@
+"""Every name Mainsail gives Envoy, as ``build_*``/``parse_*`` pairs (Istio's exact formats).
+
+See the reference fact sheet §2. Nothing else in the tree formats these strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# --- xDS type URLs, and the order a push sends them in (clusters and endpoints before
+# listeners and routes, so nothing refers to a cluster Envoy does not have yet).
+CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+ENDPOINT_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
+ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+PUSH_ORDER: tuple[str, ...] = (CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE)
+SHORT_TYPE_NAMES: dict[str, str] = {
+    CLUSTER_TYPE: "CDS",
+    ENDPOINT_TYPE: "EDS",
+    LISTENER_TYPE: "LDS",
+    ROUTE_TYPE: "RDS",
+    SECRET_TYPE: "SDS",
+}
+
+# --- special clusters and virtual hosts
+PASSTHROUGH_CLUSTER = "PassthroughCluster"
+BLACKHOLE_CLUSTER = "BlackHoleCluster"
+INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster"
+ALLOW_ANY_VHOST = "allow_any"
+BLOCK_ALL_VHOST = "block_all"
+HTTP_PROXY_ROUTE = "http_proxy"
+DEFAULT_ROUTE = "default"
+XDS_CLUSTER = "xds-grpc"
+SDS_CLUSTER = "sds-grpc"
+PROMETHEUS_STATS_CLUSTER = "prometheus_stats"
+WORKLOAD_SECRET = "default"
+ROOT_CA_SECRET = "ROOTCA"
+
+Direction = Literal["inbound", "outbound"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterKey:
+    """The parts of ``<direction>|<port>|<subset>|<host>``."""
+
+    direction: Direction
+    port: int
+    subset: str = ""
+    host: str = ""
+
+
+def build_cluster_name(key: ClusterKey) -> str:
+    return f"{key.direction}|{key.port}|{key.subset}|{key.host}"
+
+
+def build_outbound_cluster(port: int, host: str, subset: str = "") -> str:
+    return build_cluster_name(ClusterKey(direction="outbound", port=port, subset=subset, host=host))
+
+
+def build_inbound_cluster(target_port: int) -> str:
+    return build_cluster_name(ClusterKey(direction="inbound", port=target_port))
+
+
+def parse_cluster_name(name: str) -> ClusterKey | None:
+    """The key of a service cluster name, or None for any other cluster (e.g. PassthroughCluster)."""
+    parts = name.split("|")
+    if len(parts) != 4 or parts[0] not in ("inbound", "outbound") or not parts[1].isdigit():
+        return None
+    direction: Direction = "inbound" if parts[0] == "inbound" else "outbound"
+    return ClusterKey(direction=direction, port=int(parts[1]), subset=parts[2], host=parts[3])
+
+
+def build_alt_stat_name(cluster_name: str) -> str:
+    return f"{cluster_name};"
+
+
+def build_listener_name(bind: str, port: int) -> str:
+    """``0.0.0.0_9080``, ``10.96.12.7_3306``."""
+    return f"{bind}_{port}"
+
+
+def parse_listener_name(name: str) -> tuple[str, int] | None:
+    bind, sep, port = name.rpartition("_")
+    if not sep or not port.isdigit():
+        return None
+    return bind, int(port)
+
+
+def build_outbound_route_name(port: int) -> str:
+    """RDS name of the shared outbound HTTP listener on ``port``."""
+    return str(port)
+
+
+def build_gateway_http_route_name(port: int) -> str:
+    return f"http.{port}"
+
+
+def build_virtual_host_name(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def parse_virtual_host_name(name: str) -> tuple[str, int] | None:
+    host, sep, port = name.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host, int(port)
+
+
+def build_inbound_virtual_host_name(service_port: int) -> str:
+    return f"inbound|http|{service_port}"
+
+
+def build_stat_prefix(direction: Direction, listener_or_chain: str) -> str:
+    return f"{direction}_{listener_or_chain}"
+
+
+# --- node ids: ``<type>~<ip>~<pod>.<ns>~<ns>.svc.<domain>``
+ProxyType = Literal["sidecar", "router"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeId:
+    proxy_type: ProxyType
+    ip: str
+    pod_name: str
+    namespace: str
+    domain: str = "cluster.local"
+
+    @property
+    def proxy_id(self) -> str:
+        """``<pod>.<ns>``: how Istio names a proxy (``istioctl proxy-status`` first column)."""
+        return f"{self.pod_name}.{self.namespace}"
+
+
+def build_node_id(node: NodeId) -> str:
+    return f"{node.proxy_type}~{node.ip}~{node.pod_name}.{node.namespace}~{node.namespace}.svc.{node.domain}"
+
+
+def parse_node_id(text: str) -> NodeId:
+    """Parse a node id; raises ValueError naming what is wrong."""
+    parts = text.split("~")
+    if len(parts) != 4:
+        raise ValueError(f"node id {text!r}: want 4 '~'-separated parts, got {len(parts)}")
+    proxy_type, ip, pod_ns, dns = parts
+    if proxy_type not in ("sidecar", "router"):
+        raise ValueError(f"node id {text!r}: unknown proxy type {proxy_type!r}")
+    pod_name, sep, namespace = pod_ns.rpartition(".")
+    if not sep or not pod_name or not namespace:
+        raise ValueError(f"node id {text!r}: third part must be <pod>.<namespace>")
+    prefix = f"{namespace}.svc."
+    domain = dns[len(prefix) :] if dns.startswith(prefix) else "cluster.local"
+    kind: ProxyType = "sidecar" if proxy_type == "sidecar" else "router"
+    return NodeId(proxy_type=kind, ip=ip, pod_name=pod_name, namespace=namespace, domain=domain)
+
+
+def build_service_fqdn(name: str, namespace: str, domain: str = "cluster.local") -> str:
+    return f"{name}.{namespace}.svc.{domain}"
+
+
+def build_spiffe_id(trust_domain: str, namespace: str, service_account: str) -> str:
+    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"

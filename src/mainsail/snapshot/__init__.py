@@ -1,0 +1,1 @@
+"""The immutable MeshSnapshot and the per-proxy ProxyView translation reads."""

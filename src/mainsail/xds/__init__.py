@@ -1,0 +1,1 @@
+"""Pilot's translation: pure functions (MeshSnapshot, ProxyView) → Envoy resources."""
