@@ -29,6 +29,8 @@ class ProxyNode:
     workload_name: str = ""
     interception_mode: InterceptionMode = "REDIRECT"
     http_proxy_port: int | None = None
+    # Local platform: container port -> the private port the app listens on (pod address).
+    app_ports: tuple[tuple[int, int], ...] = ()
     # Extra values from node metadata that translation may read (kept sorted, hashable).
     extra: tuple[tuple[str, str], ...] = field(default=())
 
