@@ -26,8 +26,8 @@ class WireModel(BaseModel):
     )
 
     def to_wire(self) -> dict[str, Any]:
-        """The document form: camelCase keys, unset fields left out."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        """The document form: camelCase keys, unset and empty (default) fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="json")
 
 
 class ObjectMeta(WireModel):
@@ -56,6 +56,10 @@ class Resource(WireModel):
     api_version: str
     kind: str
     metadata: ObjectMeta
+
+    def to_wire(self) -> dict[str, Any]:
+        """The document form; ``apiVersion`` and ``kind`` are always written."""
+        return {"apiVersion": self.api_version, "kind": self.kind, **super().to_wire()}
 
     @property
     def name(self) -> str:

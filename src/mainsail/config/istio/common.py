@@ -1,0 +1,50 @@
+"""Messages several Istio networking kinds share: selectors, ports, percentages, one-of checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import Field
+
+from mainsail.config.base import WireModel
+from mainsail.config.wire_types import Double, UInt32
+
+LabelValue = Annotated[str, Field(max_length=63)]
+
+
+def set_fields(model: WireModel, names: tuple[str, ...]) -> list[str]:
+    """The wire names of the fields among ``names`` that carry a value."""
+    fields = type(model).model_fields
+    return [fields[n].alias or n for n in names if getattr(model, n) is not None]
+
+
+def check_at_most_one(model: WireModel, *names: str) -> None:
+    """Enforce a proto ``oneof`` the way the CRD schema does: zero or one member set."""
+    chosen = set_fields(model, names)
+    if len(chosen) > 1:
+        raise ValueError(f"only one of {', '.join(chosen)} may be set")
+
+
+class PortSelector(WireModel):
+    """A port on the destination service (``number`` only since v1alpha3's ``name`` was removed)."""
+
+    number: UInt32 | None = None
+
+
+class Percent(WireModel):
+    """A percentage in [0.0, 100.0]."""
+
+    value: Double | None = None
+
+
+class WorkloadSelector(WireModel):
+    """networking.istio.io WorkloadSelector: pods whose labels include all of ``labels``."""
+
+    labels: Mapping[str, LabelValue] = Field(default_factory=dict, max_length=256)
+
+
+class MatchLabelsSelector(WireModel):
+    """istio.type.v1beta1.WorkloadSelector (DestinationRule and security kinds): ``matchLabels``."""
+
+    match_labels: Mapping[str, LabelValue] = Field(default_factory=dict, max_length=4096)

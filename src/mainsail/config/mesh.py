@@ -1,0 +1,29 @@
+"""MeshConfig: the mesh-wide settings istiod reads from its ConfigMap, with Istio's defaults."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from mainsail.config.base import WireModel
+
+
+class OutboundTrafficPolicy(WireModel):
+    mode: Literal["ALLOW_ANY", "REGISTRY_ONLY"] = "ALLOW_ANY"
+
+
+class MeshConfig(WireModel):
+    root_namespace: str = "istio-system"
+    trust_domain: str = "cluster.local"
+    # The DNS suffix of Kubernetes-style service names (``<svc>.<ns>.svc.<domain>``).
+    domain: str = "cluster.local"
+    connect_timeout: timedelta = timedelta(seconds=10)
+    outbound_traffic_policy: OutboundTrafficPolicy = Field(default_factory=OutboundTrafficPolicy)
+    enable_auto_mtls: bool = True
+    protocol_detection_timeout: timedelta = timedelta(0)
+    ingress_service: str = "istio-ingressgateway"
+    # Test hook (never set in production): VirtualService names whose routes translation
+    # deliberately corrupts so that Envoy NACKs them; proves NACK handling end to end.
+    test_nack_virtual_services: tuple[str, ...] = ()
