@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PlainSerializer, Strict, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 Bool = Annotated[bool, Strict()]
 Double = Annotated[float, Strict()]
@@ -80,8 +81,11 @@ def _to_timedelta(value: object) -> object:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError("a duration must be a string such as '1s' or '100ms'")
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise PydanticCustomError("duration", str(exc)) from None
+    raise PydanticCustomError("duration", "a duration must be a string such as '1s' or '100ms'")
 
 
 Duration = Annotated[

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field
+from pydantic_core import PydanticCustomError
 
 from mainsail.config.base import WireModel
 from mainsail.config.wire_types import Double, UInt32
@@ -23,7 +24,9 @@ def check_at_most_one(model: WireModel, *names: str) -> None:
     """Enforce a proto ``oneof`` the way the CRD schema does: zero or one member set."""
     chosen = set_fields(model, names)
     if len(chosen) > 1:
-        raise ValueError(f"only one of {', '.join(chosen)} may be set")
+        raise PydanticCustomError(
+            "one_of", "only one of {fields} may be set", {"fields": ", ".join(chosen)}
+        )
 
 
 class PortSelector(WireModel):

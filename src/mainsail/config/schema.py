@@ -1,0 +1,137 @@
+"""The one table of kinds Mainsail understands; the CLI, sources and dashboard all read it.
+
+Each ``KindSchema`` says what Kubernetes' discovery would: group, kind, plural, singular, short
+names, served versions and scope, plus the frozen model that parses the document.
+``lookup`` resolves what a user types (``vs``, ``virtualservices``, ``VirtualService``,
+``virtualservices.networking.istio.io``; case-insensitive) to a schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mainsail.config.base import Resource
+from mainsail.config.istio.destination_rule import DestinationRule
+from mainsail.config.istio.gateway import Gateway
+from mainsail.config.istio.service_entry import ServiceEntry
+from mainsail.config.istio.sidecar import Sidecar
+from mainsail.config.istio.virtual_service import VirtualService
+from mainsail.config.istio.workload_entry import WorkloadEntry
+from mainsail.config.istio.workload_group import WorkloadGroup
+from mainsail.config.kube.service import Service, ServiceAccount
+from mainsail.config.kube.workloads import Deployment, Pod
+
+NETWORKING = "networking.istio.io"
+NETWORKING_VERSIONS = ("v1", "v1beta1", "v1alpha3")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KindSchema:
+    """One kind. ``versions`` are the served versions, the storage (preferred) version first."""
+
+    group: str  # "" for the Kubernetes core group
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    versions: tuple[str, ...]
+    namespaced: bool
+    model: type[Resource]
+
+    @property
+    def api_versions(self) -> tuple[str, ...]:
+        """The ``apiVersion`` strings accepted in documents, e.g. ``networking.istio.io/v1``."""
+        return tuple(f"{self.group}/{v}" if self.group else v for v in self.versions)
+
+    @property
+    def preferred_api_version(self) -> str:
+        return self.api_versions[0]
+
+    @property
+    def resource_name(self) -> str:
+        """``plural.group`` as in a CRD's name (just ``plural`` for the core group)."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def names(self) -> tuple[str, ...]:
+        """Every word that names this kind, lower-cased."""
+        words = (self.kind, self.plural, self.singular, self.resource_name, *self.short_names)
+        return tuple(dict.fromkeys(w.lower() for w in words))
+
+
+def _networking(
+    kind: str, plural: str, short: tuple[str, ...], model: type[Resource]
+) -> KindSchema:
+    return KindSchema(
+        group=NETWORKING,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        short_names=short,
+        versions=NETWORKING_VERSIONS,
+        namespaced=True,
+        model=model,
+    )
+
+
+KINDS: tuple[KindSchema, ...] = (
+    _networking("VirtualService", "virtualservices", ("vs",), VirtualService),
+    _networking("DestinationRule", "destinationrules", ("dr",), DestinationRule),
+    _networking("ServiceEntry", "serviceentries", ("se",), ServiceEntry),
+    _networking("Gateway", "gateways", ("gw",), Gateway),
+    _networking("Sidecar", "sidecars", (), Sidecar),
+    _networking("WorkloadEntry", "workloadentries", ("we",), WorkloadEntry),
+    _networking("WorkloadGroup", "workloadgroups", ("wg",), WorkloadGroup),
+    KindSchema(
+        group="",
+        kind="Service",
+        plural="services",
+        singular="service",
+        short_names=("svc",),
+        versions=("v1",),
+        namespaced=True,
+        model=Service,
+    ),
+    KindSchema(
+        group="",
+        kind="ServiceAccount",
+        plural="serviceaccounts",
+        singular="serviceaccount",
+        short_names=("sa",),
+        versions=("v1",),
+        namespaced=True,
+        model=ServiceAccount,
+    ),
+    KindSchema(
+        group="",
+        kind="Pod",
+        plural="pods",
+        singular="pod",
+        short_names=("po",),
+        versions=("v1",),
+        namespaced=True,
+        model=Pod,
+    ),
+    KindSchema(
+        group="apps",
+        kind="Deployment",
+        plural="deployments",
+        singular="deployment",
+        short_names=("deploy",),
+        versions=("v1",),
+        namespaced=True,
+        model=Deployment,
+    ),
+)
+
+_BY_WORD: dict[str, KindSchema] = {word: s for s in KINDS for word in s.names()}
+_BY_KIND: dict[str, KindSchema] = {s.kind: s for s in KINDS}
+
+
+def lookup(word: str) -> KindSchema | None:
+    """The kind a user means by ``word`` (kind, plural, singular, short name or plural.group)."""
+    return _BY_WORD.get(word.strip().lower())
+
+
+def by_kind(kind: str) -> KindSchema | None:
+    """The kind named exactly (case-sensitively, as in a document's ``kind:``)."""
+    return _BY_KIND.get(kind)
