@@ -1,0 +1,1 @@
+"""Shipped, typed test doubles and helpers (fake clock, free ports, waiting for conditions, ...)."""

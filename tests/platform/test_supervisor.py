@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+from mainsail.platform import (
+    AppSupervisor,
+    ContainerPortSpec,
+    ContainerSpec,
+    PodSpec,
+    RestartBackoff,
+    ServiceEnv,
+    StateLayout,
+)
+from mainsail.testing.loopback import free_tcp_port, random_loopback_address
+from mainsail.testing.waiting import wait_for
+
+# A tiny app: writes its environment to a file, then serves until stopped.
+APP = """
+import json, os, signal, sys, time
+with open(sys.argv[1], "w") as f:
+    json.dump(dict(os.environ), f)
+print("app up", os.getpid(), flush=True)
+signal.signal(signal.SIGTERM, lambda *_: (print("app got SIGTERM", flush=True), sys.exit(0)))
+while True:
+    time.sleep(1)
+"""
+
+
+def app_pod(tmp_path: Path, *, command: tuple[str, ...]) -> PodSpec:
+    ip = random_loopback_address()
+    return PodSpec(
+        name="web-abcde-0",
+        namespace="shop",
+        ip=ip,
+        service_account="web",
+        containers=(
+            ContainerSpec(
+                name="web",
+                command=command,
+                env={"GREETING": "hello"},
+                ports=(ContainerPortSpec(container_port=8080),),
+            ),
+        ),
+        app_ports={8080: free_tcp_port(ip)},
+    )
+
+
+async def test_runs_restarts_and_stops_an_app(tmp_path: Path) -> None:
+    env_file = tmp_path / "env.json"
+    pod = app_pod(tmp_path, command=("python", "-c", APP, str(env_file)))
+    layout = StateLayout(tmp_path / "state")
+    supervisor = AppSupervisor(
+        layout, backoff=lambda: RestartBackoff(initial=0.05, cap=0.2), grace_period=5
+    )
+    await supervisor.start_pod(pod, services=[ServiceEnv(name="db", host="127.0.0.1", port=5432)])
+    try:
+        status = await wait_for(
+            lambda: (s := supervisor.status("shop", pod.name)) and s.running and s,
+            message="app running",
+        )
+        env = await wait_for(lambda: env_file.exists() and json.loads(env_file.read_text()))
+        assert env["PORT"] == env["PORT_8080"] == str(pod.app_ports[8080])
+        assert env["POD_IP"] == env["INSTANCE_IP"] == pod.ip
+        assert env["POD_NAME"] == pod.name and env["POD_NAMESPACE"] == "shop"
+        assert env["SERVICE_ACCOUNT"] == "web"
+        assert env["HTTP_PROXY"] == f"http://{pod.ip}:{pod.proxy_ports.outbound}"
+        assert env["GREETING"] == "hello"
+        assert env["DB_SERVICE_HOST"] == "127.0.0.1" and env["DB_SERVICE_PORT"] == "5432"
+        assert env["PATH"].startswith(os.path.dirname(sys.executable))
+
+        first_pid = status.containers[0].pid
+        assert first_pid is not None
+        env_file.unlink()
+        os.kill(first_pid, signal.SIGKILL)
+
+        restarted = await wait_for(
+            lambda: (
+                (s := supervisor.status("shop", pod.name))
+                and s.running
+                and s.containers[0].pid != first_pid
+                and s
+            ),
+            message="app restarted",
+        )
+        assert restarted.restarts == 1
+        assert restarted.containers[0].last_exit == -signal.SIGKILL
+        await wait_for(env_file.exists)
+    finally:
+        await supervisor.stop_all()
+
+    assert supervisor.status("shop", pod.name) is None
+    log = layout.container_log("shop", pod.name, "web").read_text()
+    assert len(re.findall(r"^app up \d+$", log, re.MULTILINE)) == 2
+    assert "app got SIGTERM" in log  # stopped gracefully, not killed
+    assert "restart in" in log
+
+
+async def test_stop_kills_an_app_that_ignores_sigterm(tmp_path: Path) -> None:
+    stubborn = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)"
+    pod = app_pod(tmp_path, command=("python", "-c", stubborn))
+    layout = StateLayout(tmp_path)
+    supervisor = AppSupervisor(layout, grace_period=0.2)
+    await supervisor.start_pod(pod)
+    log = layout.container_log("shop", pod.name, "web")
+    await wait_for(lambda: "up" in log.read_text().splitlines())
+    status = supervisor.status("shop", pod.name)
+    assert status is not None and status.containers[0].pid is not None
+    pid = status.containers[0].pid
+    await asyncio.wait_for(supervisor.stop_pod("shop", pod.name), 5)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+class FakeTime:
+    """A clock that moves only when the supervisor sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.enough = asyncio.Event()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+        if len(self.sleeps) >= 6:
+            self.enough.set()
+            await asyncio.Event().wait()  # park until the supervisor stops
+
+
+async def test_crash_loop_backs_off_exponentially(tmp_path: Path) -> None:
+    fake = FakeTime()
+    pod = app_pod(tmp_path, command=("python", "-c", "raise SystemExit(3)"))
+    supervisor = AppSupervisor(StateLayout(tmp_path), clock=fake.clock, sleep=fake.sleep)
+    await supervisor.start_pod(pod)
+    await asyncio.wait_for(fake.enough.wait(), 30)
+    status = supervisor.status("shop", pod.name)
+    await supervisor.stop_all()
+    assert fake.sleeps == [1, 2, 4, 8, 16, 30]
+    assert status is not None
+    assert status.containers[0].last_exit == 3
+    assert status.containers[0].restarts == 5
+
+
+async def test_missing_command_is_logged_and_retried(tmp_path: Path) -> None:
+    fake = FakeTime()
+    pod = app_pod(tmp_path, command=("/nonexistent/mainsail-app",))
+    layout = StateLayout(tmp_path)
+    supervisor = AppSupervisor(layout, clock=fake.clock, sleep=fake.sleep)
+    await supervisor.start_pod(pod)
+    await asyncio.wait_for(fake.enough.wait(), 30)
+    await supervisor.stop_all()
+    assert "cannot start" in layout.container_log("shop", pod.name, "web").read_text()
+
+
+async def test_router_pod_runs_no_app(tmp_path: Path) -> None:
+    pod = PodSpec(name="gw-abcde-0", namespace="istio-system", ip="127.9.9.9", proxy_type="router")
+    supervisor = AppSupervisor(StateLayout(tmp_path))
+    await supervisor.start_pod(pod)
+    status = supervisor.status("istio-system", "gw-abcde-0")
+    assert status is not None and status.containers == ()
+    await supervisor.stop_all()
