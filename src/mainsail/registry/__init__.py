@@ -1,0 +1,1 @@
+"""Services and workloads, whatever they come from (local platform, ServiceEntry, Kubernetes)."""

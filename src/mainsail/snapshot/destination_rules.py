@@ -1,0 +1,107 @@
+"""Which DestinationRule applies to a host, and the traffic policy for one port and subset.
+
+Lookup order (Istio's ``PushContext.destinationRule``): the proxy's namespace, then the service's
+namespace, then the root namespace; exact hosts before wildcards, most specific wildcard first.
+Several rules for one host in one namespace merge: subsets are appended (first name wins) and the
+oldest rule's top-level traffic policy is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mainsail.config.istio.destination_rule import DestinationRule, Subset, TrafficPolicy
+from mainsail.snapshot.hosts import host_matches, resolve_short_name, specificity
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.snapshot.view import exported_to
+
+_POLICY_BLOCKS = ("load_balancer", "connection_pool", "outlier_detection", "tls")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppliedRule:
+    """The (merged) DestinationRule in force for one host."""
+
+    host: str
+    traffic_policy: TrafficPolicy | None
+    subsets: tuple[Subset, ...]
+    sources: tuple[DestinationRule, ...]
+
+    def subset(self, name: str) -> Subset | None:
+        return next((s for s in self.subsets if s.name == name), None)
+
+
+def destination_rule_for(
+    snapshot: MeshSnapshot, proxy_namespace: str, hostname: str, service_namespace: str
+) -> AppliedRule | None:
+    domain = snapshot.mesh.domain
+    for namespace in dict.fromkeys(
+        (proxy_namespace, service_namespace, snapshot.mesh.root_namespace)
+    ):
+        candidates = [
+            rule
+            for rule in snapshot.destination_rules
+            if rule.namespace == namespace
+            and rule.spec.workload_selector is None
+            and (
+                namespace == proxy_namespace
+                or exported_to(frozenset(rule.spec.export_to or ("*",)), namespace, proxy_namespace)
+            )
+            and host_matches(resolve_short_name(rule.spec.host, rule.namespace, domain), hostname)
+        ]
+        if not candidates:
+            continue
+        best = min(
+            specificity(resolve_short_name(r.spec.host, r.namespace, domain)) for r in candidates
+        )
+        chosen = tuple(
+            r
+            for r in candidates
+            if specificity(resolve_short_name(r.spec.host, r.namespace, domain)) == best
+        )
+        return _merge(hostname, chosen)
+    return None
+
+
+def _merge(hostname: str, rules: tuple[DestinationRule, ...]) -> AppliedRule:
+    subsets: dict[str, Subset] = {}
+    policy: TrafficPolicy | None = None
+    for rule in rules:
+        for subset in rule.spec.subsets:
+            subsets.setdefault(subset.name, subset)
+        if policy is None:
+            policy = rule.spec.traffic_policy
+    return AppliedRule(
+        host=hostname, traffic_policy=policy, subsets=tuple(subsets.values()), sources=rules
+    )
+
+
+def policy_for(rule: AppliedRule | None, port: int, subset: str = "") -> dict[str, Any]:
+    """The effective policy blocks for a cluster: top level → port level → subset → its port level.
+
+    A port-level or subset block replaces the whole block of the same name (Istio's layering).
+    Returns block name → model (absent blocks left out).
+    """
+    if rule is None:
+        return {}
+    effective: dict[str, Any] = {}
+    layers: list[TrafficPolicy | None] = [rule.traffic_policy]
+    chosen = rule.subset(subset) if subset else None
+    if chosen is not None:
+        layers.append(chosen.traffic_policy)
+    for layer in layers:
+        if layer is None:
+            continue
+        _apply(effective, layer)
+        for level in layer.port_level_settings:
+            if level.port is not None and level.port.number == port:
+                _apply(effective, level)
+    return effective
+
+
+def _apply(effective: dict[str, Any], block_owner: Any) -> None:
+    for block in _POLICY_BLOCKS:
+        value = getattr(block_owner, block, None)
+        if value is not None:
+            effective[block] = value

@@ -1,0 +1,419 @@
+"""VirtualService HTTP routes → Envoy ``Route`` messages (reference §3.1).
+
+Reads: VirtualService (``http``), services (for the destination port), DestinationRule (whether a
+destination uses consistent hashing). Pure: every per-proxy fact comes in ``RouteContext``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from envoy.config.core.v3 import base_pb2
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault_pb2
+from envoy.extensions.filters.http.fault.v3 import fault_pb2
+from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
+from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from envoy.type.v3 import percent_pb2
+from google.protobuf import any_pb2
+
+from mainsail import naming
+from mainsail.config.istio.virtual_service import VirtualService
+from mainsail.snapshot.hosts import resolve_gateway_name, resolve_short_name
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.xds.protos import duration, struct, uint32
+
+FAULT_FILTER = "envoy.filters.http.fault"
+CORS_FILTER = "envoy.filters.http.cors"
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+_REDIRECT_CODES = {
+    0: rc.RedirectAction.MOVED_PERMANENTLY,
+    301: rc.RedirectAction.MOVED_PERMANENTLY,
+    302: rc.RedirectAction.FOUND,
+    303: rc.RedirectAction.SEE_OTHER,
+    307: rc.RedirectAction.TEMPORARY_REDIRECT,
+    308: rc.RedirectAction.PERMANENT_REDIRECT,
+}
+_GRPC_CODES = {
+    "OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4,
+    "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8,
+    "FAILED_PRECONDITION": 9, "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12,
+    "INTERNAL": 13, "UNAVAILABLE": 14, "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteContext:
+    """Who the routes are built for: the gateway (``mesh`` for sidecars), port and proxy."""
+
+    snapshot: MeshSnapshot
+    gateway: str
+    port: int
+    proxy_namespace: str
+    proxy_labels: Mapping[str, str]
+
+
+def default_route(cluster: str, host: str, port: int, *, hashed: bool = False) -> rc.Route:
+    """The route of a service no VirtualService claims: all paths to the default cluster."""
+    return rc.Route(
+        name=naming.DEFAULT_ROUTE,
+        match=rc.RouteMatch(prefix="/"),
+        route=rc.RouteAction(
+            cluster=cluster,
+            timeout=duration(timedelta(0)),
+            retry_policy=default_retry_policy(hashed=hashed),
+        ),
+        decorator=rc.Decorator(operation=f"{host}:{port}/*"),
+    )
+
+
+def default_retry_policy(*, hashed: bool = False) -> rc.RetryPolicy:
+    policy = rc.RetryPolicy(
+        retry_on=DEFAULT_RETRY_ON,
+        num_retries=uint32(2),
+        host_selection_retry_max_attempts=5,
+    )
+    if not hashed:
+        _add_previous_hosts(policy)
+    return policy
+
+
+def _add_previous_hosts(policy: rc.RetryPolicy) -> None:
+    predicate = any_pb2.Any()
+    predicate.Pack(previous_hosts_pb2.PreviousHostsPredicate())
+    policy.retry_host_predicate.append(
+        rc.RetryPolicy.RetryHostPredicate(
+            name="envoy.retry_host_predicates.previous_hosts", typed_config=predicate
+        )
+    )
+
+
+def translate_virtual_service(vs: VirtualService, ctx: RouteContext) -> list[rc.Route]:
+    """All routes of one VirtualService for one (gateway, port), in order; stops after a catch-all."""
+    routes: list[rc.Route] = []
+    vs_gateways = _resolved_gateways(vs)
+    for http in vs.spec.http:
+        matches: Iterable[Any] = http.match or (None,)
+        for match in matches:
+            if not _match_applies(match, vs, vs_gateways, ctx):
+                continue
+            route = _translate(vs, http, match, ctx)
+            if route is None:
+                continue
+            routes.append(route)
+            if _is_catch_all(route):
+                return routes
+    return routes
+
+
+def _resolved_gateways(vs: VirtualService) -> frozenset[str]:
+    names = vs.spec.gateways or ("mesh",)
+    return frozenset(resolve_gateway_name(g, vs.namespace) for g in names)
+
+
+def _match_applies(
+    match: Any, vs: VirtualService, vs_gateways: frozenset[str], ctx: RouteContext
+) -> bool:
+    if match is None:
+        return ctx.gateway in vs_gateways
+    if match.gateways:
+        if ctx.gateway not in {resolve_gateway_name(g, vs.namespace) for g in match.gateways}:
+            return False
+    elif ctx.gateway not in vs_gateways:
+        return False
+    if match.port and match.port != ctx.port:
+        return False
+    if match.source_labels and not all(
+        ctx.proxy_labels.get(k) == v for k, v in match.source_labels.items()
+    ):
+        return False
+    return not (match.source_namespace and match.source_namespace != ctx.proxy_namespace)
+
+
+def _is_catch_all(route: rc.Route) -> bool:
+    match = route.match
+    return (
+        match.WhichOneof("path_specifier") == "prefix"
+        and match.prefix == "/"
+        and not match.headers
+        and not match.query_parameters
+    )
+
+
+def _string_matcher(value: Any, *, ignore_case: bool = False) -> string_pb2.StringMatcher:
+    if value.exact is not None:
+        return string_pb2.StringMatcher(exact=value.exact, ignore_case=ignore_case)
+    if value.prefix is not None:
+        return string_pb2.StringMatcher(prefix=value.prefix, ignore_case=ignore_case)
+    return string_pb2.StringMatcher(safe_regex=regex_pb2.RegexMatcher(regex=value.regex or ""))
+
+
+def _header_matcher(name: str, value: Any, *, invert: bool = False) -> rc.HeaderMatcher:
+    matcher = rc.HeaderMatcher(name=name, invert_match=invert)
+    if value is None or (value.regex == "*" and value.exact is None and value.prefix is None):
+        matcher.present_match = True
+    else:
+        matcher.string_match.CopyFrom(_string_matcher(value))
+        if invert:
+            matcher.treat_missing_header_as_empty = True
+    return matcher
+
+
+def _route_match(match: Any) -> rc.RouteMatch:
+    result = rc.RouteMatch()
+    ignore_case = bool(match is not None and match.ignore_uri_case)
+    uri = match.uri if match is not None else None
+    if uri is None:
+        result.prefix = "/"
+    elif uri.exact is not None:
+        result.path = uri.exact
+    elif uri.prefix is not None:
+        result.prefix = uri.prefix
+    else:
+        result.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=uri.regex or ""))
+    result.case_sensitive.value = not ignore_case
+    if match is None:
+        return result
+    for name, value in sorted(match.headers.items()):
+        result.headers.append(_header_matcher(name, value))
+    for name, value in sorted(match.without_headers.items()):
+        result.headers.append(_header_matcher(name, value, invert=True))
+    for pseudo, value in (
+        (":method", match.method),
+        (":authority", match.authority),
+        (":scheme", match.scheme),
+    ):
+        if value is not None:
+            result.headers.append(_header_matcher(pseudo, value))
+    for name, value in sorted(match.query_params.items()):
+        param = rc.QueryParameterMatcher(name=name)
+        if value is None or (value.exact == "" and value.prefix is None and value.regex is None):
+            param.present_match = True
+        else:
+            param.string_match.CopyFrom(_string_matcher(value))
+        result.query_parameters.append(param)
+    return result
+
+
+def _route_name(http: Any, match: Any) -> str:
+    if http.name and match is not None and match.name:
+        return f"{http.name}.{match.name}"
+    return http.name or ""
+
+
+def _translate(vs: VirtualService, http: Any, match: Any, ctx: RouteContext) -> rc.Route | None:
+    route = rc.Route(name=_route_name(http, match), match=_route_match(match))
+    if match is not None and match.stat_prefix:
+        route.stat_prefix = match.stat_prefix
+    route.metadata.filter_metadata["istio"].CopyFrom(
+        struct(
+            {
+                "config": f"/apis/networking.istio.io/v1/namespaces/{vs.namespace}"
+                f"/virtual-service/{vs.name}"
+            }
+        )
+    )
+    if http.redirect is not None:
+        if not _set_redirect(route, http.redirect, ctx):
+            return None
+    elif http.direct_response is not None:
+        route.direct_response.status = http.direct_response.status
+        body = http.direct_response.body
+        if body is not None:
+            if body.string is not None:
+                route.direct_response.body.inline_string = body.string
+            elif body.bytes is not None:
+                route.direct_response.body.inline_bytes = bytes(body.bytes)
+    else:
+        _set_route_action(route, vs, http, ctx)
+    _set_headers(route, http.headers)
+    _set_fault(route, http.fault)
+    if vs.name in ctx.snapshot.mesh.test_nack_virtual_services:
+        # Test hook: a regex Envoy's RE2 refuses, so the whole RDS update is NACKed.
+        route.match.ClearField("path_specifier")
+        route.match.safe_regex.regex = "(unclosed"
+    return route
+
+
+def _destination_cluster(vs: VirtualService, destination: Any, ctx: RouteContext) -> str:
+    host = resolve_short_name(destination.host, vs.namespace, ctx.snapshot.mesh.domain)
+    port = (
+        destination.port.number if destination.port is not None and destination.port.number else 0
+    )
+    if not port:
+        service = ctx.snapshot.services.get(host)
+        port = (
+            service.ports[0].port if service is not None and len(service.ports) == 1 else ctx.port
+        )
+    return naming.build_outbound_cluster(port, host, destination.subset or "")
+
+
+def _set_route_action(route: rc.Route, vs: VirtualService, http: Any, ctx: RouteContext) -> None:
+    action = route.route
+    destinations = [d for d in http.route if len(http.route) == 1 or (d.weight or 0) > 0]
+    if len(destinations) == 1:
+        action.cluster = _destination_cluster(vs, destinations[0].destination, ctx)
+        _set_headers(route, destinations[0].headers)
+    else:
+        for destination in destinations:
+            weighted = rc.WeightedCluster.ClusterWeight(
+                name=_destination_cluster(vs, destination.destination, ctx),
+                weight=uint32(destination.weight or 0),
+            )
+            _set_cluster_weight_headers(weighted, destination.headers)
+            action.weighted_clusters.clusters.append(weighted)
+    timeout = http.timeout if http.timeout is not None else timedelta(0)
+    action.timeout.CopyFrom(duration(timeout))
+    _set_retries(action, http.retries)
+    if http.rewrite is not None:
+        if http.rewrite.uri is not None:
+            action.prefix_rewrite = http.rewrite.uri
+        if http.rewrite.uri_regex_rewrite is not None:
+            action.regex_rewrite.pattern.regex = http.rewrite.uri_regex_rewrite.match
+            action.regex_rewrite.substitution = http.rewrite.uri_regex_rewrite.rewrite
+        if http.rewrite.authority:
+            action.host_rewrite_literal = http.rewrite.authority
+    _set_mirrors(action, vs, http, ctx)
+
+
+def _set_retries(action: rc.RouteAction, retries: Any) -> None:
+    if retries is None:
+        action.retry_policy.CopyFrom(default_retry_policy())
+        return
+    if not retries.attempts:
+        return
+    policy = rc.RetryPolicy(num_retries=uint32(retries.attempts))
+    tokens = [t.strip() for t in (retries.retry_on or DEFAULT_RETRY_ON).split(",") if t.strip()]
+    codes = [int(t) for t in tokens if t.isdigit()]
+    named = [t for t in tokens if not t.isdigit()]
+    if codes:
+        policy.retriable_status_codes.extend(codes)
+        if "retriable-status-codes" not in named:
+            named.append("retriable-status-codes")
+    policy.retry_on = ",".join(named)
+    if retries.per_try_timeout is not None:
+        policy.per_try_timeout.CopyFrom(duration(retries.per_try_timeout))
+    policy.host_selection_retry_max_attempts = 5
+    if retries.retry_ignore_previous_hosts is not False:
+        _add_previous_hosts(policy)
+    action.retry_policy.CopyFrom(policy)
+
+
+def _header_options(values: Mapping[str, str], append: bool) -> list[base_pb2.HeaderValueOption]:
+    action = (
+        base_pb2.HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
+        if append
+        else base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+    )
+    return [
+        base_pb2.HeaderValueOption(
+            header=base_pb2.HeaderValue(key=k, value=v), append_action=action
+        )
+        for k, v in sorted(values.items())
+        if k.lower() not in (":authority", "host")
+    ]
+
+
+def _set_headers(route: rc.Route, headers: Any) -> None:
+    if headers is None:
+        return
+    if headers.request is not None:
+        route.request_headers_to_add.extend(_header_options(headers.request.set, False))
+        route.request_headers_to_add.extend(_header_options(headers.request.add, True))
+        route.request_headers_to_remove.extend(headers.request.remove)
+        authority = headers.request.set.get(":authority") or headers.request.set.get("host")
+        if authority and route.WhichOneof("action") == "route":
+            route.route.host_rewrite_literal = authority
+    if headers.response is not None:
+        route.response_headers_to_add.extend(_header_options(headers.response.set, False))
+        route.response_headers_to_add.extend(_header_options(headers.response.add, True))
+        route.response_headers_to_remove.extend(headers.response.remove)
+
+
+def _set_cluster_weight_headers(weighted: rc.WeightedCluster.ClusterWeight, headers: Any) -> None:
+    if headers is None:
+        return
+    if headers.request is not None:
+        weighted.request_headers_to_add.extend(_header_options(headers.request.set, False))
+        weighted.request_headers_to_add.extend(_header_options(headers.request.add, True))
+        weighted.request_headers_to_remove.extend(headers.request.remove)
+    if headers.response is not None:
+        weighted.response_headers_to_add.extend(_header_options(headers.response.set, False))
+        weighted.response_headers_to_add.extend(_header_options(headers.response.add, True))
+        weighted.response_headers_to_remove.extend(headers.response.remove)
+
+
+def _fraction(percentage: Any, legacy_percent: int | None) -> percent_pb2.FractionalPercent:
+    if percentage is not None:
+        return percent_pb2.FractionalPercent(
+            numerator=round(float(percentage.value) * 10000),
+            denominator=percent_pb2.FractionalPercent.MILLION,
+        )
+    return percent_pb2.FractionalPercent(
+        numerator=100 if legacy_percent is None else legacy_percent,
+        denominator=percent_pb2.FractionalPercent.HUNDRED,
+    )
+
+
+def _set_fault(route: rc.Route, fault: Any) -> None:
+    if fault is None:
+        return
+    config = fault_pb2.HTTPFault()
+    if fault.delay is not None and fault.delay.fixed_delay is not None:
+        config.delay.CopyFrom(
+            common_fault_pb2.FaultDelay(
+                fixed_delay=duration(fault.delay.fixed_delay),
+                percentage=_fraction(fault.delay.percentage, fault.delay.percent),
+            )
+        )
+    if fault.abort is not None:
+        abort = fault_pb2.FaultAbort(percentage=_fraction(fault.abort.percentage, None))
+        if fault.abort.grpc_status is not None:
+            abort.grpc_status = _GRPC_CODES.get(str(fault.abort.grpc_status), 2)
+        else:
+            abort.http_status = fault.abort.http_status or 500
+        config.abort.CopyFrom(abort)
+    packed = any_pb2.Any()
+    packed.Pack(config)
+    route.typed_per_filter_config[FAULT_FILTER].CopyFrom(packed)
+
+
+def _set_mirrors(action: rc.RouteAction, vs: VirtualService, http: Any, ctx: RouteContext) -> None:
+    mirrors: list[tuple[Any, Any]] = []
+    if http.mirror is not None:
+        mirrors.append((http.mirror, http.mirror_percentage))
+    for mirror in http.mirrors:
+        mirrors.append((mirror.destination, mirror.percentage))
+    for destination, percentage in mirrors:
+        policy = rc.RouteAction.RequestMirrorPolicy(
+            cluster=_destination_cluster(vs, destination, ctx)
+        )
+        policy.trace_sampled.value = False
+        if percentage is not None or http.mirror_percent is not None:
+            fraction = _fraction(percentage, http.mirror_percent)
+            if fraction.numerator == 0:
+                continue
+            policy.runtime_fraction.default_value.CopyFrom(fraction)
+        action.request_mirror_policies.append(policy)
+
+
+def _set_redirect(route: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
+    code = _REDIRECT_CODES.get(redirect.redirect_code or 0)
+    if code is None:
+        return False
+    action = route.redirect
+    action.response_code = code
+    if redirect.uri:
+        action.path_redirect = redirect.uri
+    if redirect.authority:
+        action.host_redirect = redirect.authority
+    if redirect.scheme:
+        action.scheme_redirect = redirect.scheme
+    if redirect.port:
+        action.port_redirect = redirect.port
+    elif redirect.derive_port == "FROM_REQUEST_PORT":
+        action.port_redirect = ctx.port
+    return True

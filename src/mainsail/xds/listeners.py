@@ -1,0 +1,207 @@
+"""LDS: listeners for sidecars and gateways.
+
+Local platform (``INTERCEPTION_MODE`` NONE): nothing is captured, so every listener binds the pod
+address — the HTTP-proxy listener the app's ``HTTP_PROXY`` points at, one inbound listener per
+served container port, and one listener per gateway server port. Transparent capture
+(``virtualOutbound``/``virtualInbound``) is built on the same HCM and chain builders.
+
+Reads: services and endpoints (inbound), Gateway servers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from envoy.config.core.v3 import base_pb2
+from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.http.cors.v3 import cors_pb2
+from envoy.extensions.filters.http.fault.v3 import fault_pb2
+from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
+from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
+from google.protobuf import any_pb2, wrappers_pb2
+from google.protobuf.message import Message
+
+from mainsail import naming
+from mainsail.registry.model import ServicePort
+from mainsail.snapshot.view import ProxyView
+from mainsail.xds.gateways import GatewayServerPort
+from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER
+from mainsail.xds.protos import ads_source, duration, socket_address
+
+HCM_FILTER = "envoy.filters.network.http_connection_manager"
+TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy"
+ROUTER_FILTER = "envoy.filters.http.router"
+
+
+def _typed(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def _http_filters() -> list[hcm_pb2.HttpFilter]:
+    # Fault and CORS are always present (possibly empty) so per-route configs take effect.
+    return [
+        hcm_pb2.HttpFilter(name=FAULT_FILTER, typed_config=_typed(fault_pb2.HTTPFault())),
+        hcm_pb2.HttpFilter(name=CORS_FILTER, typed_config=_typed(cors_pb2.Cors())),
+        hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=_typed(router_pb2.Router())),
+    ]
+
+
+def http_connection_manager(
+    stat_prefix: str,
+    *,
+    rds_name: str | None = None,
+    route_config: route_pb2.RouteConfiguration | None = None,
+    gateway: bool = False,
+) -> listener_components_pb2.Filter:
+    manager = hcm_pb2.HttpConnectionManager(
+        stat_prefix=stat_prefix,
+        codec_type=hcm_pb2.HttpConnectionManager.AUTO,
+        http_filters=_http_filters(),
+        normalize_path=_bool(True),
+        path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.KEEP_UNCHANGED,
+        use_remote_address=_bool(gateway),
+        upgrade_configs=[hcm_pb2.HttpConnectionManager.UpgradeConfig(upgrade_type="websocket")],
+        stream_idle_timeout=duration(timedelta(0)),
+    )
+    if gateway:
+        manager.forward_client_cert_details = hcm_pb2.HttpConnectionManager.SANITIZE_SET
+    if rds_name is not None:
+        manager.rds.route_config_name = rds_name
+        manager.rds.config_source.CopyFrom(ads_source())
+    elif route_config is not None:
+        manager.route_config.CopyFrom(route_config)
+    return listener_components_pb2.Filter(name=HCM_FILTER, typed_config=_typed(manager))
+
+
+def _bool(value: bool) -> wrappers_pb2.BoolValue:
+    return wrappers_pb2.BoolValue(value=value)
+
+
+def _listener(
+    name: str,
+    address: str,
+    port: int,
+    direction: int,
+    filters: list[listener_components_pb2.Filter],
+    chain_name: str,
+) -> listener_pb2.Listener:
+    return listener_pb2.Listener(
+        name=name,
+        address=socket_address(address, port),
+        traffic_direction=direction,
+        filter_chains=[listener_components_pb2.FilterChain(name=chain_name, filters=filters)],
+    )
+
+
+def build_sidecar_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
+    node = view.node
+    listeners: list[listener_pb2.Listener] = []
+    if node.http_proxy_port:
+        name = naming.build_listener_name(node.ip, node.http_proxy_port)
+        listeners.append(
+            _listener(
+                name,
+                node.ip,
+                node.http_proxy_port,
+                base_pb2.OUTBOUND,
+                [
+                    http_connection_manager(
+                        naming.build_stat_prefix("outbound", name),
+                        rds_name=naming.HTTP_PROXY_ROUTE,
+                    )
+                ],
+                name,
+            )
+        )
+    listeners.extend(_inbound_listeners(view))
+    return listeners
+
+
+def _inbound_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
+    node = view.node
+    seen: set[int] = set()
+    listeners = []
+    for endpoint in view.inbound:
+        if endpoint.port in seen:
+            continue
+        seen.add(endpoint.port)
+        service = None
+        port_info: ServicePort | None = None
+        for candidate in view.visible_services:
+            if candidate.hostname == endpoint.hostname:
+                service = candidate
+                port_info = candidate.port(endpoint.service_port)
+        cluster = naming.build_inbound_cluster(endpoint.port)
+        chain = naming.build_listener_name("0.0.0.0", endpoint.port)
+        name = naming.build_listener_name(node.ip, endpoint.port)
+        if port_info is not None and service is not None and not port_info.protocol.is_tcp:
+            route_config = route_pb2.RouteConfiguration(
+                name=cluster,
+                virtual_hosts=[
+                    rc.VirtualHost(
+                        name=naming.build_inbound_virtual_host_name(endpoint.service_port),
+                        domains=["*"],
+                        routes=[
+                            rc.Route(
+                                name=naming.DEFAULT_ROUTE,
+                                match=rc.RouteMatch(prefix="/"),
+                                route=rc.RouteAction(
+                                    cluster=cluster, timeout=duration(timedelta(0))
+                                ),
+                                decorator=rc.Decorator(
+                                    operation=f"{service.hostname}:{endpoint.service_port}/*"
+                                ),
+                            )
+                        ],
+                    )
+                ],
+            )
+            route_config.validate_clusters.value = False
+            filters = [
+                http_connection_manager(
+                    naming.build_stat_prefix("inbound", chain), route_config=route_config
+                )
+            ]
+        else:
+            filters = [_tcp_proxy(cluster, cluster)]
+        listeners.append(_listener(name, node.ip, endpoint.port, base_pb2.INBOUND, filters, chain))
+    return listeners
+
+
+def _tcp_proxy(stat_prefix: str, cluster: str) -> listener_components_pb2.Filter:
+    proxy = tcp_proxy_pb2.TcpProxy(stat_prefix=stat_prefix, cluster=cluster)
+    return listener_components_pb2.Filter(name=TCP_PROXY_FILTER, typed_config=_typed(proxy))
+
+
+def build_gateway_listeners(
+    view: ProxyView, server_ports: list[GatewayServerPort]
+) -> list[listener_pb2.Listener]:
+    listeners = []
+    for server_port in server_ports:
+        if not server_port.protocol.is_http:
+            continue  # TLS/TCP gateway servers arrive with the traffic-management issue.
+        name = naming.build_listener_name("0.0.0.0", server_port.listen_port)
+        listeners.append(
+            _listener(
+                name,
+                view.node.ip,
+                server_port.listen_port,
+                base_pb2.OUTBOUND,
+                [
+                    http_connection_manager(
+                        naming.build_stat_prefix("outbound", name),
+                        rds_name=naming.build_gateway_http_route_name(server_port.number),
+                        gateway=True,
+                    )
+                ],
+                name,
+            )
+        )
+    return listeners

@@ -1,0 +1,246 @@
+"""RDS: the sidecar's HTTP-proxy route table and the gateways' ``http.<port>`` tables.
+
+Reads: services, VirtualService (bound to ``mesh`` or to a Gateway), Gateway servers, MeshConfig
+``outboundTrafficPolicy``. Host precedence: exact hosts, then the most specific wildcard
+VirtualService; first match wins inside a VirtualService; no fallback route under a VS (404 NR).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.config.route.v3 import route_pb2
+
+from mainsail import naming
+from mainsail.config.istio.virtual_service import VirtualService
+from mainsail.registry.model import MeshService, ServicePort
+from mainsail.snapshot.hosts import (
+    host_matches,
+    hosts_intersect,
+    resolve_gateway_name,
+    resolve_short_name,
+    specificity,
+)
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.snapshot.view import ProxyView, exported_to
+from mainsail.xds.gateways import GatewayServerPort
+from mainsail.xds.http_routes import RouteContext, default_route, translate_virtual_service
+from mainsail.xds.protos import duration, uint32
+
+MAX_DIRECT_RESPONSE_BODY = 1048576
+
+
+def _route_configuration(name: str, vhosts: list[rc.VirtualHost]) -> route_pb2.RouteConfiguration:
+    config = route_pb2.RouteConfiguration(
+        name=name,
+        virtual_hosts=vhosts,
+        max_direct_response_body_size_bytes=uint32(MAX_DIRECT_RESPONSE_BODY),
+    )
+    config.validate_clusters.value = False
+    return config
+
+
+def _visible_virtual_services(snapshot: MeshSnapshot, view: ProxyView) -> list[VirtualService]:
+    return [
+        vs
+        for vs in snapshot.virtual_services
+        if exported_to(frozenset(vs.spec.export_to or ("*",)), vs.namespace, view.node.namespace)
+    ]
+
+
+def _vs_for_host(
+    hostname: str, candidates: list[tuple[VirtualService, tuple[str, ...]]]
+) -> VirtualService | None:
+    """The VirtualService that claims ``hostname``: an exact host first (oldest VS wins), else the
+    most specific wildcard."""
+    best: tuple[tuple[int, int], VirtualService] | None = None
+    for vs, hosts in candidates:
+        for pattern in hosts:
+            if pattern == "*" or not host_matches(pattern, hostname):
+                continue
+            key = specificity(pattern)
+            if best is None or key < best[0]:
+                best = (key, vs)
+    return best[1] if best else None
+
+
+def _alt_domains(service: MeshService, proxy_namespace: str, domain: str, port: int) -> list[str]:
+    names = [service.hostname]
+    if service.registry == "Kubernetes":
+        names = [f"{service.name}.{service.namespace}", f"{service.name}.{service.namespace}.svc"]
+        if service.namespace == proxy_namespace:
+            names.insert(0, service.name)
+        names.append(service.hostname)
+    names.extend(service.addresses)
+    domains = [f"{n}:{port}" for n in names]
+    if port == 80:
+        domains = names + domains
+    return domains
+
+
+def _http_proxy_ports(service: MeshService) -> list[ServicePort]:
+    return [p for p in service.ports if p.protocol.is_http or p.protocol == "UnsupportedProtocol"]
+
+
+def build_sidecar_http_proxy_routes(
+    snapshot: MeshSnapshot, view: ProxyView
+) -> route_pb2.RouteConfiguration:
+    """``http_proxy``: every visible service port reachable through the HTTP-proxy listener."""
+    domain = snapshot.mesh.domain
+    candidates = [
+        (vs, tuple(resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts))
+        for vs in _visible_virtual_services(snapshot, view)
+        if vs.spec.http
+    ]
+    vhosts: list[rc.VirtualHost] = []
+    seen_domains: set[str] = set()
+    claimed_hosts: set[str] = set()
+    for service in view.visible_services:
+        vs = _vs_for_host(service.hostname, candidates)
+        for port in _http_proxy_ports(service):
+            ctx = _context(snapshot, view, "mesh", port.port)
+            if vs is not None:
+                routes = translate_virtual_service(vs, ctx)
+                claimed_hosts.add(service.hostname)
+            else:
+                routes = []
+            if vs is None:
+                cluster = naming.build_outbound_cluster(port.port, service.hostname)
+                routes = [default_route(cluster, service.hostname, port.port)]
+            domains = [
+                d
+                for d in _alt_domains(service, view.node.namespace, domain, port.port)
+                if d not in seen_domains
+            ]
+            seen_domains.update(domains)
+            vhosts.append(
+                rc.VirtualHost(
+                    name=naming.build_virtual_host_name(service.hostname, port.port),
+                    domains=domains,
+                    routes=routes,
+                    include_request_attempt_count=True,
+                )
+            )
+    # VirtualService hosts that are not services: reachable on port 80 (Istio's quirk).
+    for vs, hosts in candidates:
+        for host in hosts:
+            if host.startswith("*") or host in snapshot.services or host in claimed_hosts:
+                continue
+            domains = [d for d in (host, f"{host}:80") if d not in seen_domains]
+            if not domains:
+                continue
+            seen_domains.update(domains)
+            vhosts.append(
+                rc.VirtualHost(
+                    name=naming.build_virtual_host_name(host, 80),
+                    domains=domains,
+                    routes=translate_virtual_service(vs, _context(snapshot, view, "mesh", 80)),
+                    include_request_attempt_count=True,
+                )
+            )
+    vhosts.append(_catch_all(snapshot))
+    return _route_configuration(naming.HTTP_PROXY_ROUTE, vhosts)
+
+
+def _catch_all(snapshot: MeshSnapshot) -> rc.VirtualHost:
+    if snapshot.mesh.outbound_traffic_policy.mode == "REGISTRY_ONLY":
+        return rc.VirtualHost(
+            name=naming.BLOCK_ALL_VHOST,
+            domains=["*"],
+            routes=[
+                rc.Route(
+                    name=naming.BLOCK_ALL_VHOST,
+                    match=rc.RouteMatch(prefix="/"),
+                    direct_response=rc.DirectResponseAction(status=502),
+                )
+            ],
+        )
+    return rc.VirtualHost(
+        name=naming.ALLOW_ANY_VHOST,
+        domains=["*"],
+        routes=[
+            rc.Route(
+                name=naming.ALLOW_ANY_VHOST,
+                match=rc.RouteMatch(prefix="/"),
+                route=rc.RouteAction(
+                    cluster=naming.PASSTHROUGH_CLUSTER, timeout=duration(timedelta(0))
+                ),
+            )
+        ],
+    )
+
+
+def _context(snapshot: MeshSnapshot, view: ProxyView, gateway: str, port: int) -> RouteContext:
+    return RouteContext(
+        snapshot=snapshot,
+        gateway=gateway,
+        port=port,
+        proxy_namespace=view.node.namespace,
+        proxy_labels=view.node.label_map,
+    )
+
+
+def build_gateway_routes(
+    snapshot: MeshSnapshot, view: ProxyView, server_port: GatewayServerPort
+) -> route_pb2.RouteConfiguration:
+    """``http.<port>``: one vhost per host of each VirtualService bound to the port's servers."""
+    domain = snapshot.mesh.domain
+    by_host: dict[str, list[rc.Route]] = {}
+    for server in server_port.servers:
+        gateway_name = f"{server.gateway_namespace}/{server.gateway_name}"
+        ctx = _context(snapshot, view, gateway_name, server_port.number)
+        for vs in _visible_virtual_services(snapshot, view):
+            if not vs.spec.http:
+                continue
+            if gateway_name not in {
+                resolve_gateway_name(g, vs.namespace) for g in vs.spec.gateways
+            }:
+                continue
+            vs_hosts = [resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts]
+            for host in vs_hosts:
+                if not any(
+                    _server_host_admits(server_host, host, vs.namespace, server.gateway_namespace)
+                    for server_host in server.hosts
+                ):
+                    continue
+                routes = translate_virtual_service(vs, ctx)
+                by_host.setdefault(host, []).extend(routes)
+    vhosts = [
+        rc.VirtualHost(
+            name=naming.build_virtual_host_name(host, server_port.number),
+            domains=[host],
+            routes=_catch_alls_last(routes),
+            include_request_attempt_count=True,
+        )
+        for host, routes in sorted(by_host.items(), key=lambda item: specificity(item[0]))
+    ]
+    if not vhosts:
+        vhosts = [rc.VirtualHost(name=f"blackhole:{server_port.number}", domains=["*"])]
+    config = _route_configuration(naming.build_gateway_http_route_name(server_port.number), vhosts)
+    config.ignore_port_in_host_matching = True
+    return config
+
+
+def _server_host_admits(server_host: str, host: str, vs_namespace: str, gw_namespace: str) -> bool:
+    namespace, sep, pattern = server_host.rpartition("/")
+    if sep:
+        if namespace == "." and vs_namespace != gw_namespace:
+            return False
+        if namespace not in ("*", ".") and namespace != vs_namespace:
+            return False
+    else:
+        pattern = server_host
+    return hosts_intersect(pattern, host)
+
+
+def _catch_alls_last(routes: list[rc.Route]) -> list[rc.Route]:
+    def is_catch_all(route: rc.Route) -> bool:
+        return (
+            route.match.WhichOneof("path_specifier") == "prefix"
+            and route.match.prefix == "/"
+            and not route.match.headers
+            and not route.match.query_parameters
+        )
+
+    return [r for r in routes if not is_catch_all(r)] + [r for r in routes if is_catch_all(r)]
