@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from mainsail.samples.bookinfo import productpage, reviews
 from tests.samples.bookinfo.conftest import Serve, upstream_env
@@ -100,3 +101,18 @@ async def test_signed_in_user_and_trace_reach_ratings_through_the_chain(
     # Istio's fault-injection samples match end-user on the ratings route.
     assert len(ratings.requests) == 1
     _assert_forwarded(ratings, {**TRACE, "end-user": "jason"})
+
+
+async def test_calls_go_through_http_proxy_to_plain_service_urls(
+    serve: Serve, client: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sidecar = RecordingUpstream(body={"id": "0", "podname": "r", "reviews": []})
+    sidecar_app = await serve(sidecar.build_app())
+    page_app = await serve(productpage.build_app(productpage.ProductPageSettings.from_env({})))
+    monkeypatch.setenv("HTTP_PROXY", sidecar_app.url)
+
+    async with client.get(f"{page_app.url}/productpage") as response:
+        assert response.status == 200
+
+    seen = sorted((r.headers["Host"], r.path) for r in sidecar.requests)
+    assert seen == [("details:9080", "/details/0"), ("reviews:9080", "/reviews/0")]
