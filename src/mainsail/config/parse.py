@@ -104,6 +104,11 @@ def _schema_reason(err: ErrorDetails) -> str:
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{err['input']!r} is not one of {expected}"
+    ctx = err.get("ctx", {})
+    if kind in ("too_short", "too_long"):
+        bound = "at least" if kind == "too_short" else "at most"
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+        return f"must have {bound} {limit} item(s), has {ctx.get('actual_length')}"
     msg = err["msg"]
     if kind.endswith("_type") or kind in ("model_attributes_type", "dict_type"):
         return f"{msg.replace('Input should be', 'must be')} (got {type(err['input']).__name__})"
