@@ -1,0 +1,5 @@
+"""``python -m mainsail`` = the ``mainsail`` command."""
+
+from mainsail.cli.main import main
+
+raise SystemExit(main())

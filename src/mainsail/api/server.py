@@ -1,0 +1,147 @@
+"""HTTP API of the control plane. JSON in and out; config errors map to 422 in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from mainsail.config.errors import ConfigError
+from mainsail.config.parse import parse_documents
+from mainsail.config.schema import lookup
+from mainsail.sources.store import Change, ConfigRejectedError, ConfigStore
+
+
+class BadRequestError(Exception):
+    """The request itself is malformed (not JSON, missing fields)."""
+
+
+class ProxyStatusSource(Protocol):
+    def __call__(self) -> Sequence[dict[str, Any]]: ...
+
+
+def _change_json(change: Change) -> dict[str, str]:
+    kind, namespace, name = change.key
+    return {"kind": kind, "namespace": namespace, "name": name, "outcome": change.outcome}
+
+
+def _errors_json(errors: Sequence[ConfigError]) -> list[dict[str, Any]]:
+    return [
+        {
+            "message": str(e),
+            "code": str(e.code),
+            "path": e.path,
+            "file": e.file,
+            "document": e.document,
+            "kind": e.kind,
+            "namespace": e.namespace,
+            "name": e.name,
+            "severity": e.severity,
+        }
+        for e in errors
+    ]
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequestError(f"request body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequestError("request body must be a JSON object")
+    return body
+
+
+def _text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise BadRequestError(f"field {name!r} must be a string")
+    return value
+
+
+def build_app(store: ConfigStore, proxy_status: ProxyStatusSource) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @routes.get("/healthz")
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "revision": store.revision})
+
+    @routes.post("/apis/apply")
+    async def apply(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        parsed = parse_documents(
+            _text_field(body, "text"),
+            str(body.get("source") or "<request>"),
+            str(body.get("namespace") or "default"),
+        )
+        problems = store.check(parsed)
+        warnings = [p for p in problems if p.severity == "warning"]
+        if body.get("dry_run"):
+            errors = [p for p in problems if p.severity == "error"]
+            status = 422 if errors else 200
+            return web.json_response(
+                {"errors": _errors_json(errors), "warnings": _errors_json(warnings)},
+                status=status,
+            )
+        changes = store.apply(parsed)
+        return web.json_response(
+            {"changes": [_change_json(c) for c in changes], "warnings": _errors_json(warnings)}
+        )
+
+    @routes.post("/apis/delete")
+    async def delete(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        keys: list[tuple[str, str, str]] = []
+        if "text" in body:
+            parsed = parse_documents(
+                _text_field(body, "text"),
+                str(body.get("source") or "<request>"),
+                str(body.get("namespace") or "default"),
+            )
+            if parsed.errors:
+                raise ConfigRejectedError(parsed.errors)
+            keys = [r.key for r in parsed.resources]
+        for item in body.get("keys", []):
+            if not (isinstance(item, list) and len(item) == 3):
+                raise BadRequestError("each key must be [kind, namespace, name]")
+            schema = lookup(str(item[0]))
+            if schema is None:
+                raise BadRequestError(f"unknown kind {item[0]!r}")
+            keys.append((schema.kind, str(item[1]), str(item[2])))
+        changes = store.delete(keys)
+        return web.json_response({"changes": [_change_json(c) for c in changes]})
+
+    @routes.get("/apis/config")
+    async def list_config(request: web.Request) -> web.Response:
+        kind_word = request.query.get("kind")
+        kind = None
+        if kind_word:
+            schema = lookup(kind_word)
+            if schema is None:
+                raise BadRequestError(f"unknown kind {kind_word!r}")
+            kind = schema.kind
+        namespace = request.query.get("namespace") or None
+        items = [r.to_wire() for r in store.select(kind, namespace)]
+        return web.json_response({"items": items, "revision": store.revision})
+
+    @routes.get("/apis/proxy-status")
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response({"proxies": list(proxy_status())})
+
+    app = web.Application(middlewares=[_error_middleware], client_max_size=16 * 1024 * 1024)
+    app.add_routes(routes)
+    return app
+
+
+@web.middleware
+async def _error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except ConfigRejectedError as exc:
+        return web.json_response({"errors": _errors_json(exc.errors)}, status=422)
+    except BadRequestError as exc:
+        return web.json_response({"errors": [{"message": str(exc)}]}, status=400)

@@ -1,0 +1,1 @@
+"""The ``mainsail`` command: one module per subcommand, wired in ``main``."""

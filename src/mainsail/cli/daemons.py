@@ -1,0 +1,63 @@
+"""``mainsail control-plane`` and ``mainsail agent``: the long-running processes (started by
+``up``/``demo``, or by hand on other machines)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from mainsail.cli.common import CommandError, add_home_argument, home_of
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    control = sub.add_parser("control-plane", help="run the control plane (Pilot, Galley, API)")
+    add_home_argument(control)
+    control.add_argument("--host", default="127.0.0.1")
+    control.add_argument("--xds-port", type=int, default=15010)
+    control.add_argument("--api-port", type=int, default=15014)
+    control.add_argument("--mesh-config", type=Path, help="MeshConfig YAML")
+    control.set_defaults(run=run_control_plane)
+    agent = sub.add_parser("agent", help="run the node agent (one Envoy per local pod)")
+    add_home_argument(agent)
+    agent.add_argument("--xds-address", default="127.0.0.1:15010", help="host:port")
+    agent.add_argument("--xds-api", choices=("DELTA_GRPC", "GRPC"), default="DELTA_GRPC")
+    agent.set_defaults(run=run_agent)
+
+
+def run_control_plane(args: argparse.Namespace) -> int:
+    from mainsail.runtime.control_plane import (
+        ControlPlaneSettings,
+        load_mesh_config,
+    )
+    from mainsail.runtime.control_plane import (
+        run_control_plane as run,
+    )
+
+    try:
+        mesh = load_mesh_config(args.mesh_config)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--mesh-config {args.mesh_config}: {exc}") from exc
+    settings = ControlPlaneSettings(
+        home=home_of(args),
+        host=args.host,
+        xds_port=args.xds_port,
+        api_port=args.api_port,
+        mesh=mesh,
+    )
+    asyncio.run(run(settings))
+    return 0
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    from mainsail.agent.node_agent import run_node_agent
+    from mainsail.agent.settings import NodeAgentSettings
+
+    host, sep, port = args.xds_address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CommandError(f"--xds-address {args.xds_address!r}: want host:port")
+    settings = NodeAgentSettings(
+        state_dir=home_of(args).root, xds_host=host, xds_port=int(port), xds_api_type=args.xds_api
+    )
+    asyncio.run(run_node_agent(settings))
+    return 0

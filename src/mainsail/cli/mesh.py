@@ -1,0 +1,194 @@
+"""``mainsail demo``, ``up``, ``down`` and ``status``: run a mesh on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from mainsail.cli.common import CommandError, add_home_argument, home_of, print_table
+from mainsail.platform.pod_store import PodStore
+from mainsail.runtime.home import Home
+from mainsail.runtime.launcher import LaunchError, LaunchSettings, MeshLauncher, run_until_signalled
+from mainsail.runtime.processes import pid_alive, terminate
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = sub.add_parser("demo", help="run BookInfo behind an ingress gateway (foreground)")
+    add_home_argument(demo)
+    demo.set_defaults(run=run_demo)
+    up = sub.add_parser("up", help="run the workloads and config of mesh.yaml files")
+    up.add_argument("-f", "--filename", action="append", required=True, type=Path)
+    up.add_argument("--foreground", action="store_true", help="stay attached until Ctrl-C")
+    up.add_argument("--mesh-config", type=Path, help="MeshConfig YAML for the control plane")
+    add_home_argument(up)
+    up.set_defaults(run=run_up)
+    down = sub.add_parser("down", help="stop the mesh started by `up`")
+    add_home_argument(down)
+    down.set_defaults(run=run_down)
+    status = sub.add_parser("status", help="what is running")
+    add_home_argument(status)
+    status.set_defaults(run=run_status)
+
+
+def _sample(*parts: str) -> Path:
+    return Path(str(resources.files("mainsail.samples").joinpath(*parts)))
+
+
+def demo_files() -> tuple[Path, ...]:
+    return (
+        _sample("ingress", "istio-ingressgateway.yaml"),
+        _sample("bookinfo", "platform", "bookinfo.yaml"),
+        _sample("bookinfo", "networking", "bookinfo-gateway.yaml"),
+    )
+
+
+def _gateway_url(launcher: MeshLauncher) -> str:
+    for pod in launcher.pods:
+        if pod.proxy_type == "router" and pod.labels.get("istio") == "ingressgateway":
+            return f"http://{pod.ip}:8080/productpage"
+    return "(no ingress gateway)"
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    launcher = MeshLauncher(LaunchSettings(home=home_of(args), files=demo_files()))
+    state = f" --state-dir {args.state_dir}" if args.state_dir else ""
+
+    def ready() -> None:
+        print(
+            f"""
+Mainsail demo is running: BookInfo behind the ingress gateway.
+
+  Product page:   {_gateway_url(launcher)}
+
+Try next, in another terminal:
+  mainsail status{state}
+  mainsail proxy-status{state}
+  mainsail apply{state} -f samples/bookinfo/networking/destination-rule-all.yaml
+  mainsail apply{state} -f samples/bookinfo/networking/virtual-service-all-v1.yaml
+  mainsail apply{state} -f samples/bookinfo/networking/virtual-service-reviews-50-v3.yaml
+  mainsail get virtualservices{state}
+  mainsail proxy-config routes <pod>{state}
+
+Logs: {launcher.home.platform.logs_dir}
+Press Ctrl-C to drain and stop everything.
+""",
+            flush=True,
+        )
+
+    return _run(launcher, ready)
+
+
+def _run(launcher: MeshLauncher, ready: object) -> int:
+    try:
+        return asyncio.run(run_until_signalled(launcher, ready))  # type: ignore[arg-type]
+    except LaunchError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def run_up(args: argparse.Namespace) -> int:
+    home = home_of(args)
+    files = tuple(args.filename)
+    for file in files:
+        if not file.exists():
+            raise CommandError(f"{file}: no such file or directory")
+    if args.foreground:
+        launcher = MeshLauncher(
+            LaunchSettings(home=home, files=files, mesh_config=args.mesh_config)
+        )
+        return _run(launcher, lambda: print("mesh is ready; Ctrl-C stops it", flush=True))
+    command = [
+        sys.executable,
+        "-m",
+        "mainsail",
+        "up",
+        "--foreground",
+        "--state-dir",
+        str(home.root),
+    ]
+    for file in files:
+        command += ["-f", str(file.resolve())]
+    if args.mesh_config:
+        command += ["--mesh-config", str(args.mesh_config.resolve())]
+    home.root.mkdir(parents=True, exist_ok=True)
+    log = home.root / "logs" / "launcher.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        state = home.read_json(home.launcher_file) or {}
+        if state.get("pid") == process.pid and state.get("state") == "ready":
+            print(f"mesh is up ({len(state.get('pods', []))} pods); `mainsail status` shows them")
+            return 0
+        if process.poll() is not None:
+            raise CommandError(f"`mainsail up` failed; see {log}:\n{_tail(log)}")
+        time.sleep(0.1)
+    raise CommandError(f"the mesh did not become ready in 90 s; see {log}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_down(args: argparse.Namespace) -> int:
+    home = home_of(args)
+    state = home.read_json(home.launcher_file)
+    if not state or not pid_alive(int(state.get("pid", 0))):
+        print("no mesh is running")
+        return 0
+    asyncio.run(terminate(int(state["pid"]), grace=60))
+    print("mesh stopped")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    home: Home = home_of(args)
+    launcher = home.read_json(home.launcher_file) or {}
+    control = home.read_json(home.control_plane_file) or {}
+    alive = bool(launcher.get("pid")) and pid_alive(int(launcher["pid"]))
+    print(f"mesh:          {launcher.get('state', 'stopped') if alive else 'stopped'}")
+    cp_alive = bool(control.get("pid")) and pid_alive(int(control["pid"]))
+    print(
+        f"control plane: {'running' if cp_alive else 'not running'}"
+        + (f" (API {control.get('api')}, xDS {control.get('xds')})" if cp_alive else "")
+    )
+    pods = PodStore(home.platform).list()
+    if not pods:
+        return 0 if alive else 3
+    rows = []
+    for pod in pods:
+        proxy_ready = _ready(pod.ip, pod.proxy_ports.status)
+        rows.append(
+            [
+                pod.namespace,
+                pod.name,
+                pod.proxy_type,
+                pod.ip,
+                "READY" if proxy_ready else "NOT READY",
+                ",".join(str(p) for p in sorted(pod.app_ports)) or "-",
+            ]
+        )
+    print()
+    print_table(["NAMESPACE", "POD", "PROXY", "ADDRESS", "SIDECAR", "PORTS"], rows)
+    return 0
+
+
+def _ready(host: str, port: int) -> bool:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{host}:{port}/healthz/ready", timeout=1) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False

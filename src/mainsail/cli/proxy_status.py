@@ -1,0 +1,51 @@
+"""``mainsail proxy-status``: each proxy's sync state per xDS type, like ``istioctl proxy-status``.
+
+SYNCED: the proxy ACKed the latest config; STALE: sent, not yet ACKed; NACK: Envoy rejected it
+(its error is printed under the table); NOT SENT: nothing of that type for this proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mainsail.api.client import ApiError
+from mainsail.cli.common import add_home_argument, api_errors, client_of, dump, print_table
+
+TYPES = ("CDS", "LDS", "EDS", "RDS")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("proxy-status", help="sync state of every connected proxy")
+    parser.add_argument("proxy", nargs="?", help="only this proxy (<pod>.<namespace>)")
+    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    add_home_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        proxies = client_of(args).proxy_status()["proxies"]
+    except ApiError as exc:
+        print(f"error: {api_errors(exc)}")
+        return 1
+    if args.proxy:
+        proxies = [p for p in proxies if p["proxy"] in (args.proxy, args.proxy.split(".")[0])]
+    if args.output != "table":
+        dump(proxies, args.output)
+        return 0
+    rows = []
+    errors = []
+    for proxy in sorted(proxies, key=lambda p: str(p["proxy"])):
+        states = proxy.get("types", {})
+        row = [proxy["proxy"], proxy.get("cluster", "")]
+        for short in TYPES:
+            state = states.get(short, {})
+            row.append(state.get("state", "NOT SENT"))
+            if state.get("state") == "NACK":
+                errors.append(f"{proxy['proxy']} {short} NACK: {state.get('error', '')}")
+        row.append(proxy.get("control_plane", "mainsail"))
+        rows.append(row)
+    print_table(["NAME", "CLUSTER", *TYPES, "ISTIOD"], rows)
+    for error in errors:
+        print(error)
+    return 0

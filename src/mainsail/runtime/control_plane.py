@@ -1,0 +1,127 @@
+"""The control-plane process: config store + Pilot (snapshot, translation, ADS) + HTTP API.
+
+Reads its settings once; every store change rebuilds the MeshSnapshot and hands the ADS server a
+new generator (the push itself is debounced there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+
+from mainsail.ads.server import AdsServer
+from mainsail.api.server import build_app
+from mainsail.config.mesh import MeshConfig
+from mainsail.config.parse import ParseResult, parse_documents
+from mainsail.config.validation import validate_all
+from mainsail.runtime.home import Home
+from mainsail.snapshot.mesh_snapshot import build_snapshot
+from mainsail.snapshot.proxy import ProxyNode
+from mainsail.sources.store import ConfigStore
+from mainsail.xds.generate import generate
+from mainsail.xds.resources import ProxyConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlPlaneSettings:
+    home: Home
+    host: str = "127.0.0.1"
+    xds_port: int = 15010
+    api_port: int = 15014
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    debounce_after: float = 0.1
+    debounce_max: float = 10.0
+
+
+def load_mesh_config(path: Path | None) -> MeshConfig:
+    if path is None:
+        return MeshConfig()
+    import yaml
+
+    return MeshConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def _validator(parsed: ParseResult) -> tuple:  # type: ignore[type-arg]
+    return tuple(validate_all(parsed))
+
+
+async def run_control_plane(
+    settings: ControlPlaneSettings, stop: asyncio.Event | None = None
+) -> None:
+    stop = stop or asyncio.Event()
+    home = settings.home
+    store = ConfigStore(home.store_file, validator=_validator)
+    ads = AdsServer(
+        _generator_for(store, settings.mesh),
+        debounce_after=settings.debounce_after,
+        debounce_max=settings.debounce_max,
+    )
+    store.on_change(lambda: ads.config_changed(_generator_for(store, settings.mesh)))
+
+    server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000)])
+    ads.add_to_server(server)
+    xds_port = server.add_insecure_port(f"{settings.host}:{settings.xds_port}")
+    await server.start()
+
+    runner = web.AppRunner(build_app(store, lambda: _status_rows(ads)), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.api_port)
+    await site.start()
+    api_port = _bound_port(site)
+    home.write_json(
+        home.control_plane_file,
+        {
+            "pid": os.getpid(),
+            "api": f"http://{settings.host}:{api_port}",
+            "xds": f"{settings.host}:{xds_port}",
+        },
+    )
+    log.info(
+        "control plane: xDS on %s:%d, API on %s:%d",
+        settings.host,
+        xds_port,
+        settings.host,
+        api_port,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await server.stop(grace=1.0)
+
+
+def _generator_for(store: ConfigStore, mesh: MeshConfig):  # type: ignore[no-untyped-def]
+    snapshot = build_snapshot(store.objects(), mesh)
+
+    def generator(node: ProxyNode) -> ProxyConfig:
+        return generate(snapshot, node)
+
+    return generator
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server = site._server  # aiohttp keeps the asyncio server here
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else 0
+
+
+def _status_rows(ads: AdsServer) -> list[dict[str, object]]:
+    return [status.to_json() for status in ads.proxy_status()]
+
+
+def parse_only(text: str, source: str) -> ParseResult:
+    return parse_documents(text, source)

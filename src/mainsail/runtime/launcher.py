@@ -1,0 +1,298 @@
+"""``mainsail up`` / ``demo``: run a whole mesh on this machine.
+
+Order of start: control plane → config applied → pods placed (addresses, pod files, Pod objects
+registered) → node agent (one Envoy per pod) → apps. Order of stop: proxies drained and stopped,
+then apps, node agent and control plane. The launcher's state is in ``<home>/launcher.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from mainsail.api.client import ApiClient
+from mainsail.config.base import Resource
+from mainsail.config.kube.service import Service
+from mainsail.config.kube.workloads import Deployment
+from mainsail.config.parse import load_paths
+from mainsail.platform.addresses import DEFAULT_POD_NETWORK, AddressPool, PodAllocations
+from mainsail.platform.deployments import pods_from_deployments
+from mainsail.platform.pod import PodSpec, ProxyPorts
+from mainsail.platform.pod_store import PodStore
+from mainsail.platform.supervisor import Supervisor
+from mainsail.runtime.home import Home
+from mainsail.runtime.processes import pid_alive, spawn_mainsail, terminate
+
+log = logging.getLogger(__name__)
+
+
+class LaunchError(Exception):
+    """The mesh could not be started; the message says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaunchSettings:
+    home: Home
+    files: tuple[Path, ...]
+    pod_network: str = DEFAULT_POD_NETWORK
+    proxy_ports: ProxyPorts = field(default_factory=ProxyPorts)
+    xds_port: int | None = None
+    api_port: int | None = None
+    mesh_config: Path | None = None
+    ready_timeout: float = 60.0
+
+
+def _port_or_free(preferred: int, host: str = "127.0.0.1") -> int:
+    for candidate in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise LaunchError(f"no free port on {host}")
+
+
+def _pod_object(pod: PodSpec) -> dict[str, Any]:
+    """The pod as Kubernetes would report it: what the control plane's registry reads."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "labels": dict(pod.labels),
+            "annotations": dict(pod.annotations),
+        },
+        "spec": {
+            "serviceAccountName": pod.service_account,
+            "containers": [
+                {
+                    "name": c.name,
+                    "ports": [
+                        {"containerPort": p.container_port, **({"name": p.name} if p.name else {})}
+                        for p in c.ports
+                    ],
+                }
+                for c in pod.containers
+            ],
+        },
+        "status": {"podIP": pod.ip, "phase": "Running"},
+    }
+
+
+class MeshLauncher:
+    def __init__(self, settings: LaunchSettings, on_state: Callable[[str], None] | None = None):
+        self.settings = settings
+        self.home = settings.home
+        self.pods: tuple[PodSpec, ...] = ()
+        self.supervisor = Supervisor(self.home.platform)
+        self._control_plane_pid: int | None = None
+        self._agent_pid: int | None = None
+        self._on_state = on_state or (lambda _: None)
+        self.client: ApiClient | None = None
+
+    def _write_state(self, state: str, **extra: Any) -> None:
+        self.home.write_json(self.home.launcher_file, {"pid": os.getpid(), "state": state, **extra})
+        self._on_state(state)
+
+    async def start(self) -> None:
+        existing = self.home.read_json(self.home.launcher_file)
+        if existing and existing.get("pid") != os.getpid() and pid_alive(int(existing["pid"])):
+            raise LaunchError(
+                f"a mesh is already running from {self.home.root} (pid {existing['pid']}); "
+                "stop it with `mainsail down`"
+            )
+        parsed = load_paths(self.settings.files)
+        if parsed.errors:
+            raise LaunchError("\n".join(str(e) for e in parsed.errors))
+        self._write_state("starting")
+        await self._start_control_plane()
+        await self._apply(parsed.resources)
+        self.pods = self._place_pods(parsed.resources)
+        await self._register_pods()
+        await self._start_agent()
+        for pod in self.pods:
+            if pod.has_app:
+                await self.supervisor.start_pod(pod)
+        await self._wait_ready()
+        self._write_state("ready", pods=[p.key for p in self.pods])
+
+    async def _start_control_plane(self) -> None:
+        previous = self.home.read_json(self.home.control_plane_file) or {}
+        if previous.get("pid") and pid_alive(int(previous["pid"])):
+            await terminate(int(previous["pid"]))
+        xds = self.settings.xds_port or _port_or_free(15010)
+        api = self.settings.api_port or _port_or_free(15014)
+        with contextlib.suppress(FileNotFoundError):
+            self.home.control_plane_file.unlink()
+        args = [
+            "control-plane",
+            "--state-dir",
+            str(self.home.root),
+            "--xds-port",
+            str(xds),
+            "--api-port",
+            str(api),
+        ]
+        if self.settings.mesh_config is not None:
+            args += ["--mesh-config", str(self.settings.mesh_config)]
+        process = await spawn_mainsail(args, self.home.control_plane_log)
+        self._control_plane_pid = process.pid
+        client = ApiClient(f"http://127.0.0.1:{api}")
+        await self._wait(lambda: self._healthy(client), "the control plane to answer", process.pid)
+        self.client = client
+
+    def _healthy(self, client: ApiClient) -> bool:
+        try:
+            client.healthz()
+        except Exception:
+            return False
+        return True
+
+    async def _apply(self, resources: Sequence[Resource]) -> None:
+        assert self.client is not None
+        text = yaml.safe_dump_all([r.to_wire() for r in resources], sort_keys=False)
+        await asyncio.to_thread(self.client.apply, text, "mesh")
+
+    def _place_pods(self, resources: Sequence[Resource]) -> tuple[PodSpec, ...]:
+        allocations = PodAllocations(
+            self.home.platform.allocations_file, AddressPool(self.settings.pod_network)
+        )
+        pods = pods_from_deployments(
+            [r for r in resources if isinstance(r, Deployment)],
+            allocations,
+            services=[r for r in resources if isinstance(r, Service)],
+            proxy_ports=self.settings.proxy_ports,
+        )
+        store = PodStore(self.home.platform)
+        wanted = {p.key for p in pods}
+        for stale in store.list():
+            if stale.key not in wanted:
+                store.remove(stale.namespace, stale.name)
+        return pods
+
+    async def _register_pods(self) -> None:
+        assert self.client is not None
+        text = yaml.safe_dump_all([_pod_object(p) for p in self.pods], sort_keys=False)
+        if self.pods:
+            await asyncio.to_thread(self.client.apply, text, "platform")
+        store = PodStore(self.home.platform)
+        for pod in self.pods:
+            store.write(pod)
+
+    async def _start_agent(self) -> None:
+        info = self.home.read_json(self.home.control_plane_file) or {}
+        host, _, port = str(info.get("xds", "127.0.0.1:15010")).rpartition(":")
+        process = await spawn_mainsail(
+            ["agent", "--state-dir", str(self.home.root), "--xds-address", f"{host}:{port}"],
+            self.home.agent_log,
+        )
+        self._agent_pid = process.pid
+
+    async def _wait_ready(self) -> None:
+        async with aiohttp.ClientSession(trust_env=False) as session:
+
+            async def proxy_ready(pod: PodSpec) -> bool:
+                url = f"http://{pod.ip}:{pod.proxy_ports.status}/healthz/ready"
+                try:
+                    async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
+                        return r.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    return False
+
+            for pod in self.pods:
+                await self._wait_async(lambda p=pod: proxy_ready(p), f"the proxy of {pod.key}")
+                for port in pod.app_ports.values():
+                    await self._wait(
+                        lambda p=pod, n=port: _listening(p.ip, n), f"the app of {pod.key}"
+                    )
+
+    async def _wait(self, check: Callable[[], bool], what: str, pid: int | None = None) -> None:
+        async def as_async() -> bool:
+            return await asyncio.to_thread(check)
+
+        await self._wait_async(as_async, what, pid)
+
+    async def _wait_async(
+        self, check: Callable[[], Any], what: str, pid: int | None = None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ready_timeout
+        while not await check():
+            if pid is not None and not pid_alive(pid):
+                raise LaunchError(f"gave up waiting for {what}: its process exited (see logs)")
+            if loop.time() > deadline:
+                raise LaunchError(
+                    f"gave up waiting for {what} after {self.settings.ready_timeout:.0f}s "
+                    f"(logs in {self.home.platform.logs_dir})"
+                )
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """Drain and stop the proxies, then the apps, the node agent and the control plane."""
+        self._write_state("stopping")
+        store = PodStore(self.home.platform)
+        for pod in store.list():
+            store.remove(pod.namespace, pod.name)
+        if self._agent_pid is not None:
+            await self._wait_proxies_gone()
+        await self.supervisor.stop_all()
+        for pid in (self._agent_pid, self._control_plane_pid):
+            if pid is not None:
+                await terminate(pid)
+        with contextlib.suppress(FileNotFoundError):
+            self.home.control_plane_file.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.home.launcher_file.unlink()
+
+    async def _wait_proxies_gone(self, timeout: float = 20.0) -> None:
+        proxies = self.home.root / "proxies"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            pids = [
+                int(f.read_text() or 0)
+                for f in proxies.glob("*/envoy.pid")
+                if f.read_text().strip().isdigit()
+            ]
+            if not any(pid_alive(p) for p in pids):
+                return
+            await asyncio.sleep(0.1)
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+async def run_until_signalled(launcher: MeshLauncher, on_ready: Callable[[], None]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        start = asyncio.ensure_future(launcher.start())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({start, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if start in done:
+            start.result()
+            on_ready()
+            await stop.wait()
+        else:
+            start.cancel()
+    finally:
+        await launcher.stop()
+    return 0
