@@ -1,1 +1,1 @@
-"""Shipped, typed test doubles and helpers (fake clock, free ports, waiting for conditions, ...)."""
+"""Shipped, typed test doubles and helpers (fake clock, free ports, a real Envoy process)."""

@@ -1,0 +1,346 @@
+"""One xDS stream as a sans-IO state machine (state of the world or delta).
+
+The session is fed requests (``receive``) and new target configs (``set_target``) and returns
+the responses to send; it never does I/O and never reads a clock (callers pass ``now``). Both
+paths end in ``_flush``, which asks ``staging.plan`` what may be offered now and calls the one
+response builder, ``_respond``, for every type in ``naming.PUSH_ORDER``.
+
+Per type it tracks the subscription (wildcard and/or names), the responses in flight by nonce,
+what the client holds once those are applied (``sent``) and what it confirmed (``acked``).
+Stale nonces are ignored; a NACK (``error_detail``) resynchronises ``sent`` to ``acked`` and the
+rejected content is not offered again until the plan changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final, TypeAlias
+
+from envoy.service.discovery.v3 import discovery_pb2
+from google.protobuf import any_pb2
+
+from mainsail import naming
+from mainsail.ads import staging
+from mainsail.ads.errors import ProtocolViolation
+from mainsail.ads.exchange import Event, Exchange, step
+from mainsail.xds.resources import ProxyConfig, XdsResource
+
+WILDCARD_TYPES: Final = frozenset({naming.CLUSTER_TYPE, naming.LISTENER_TYPE})
+
+# Protobuf messages are untyped for mypy: discovery_pb2.(Delta)DiscoveryRequest / Response.
+Request: TypeAlias = Any
+Response: TypeAlias = Any
+
+
+class Mode(Enum):
+    SOTW = "SotW"
+    DELTA = "delta"
+
+
+def content_version(resources: Mapping[str, XdsResource]) -> str:
+    """The version of a set of resources: the same hash as ``ProxyConfig.version``."""
+    return ProxyConfig.of({"": resources.values()}).version("")
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    nonce: str
+    seq: int
+    version: str
+    view: Mapping[str, XdsResource]  # the client's whole view of the type once applied
+    carried: frozenset[str]
+    plan_version: str
+    sent_at: float
+
+
+@dataclass(slots=True)
+class TypeState:
+    type_url: str
+    requested: bool = False
+    wildcard: bool = False
+    names: set[str] = field(default_factory=set)
+    exchange: Exchange = Exchange.IDLE
+    sent: dict[str, XdsResource] = field(default_factory=dict)
+    acked: dict[str, XdsResource] = field(default_factory=dict)
+    acked_seq: dict[str, int] = field(default_factory=dict)
+    changed_seq: dict[str, int] = field(default_factory=dict)
+    carried_seq: dict[str, int] = field(default_factory=dict)
+    in_flight: dict[str, InFlight] = field(default_factory=dict)
+    sent_version: str = ""
+    sent_nonce: str = ""
+    acked_version: str = ""
+    error: str = ""
+    rejected_plan: str | None = None
+    must_respond: bool = False
+    unsettled_since: float | None = None
+
+    def in_scope(self, name: str) -> bool:
+        return self.wildcard or name in self.names
+
+    def scope(self, resources: Mapping[str, XdsResource]) -> dict[str, XdsResource]:
+        if self.wildcard:
+            return dict(resources)
+        return {n: resources[n] for n in sorted(self.names) if n in resources}
+
+
+class Session:
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self.generation = -1
+        self.target: ProxyConfig | None = None
+        self.active: ProxyConfig | None = None
+        self._types: dict[str, TypeState] = {}
+        self._seq = 0
+
+    # --- inputs
+
+    def set_target(self, config: ProxyConfig, generation: int, now: float) -> list[Response]:
+        self.target = config
+        self.generation = generation
+        return self._flush(now)
+
+    def receive(self, request: Request, now: float) -> list[Response]:
+        if not request.type_url:
+            raise ProtocolViolation("request without type_url")
+        state = self._type(request.type_url)
+        if isinstance(request, discovery_pb2.DeltaDiscoveryRequest):
+            self._receive_delta(state, request)
+        else:
+            self._receive_sotw(state, request)
+        return self._flush(now)
+
+    # --- queries
+
+    def types(self) -> tuple[TypeState, ...]:
+        order = {t: i for i, t in enumerate(naming.PUSH_ORDER)}
+        return tuple(
+            sorted(self._types.values(), key=lambda s: (order.get(s.type_url, 99), s.type_url))
+        )
+
+    def type_in_sync(self, state: TypeState) -> bool:
+        if self.target is None or state.in_flight or state.exchange is Exchange.NACKED:
+            return False
+        wanted = self.target.of_type(state.type_url)
+        if not state.requested:
+            return not (wanted and state.type_url in WILDCARD_TYPES)
+        held = {n: r.version for n, r in state.acked.items() if state.in_scope(n)}
+        return held == {n: r.version for n, r in state.scope(wanted).items()}
+
+    def in_sync(self) -> bool:
+        """The client ACKed the whole target (all stages done) and nothing is in flight."""
+        if self.target is None or self.active is not self.target:
+            return False
+        types = {*self.target.resources, *self._types}
+        return all(self.type_in_sync(self._types.get(t) or TypeState(t)) for t in types)
+
+    # --- request handling
+
+    def _receive_sotw(self, state: TypeState, request: discovery_pb2.DiscoveryRequest) -> None:
+        nonce = request.response_nonce
+        if nonce and state.in_flight and nonce != state.sent_nonce:
+            return  # stale: a newer response is on its way, its ACK will follow
+        if nonce and nonce in state.in_flight:
+            self._settle(
+                state,
+                nonce,
+                request.error_detail.message if request.HasField("error_detail") else None,
+            )
+        names = set(request.resource_names)
+        state.wildcard = request.type_url in WILDCARD_TYPES and (not names or "*" in names)
+        state.names = names - {"*"}
+        if not state.requested:
+            state.requested = state.must_respond = True
+
+    def _receive_delta(
+        self, state: TypeState, request: discovery_pb2.DeltaDiscoveryRequest
+    ) -> None:
+        subscribe = set(request.resource_names_subscribe)
+        unsubscribe = set(request.resource_names_unsubscribe)
+        if not state.requested:
+            state.requested = state.must_respond = True
+            state.wildcard = request.type_url in WILDCARD_TYPES and not subscribe
+        if "*" in subscribe:
+            state.wildcard = True
+        if "*" in unsubscribe:
+            state.wildcard = False
+        for name in subscribe - {"*"}:
+            state.names.add(name)
+            state.sent.pop(name, None)  # (re)subscribed: send it even if we think it is there
+        for name in unsubscribe - {"*"}:
+            state.names.discard(name)
+            for view in (state.sent, state.acked):
+                view.pop(name, None)
+        for name, version in request.initial_resource_versions.items():
+            placeholder = XdsResource(name=name, version=version, body=any_pb2.Any())
+            state.sent[name] = state.acked[name] = placeholder
+            state.acked_seq[name] = state.carried_seq[name] = 0
+        nonce = request.response_nonce
+        if nonce in state.in_flight:
+            self._settle(
+                state,
+                nonce,
+                request.error_detail.message if request.HasField("error_detail") else None,
+            )
+
+    def _settle(self, state: TypeState, nonce: str, error: str | None) -> None:
+        """ACK (error None) or NACK of the response ``nonce``, which is in flight."""
+        flight = state.in_flight.pop(nonce)
+        if error is None:
+            event = Event.ACK if not state.in_flight else Event.ACK_EARLIER
+        else:
+            event = Event.NACK
+        nxt = step(state.exchange, event)
+        if nxt is None:
+            return
+        state.exchange = nxt
+        if error is None:
+            state.acked = dict(flight.view)
+            for name in flight.carried:
+                state.acked_seq[name] = flight.seq
+            state.acked_version = flight.version
+            state.rejected_plan = None
+            state.error = ""
+        else:
+            # The client rejected the whole response: it holds what it last ACKed.
+            state.error = error
+            state.rejected_plan = flight.plan_version
+            state.in_flight.clear()
+            state.sent = dict(state.acked)
+            state.carried_seq = dict(state.acked_seq)
+
+    # --- responses
+
+    def _flush(self, now: float) -> list[Response]:
+        if self.target is None:
+            return []
+        view = self._client_view()
+        if self.active is not self.target and staging.clusters_ready(self.target, view):
+            self.active = self.target
+        final = self.active is self.target and staging.routes_applied(self.target, view)
+        plan = staging.plan(self.target, self.active, view, final=final)
+        out: list[Response] = []
+        for type_url in _ordered({*plan, *self._types}):
+            state = self._types.get(type_url)
+            if state is not None:
+                response = self._respond(state, plan.get(type_url, {}), now)
+                if response is not None:
+                    out.append(response)
+        for state in self._types.values():
+            if self.type_in_sync(state) and self.active is self.target:
+                state.unsettled_since = None
+            elif state.unsettled_since is None:
+                state.unsettled_since = now
+        return out
+
+    def _respond(
+        self, state: TypeState, resources: Mapping[str, XdsResource] | None, now: float
+    ) -> Response | None:
+        """The one response builder: what ``state``'s client should get of ``resources`` now."""
+        if not state.requested or resources is None:
+            return None
+        scope = state.scope(resources)
+        plan_version = content_version(scope)
+        if plan_version == state.rejected_plan:
+            return None
+        force = self._endpoints_to_resend(state, scope)
+        if self.mode is Mode.SOTW:
+            if not (state.must_respond or force or plan_version != content_version(state.sent)):
+                return None
+            carried, view = frozenset(scope), scope
+        else:
+            carried = frozenset(
+                n
+                for n, r in scope.items()
+                if r.body.type_url  # not a placeholder from initial_resource_versions
+                and (n in force or (old := state.sent.get(n)) is None or old.version != r.version)
+            )
+            removed = sorted(n for n in state.sent if n not in scope and state.in_scope(n))
+            if not (carried or removed or state.must_respond):
+                return None
+            view = {n: r for n, r in state.sent.items() if n not in removed} | {
+                n: scope[n] for n in carried
+            }
+        self._seq += 1
+        seq, nonce = self._seq, str(self._seq)
+        version = content_version(view)
+        response = self._message(state.type_url, version, nonce, [view[n] for n in sorted(carried)])
+        if isinstance(response, discovery_pb2.DeltaDiscoveryResponse):
+            response.removed_resources.extend(removed)
+        for name in carried:
+            old = state.sent.get(name)
+            if old is None or old.version != view[name].version:
+                state.changed_seq[name] = seq
+            state.carried_seq[name] = seq
+        flight = InFlight(nonce, seq, version, view, carried, plan_version, now)
+        if self.mode is Mode.SOTW:
+            state.in_flight.clear()  # earlier responses are superseded; their ACKs are stale
+        state.in_flight[nonce] = flight
+        state.sent = dict(view)
+        state.sent_version, state.sent_nonce = version, nonce
+        state.must_respond = False
+        state.exchange = step(state.exchange, Event.SEND) or Exchange.WAITING
+        return response
+
+    def _message(
+        self, type_url: str, version: str, nonce: str, resources: Iterable[XdsResource]
+    ) -> Response:
+        if self.mode is Mode.SOTW:
+            sotw = discovery_pb2.DiscoveryResponse(
+                version_info=version, type_url=type_url, nonce=nonce
+            )
+            sotw.resources.extend(r.body for r in resources)
+            return sotw
+        delta = discovery_pb2.DeltaDiscoveryResponse(
+            system_version_info=version, type_url=type_url, nonce=nonce
+        )
+        for r in resources:
+            delta.resources.add(name=r.name, version=r.version, resource=r.body)
+        return delta
+
+    def _endpoints_to_resend(self, state: TypeState, scope: Mapping[str, XdsResource]) -> set[str]:
+        """Endpoints whose cluster changed since they were last sent.
+
+        Envoy warms an updated EDS cluster afresh but (in delta) does not re-subscribe to its
+        endpoints, so without this the cluster waits for ``initial_fetch_timeout``.
+        """
+        clusters = self._types.get(naming.CLUSTER_TYPE)
+        if state.type_url != naming.ENDPOINT_TYPE or clusters is None:
+            return set()
+        force: set[str] = set()
+        for name, cluster in clusters.sent.items():
+            service = staging.eds_service_name(cluster)
+            if service is None or service not in scope:
+                continue
+            if clusters.changed_seq.get(name, -1) > state.carried_seq.get(service, -1):
+                force.add(service)
+        return force
+
+    def _client_view(self) -> staging.ClientView:
+        def get(type_url: str) -> TypeState:
+            return self._types.get(type_url) or TypeState(type_url)
+
+        cds, eds = get(naming.CLUSTER_TYPE), get(naming.ENDPOINT_TYPE)
+        return staging.ClientView(
+            cds_sent=cds.sent,
+            cds_acked=cds.acked,
+            cds_changed_seq=cds.changed_seq,
+            eds_sent=eds.sent,
+            eds_acked=eds.acked,
+            eds_acked_seq=eds.acked_seq,
+            sds_sent=get(naming.SECRET_TYPE).sent,
+            lds_acked=get(naming.LISTENER_TYPE).acked,
+            rds_acked=get(naming.ROUTE_TYPE).acked,
+        )
+
+    def _type(self, type_url: str) -> TypeState:
+        state = self._types.get(type_url)
+        if state is None:
+            state = self._types[type_url] = TypeState(type_url)
+        return state
+
+
+def _ordered(type_urls: Iterable[str]) -> list[str]:
+    order = {t: i for i, t in enumerate(naming.PUSH_ORDER)}
+    return sorted(type_urls, key=lambda t: (order.get(t, len(order)), t))
