@@ -1,0 +1,311 @@
+"""Envoy's bootstrap for one pod, as Istio's pilot-agent renders it (reference §6.2), as a dict.
+
+Pure: the same workload and options give the same document. Differences from Istio, because the
+local platform has no pod network namespace: admin, the Prometheus listener and the health
+listener bind the pod's own address (not 127.0.0.1 / 0.0.0.0), Envoy talks ADS to the control
+plane directly (no agent xDS proxy on a UDS), and the ``agent`` cluster points at the agent's
+status server on ``<pod ip>:<status port>``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mainsail import naming
+from mainsail.agent.workload import ProxyWorkload
+
+# Not yet in naming.py (owned elsewhere): Istio's name for the cluster to pilot-agent's status port.
+AGENT_CLUSTER = "agent"
+READINESS_PATH = "/healthz/ready"
+PROMETHEUS_PATH = "/stats/prometheus"
+# Istio's overload limit on downstream connections (effectively unlimited, but set).
+MAX_DOWNSTREAM_CONNECTIONS = 2147483647
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BootstrapOptions:
+    xds_host: str
+    xds_port: int
+    xds_api_type: Literal["DELTA_GRPC", "GRPC"] = "DELTA_GRPC"
+    istio_version: str = "1.24.0"
+    domain: str = "cluster.local"
+    # The node agent's SDS socket for this pod, once it serves one (adds the ``sds-grpc`` cluster).
+    sds_socket: Path | None = None
+
+
+def node_cluster(workload: ProxyWorkload) -> str:
+    """Istio's ``node.cluster``: ``<app label>.<ns>``, else ``<workload>.<ns>``, else istio-proxy."""
+    app = workload.labels.get("app") or workload.labels.get("app.kubernetes.io/name")
+    if app:
+        return f"{app}.{workload.namespace}"
+    if workload.workload_name:
+        return f"{workload.workload_name}.{workload.namespace}"
+    return "istio-proxy"
+
+
+def node_id(workload: ProxyWorkload, domain: str = "cluster.local") -> str:
+    return naming.build_node_id(
+        naming.NodeId(
+            proxy_type=workload.proxy_type,
+            ip=workload.ip,
+            pod_name=workload.name,
+            namespace=workload.namespace,
+            domain=domain,
+        )
+    )
+
+
+def node_metadata(workload: ProxyWorkload, options: BootstrapOptions) -> dict[str, Any]:
+    """What the control plane reads back into a ``ProxyNode`` (all values strings or objects)."""
+    return {
+        "NAME": workload.name,
+        "NAMESPACE": workload.namespace,
+        "INSTANCE_IPS": workload.ip,
+        "LABELS": dict(sorted(workload.labels.items())),
+        "WORKLOAD_NAME": workload.workload_name or workload.name,
+        "SERVICE_ACCOUNT": workload.service_account,
+        "INTERCEPTION_MODE": "NONE",
+        "HTTP_PROXY_PORT": str(workload.proxy_ports.outbound),
+        "MAINSAIL_APP_PORTS": {
+            str(port): str(app) for port, app in sorted(workload.app_ports.items())
+        },
+        "ISTIO_VERSION": options.istio_version,
+    }
+
+
+def build_bootstrap(workload: ProxyWorkload, options: BootstrapOptions) -> dict[str, Any]:
+    ports = workload.proxy_ports
+    clusters = [
+        _xds_cluster(options),
+        _static_cluster(naming.PROMETHEUS_STATS_CLUSTER, workload.ip, ports.admin),
+        _static_cluster(AGENT_CLUSTER, workload.ip, ports.status),
+    ]
+    if options.sds_socket is not None:
+        clusters.append(_sds_cluster(options.sds_socket))
+    return {
+        "node": {
+            "id": node_id(workload, options.domain),
+            "cluster": node_cluster(workload),
+            "metadata": node_metadata(workload, options),
+        },
+        "admin": {"address": _address(workload.ip, ports.admin)},
+        "dynamic_resources": {
+            "ads_config": {
+                "api_type": options.xds_api_type,
+                "transport_api_version": "V3",
+                "set_node_on_first_message_only": True,
+                "grpc_services": [{"envoy_grpc": {"cluster_name": naming.XDS_CLUSTER}}],
+            },
+            "cds_config": _ads_source(),
+            "lds_config": _ads_source(),
+        },
+        "static_resources": {
+            "clusters": clusters,
+            "listeners": [
+                _http_listener(
+                    workload.ip,
+                    ports.prometheus,
+                    stat_prefix="stats",
+                    path=PROMETHEUS_PATH,
+                    cluster=naming.PROMETHEUS_STATS_CLUSTER,
+                ),
+                _http_listener(
+                    workload.ip,
+                    ports.health,
+                    stat_prefix="agent",
+                    path=READINESS_PATH,
+                    cluster=AGENT_CLUSTER,
+                ),
+            ],
+        },
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.resource_monitors."
+                        "downstream_connections.v3.DownstreamConnectionsConfig",
+                        "max_active_downstream_connections": MAX_DOWNSTREAM_CONNECTIONS,
+                    },
+                }
+            ]
+        },
+        "bootstrap_extensions": [
+            {
+                "name": "envoy.bootstrap.internal_listener",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener"
+                },
+            }
+        ],
+        "layered_runtime": {
+            "layers": [
+                {
+                    "name": "global config",
+                    "static_layer": {"re2.max_program_size.error_level": 32768},
+                },
+                {"name": "admin", "admin_layer": {}},
+            ]
+        },
+        "stats_config": _stats_config(options.domain),
+    }
+
+
+def bootstrap_json(workload: ProxyWorkload, options: BootstrapOptions) -> str:
+    return json.dumps(build_bootstrap(workload, options), indent=2, sort_keys=True) + "\n"
+
+
+def _address(ip: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": ip, "port_value": port}}
+
+
+def _ads_source() -> dict[str, Any]:
+    # 0s: wait for the first CDS/LDS without a timeout, so Envoy never goes LIVE half-configured.
+    return {"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"}
+
+
+def _http2_options() -> dict[str, Any]:
+    return {
+        _HTTP_OPTIONS: {
+            "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
+            "explicit_http_config": {
+                "http2_protocol_options": {
+                    "connection_keepalive": {"interval": "30s", "timeout": "10s"}
+                }
+            },
+        }
+    }
+
+
+def _generous_circuit_breakers() -> dict[str, Any]:
+    limits = {"max_connections": 100000, "max_pending_requests": 100000, "max_requests": 100000}
+    return {"thresholds": [{"priority": "DEFAULT", **limits}, {"priority": "HIGH", **limits}]}
+
+
+def _xds_cluster(options: BootstrapOptions) -> dict[str, Any]:
+    return {
+        "name": naming.XDS_CLUSTER,
+        "type": "STATIC" if _is_ip(options.xds_host) else "STRICT_DNS",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": _load_assignment(naming.XDS_CLUSTER, options.xds_host, options.xds_port),
+        "circuit_breakers": _generous_circuit_breakers(),
+        "upstream_connection_options": {"tcp_keepalive": {"keepalive_time": 300}},
+        "typed_extension_protocol_options": _http2_options(),
+    }
+
+
+def _sds_cluster(socket: Path) -> dict[str, Any]:
+    return {
+        "name": naming.SDS_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": naming.SDS_CLUSTER,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": str(socket)}}}}]}
+            ],
+        },
+        "typed_extension_protocol_options": _http2_options(),
+    }
+
+
+def _static_cluster(name: str, ip: str, port: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "0.250s",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": _load_assignment(name, ip, port),
+    }
+
+
+def _load_assignment(name: str, host: str, port: int) -> dict[str, Any]:
+    return {
+        "cluster_name": name,
+        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(host, port)}}]}],
+    }
+
+
+def _http_listener(
+    ip: str, port: int, *, stat_prefix: str, path: str, cluster: str
+) -> dict[str, Any]:
+    return {
+        "name": naming.build_listener_name(ip, port),
+        "address": _address(ip, port),
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": _HCM,
+                            "codec_type": "AUTO",
+                            "stat_prefix": stat_prefix,
+                            "route_config": {
+                                "virtual_hosts": [
+                                    {
+                                        "name": "backend",
+                                        "domains": ["*"],
+                                        "routes": [
+                                            {
+                                                "match": {"prefix": path},
+                                                "route": {"cluster": cluster},
+                                            }
+                                        ],
+                                    }
+                                ]
+                            },
+                            "http_filters": [
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {"@type": _ROUTER},
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+
+
+def _stats_config(domain: str) -> dict[str, Any]:
+    """Istio's tag extractors (its bootstrap's ``stats_tags``), with our cluster domain.
+
+    Istio turns Envoy's default tags off because they cut service cluster names such as
+    ``outbound|9080||reviews.default.svc.cluster.local`` at the first dot. No inclusion list:
+    every stat is kept, ``/stats/prometheus`` is for people and the dashboard, not a hot path.
+    """
+    fqdn = re.escape(f".svc.{domain}")
+    address = r"((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))"
+    tags = [
+        ("cluster_name", rf"^cluster\.((.+?(\..+?{fqdn})?)\.)"),
+        ("tcp_prefix", r"^tcp\.((.*?)\.)\w+?$"),
+        ("response_code", r"_rq(_(\d{3}))$"),
+        ("response_code_class", r"_rq(_(\dxx))$"),
+        ("http_conn_manager_listener_prefix", rf"^listener(?=\.).*?\.http\.({address}\.)"),
+        ("http_conn_manager_prefix", rf"^http\.({address}\.)"),
+        ("listener_address", rf"^listener\.({address}\.)"),
+    ]
+    return {
+        "use_all_default_tags": False,
+        "stats_tags": [{"tag_name": name, "regex": regex} for name, regex in tags],
+    }
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
