@@ -13,6 +13,7 @@ from mainsail.platform import (
     ContainerPortSpec,
     ContainerSpec,
     PodSpec,
+    PodStatus,
     RestartBackoff,
     ServiceEnv,
     StateLayout,
@@ -59,12 +60,21 @@ async def test_runs_restarts_and_stops_an_app(tmp_path: Path) -> None:
         layout, backoff=lambda: RestartBackoff(initial=0.05, cap=0.2), grace_period=5
     )
     await supervisor.start_pod(pod, services=[ServiceEnv(name="db", host="127.0.0.1", port=5432)])
+
+    def running(other_than: int | None = None) -> PodStatus | None:
+        status = supervisor.status("shop", pod.name)
+        if status is None or not status.running or status.containers[0].pid == other_than:
+            return None
+        return status
+
+    def app_env() -> dict[str, str] | None:
+        return json.loads(env_file.read_text()) if env_file.exists() else None
+
     try:
-        status = await wait_for(
-            lambda: (s := supervisor.status("shop", pod.name)) and s.running and s,
-            message="app running",
-        )
-        env = await wait_for(lambda: env_file.exists() and json.loads(env_file.read_text()))
+        status = await wait_for(running, message="app running")
+        assert status is not None
+        env = await wait_for(app_env)
+        assert env is not None
         assert env["PORT"] == env["PORT_8080"] == str(pod.app_ports[8080])
         assert env["POD_IP"] == env["INSTANCE_IP"] == pod.ip
         assert env["POD_NAME"] == pod.name and env["POD_NAMESPACE"] == "shop"
@@ -79,15 +89,8 @@ async def test_runs_restarts_and_stops_an_app(tmp_path: Path) -> None:
         env_file.unlink()
         os.kill(first_pid, signal.SIGKILL)
 
-        restarted = await wait_for(
-            lambda: (
-                (s := supervisor.status("shop", pod.name))
-                and s.running
-                and s.containers[0].pid != first_pid
-                and s
-            ),
-            message="app restarted",
-        )
+        restarted = await wait_for(lambda: running(other_than=first_pid), message="restarted")
+        assert restarted is not None
         assert restarted.restarts == 1
         assert restarted.containers[0].last_exit == -signal.SIGKILL
         await wait_for(env_file.exists)
