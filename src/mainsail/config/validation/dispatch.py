@@ -13,7 +13,25 @@ Validator = Callable[[Any], list[ConfigError]]
 
 
 def _validators() -> Mapping[str, Validator]:
-    return {}
+    from mainsail.config.validation.destination_rule import validate_destination_rule
+    from mainsail.config.validation.gateway import validate_gateway
+    from mainsail.config.validation.service_entry import validate_service_entry
+    from mainsail.config.validation.sidecar import validate_sidecar
+    from mainsail.config.validation.virtual_service import validate_virtual_service
+    from mainsail.config.validation.workloads import (
+        validate_workload_entry,
+        validate_workload_group,
+    )
+
+    return {
+        "VirtualService": validate_virtual_service,
+        "DestinationRule": validate_destination_rule,
+        "Gateway": validate_gateway,
+        "ServiceEntry": validate_service_entry,
+        "Sidecar": validate_sidecar,
+        "WorkloadEntry": validate_workload_entry,
+        "WorkloadGroup": validate_workload_group,
+    }
 
 
 def validate(resource: Resource) -> tuple[ConfigError, ...]:
