@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from mainsail.agent import NodeAgent, NodeAgentSettings
+from mainsail.agent import NodeAgent, NodeAgentSettings, run_node_agent
 from mainsail.agent.admin import EnvoyAdmin
 from mainsail.platform import PodSpec, PodStore
 from mainsail.testing.processes import process_gone, processes_mentioning
@@ -175,3 +175,69 @@ async def test_a_restarted_agent_adopts_the_running_envoy(
         await agent.close(stop_proxies=True)
     await asyncio.sleep(0)
     assert envoys_for(state_dir, pod) == []
+
+
+async def test_a_changed_pod_file_replaces_the_envoy(
+    settings: NodeAgentSettings, pod: PodSpec, pod_store: PodStore, state_dir: Path
+) -> None:
+    agent = NodeAgent(settings)
+    await agent.start()
+    try:
+        pod_store.write(pod)
+        await agent.reconcile()
+        await agent.settle()
+        first = agent.proxies[pod.key].status().pid
+        pod_store.write(pod.model_copy(update={"labels": {"app": "web", "version": "v2"}}))
+        await agent.reconcile()
+        await agent.settle()
+        proxy = agent.proxies[pod.key]
+        assert proxy.workload.labels["version"] == "v2"
+        assert first is not None and process_gone(first)
+        # Right after exec, /proc/<pid>/cmdline can still be empty: wait until Envoy is up.
+        await wait_for(lambda: admin_state(pod), timeout=20)
+        assert envoys_for(state_dir, pod) == [proxy.status().pid]
+        bootstrap = (state_dir / "proxies" / pod.key / "bootstrap.json").read_text()
+        assert '"version": "v2"' in bootstrap
+    finally:
+        await agent.close(stop_proxies=True)
+
+
+async def test_an_envoy_with_an_outdated_bootstrap_is_replaced_not_adopted(
+    settings: NodeAgentSettings, pod: PodSpec, pod_store: PodStore, state_dir: Path
+) -> None:
+    pod_store.write(pod)
+    agent = NodeAgent(settings)
+    await agent.start()
+    await agent.reconcile()
+    await agent.settle()
+    old = agent.proxies[pod.key].status().pid
+    await agent.close()  # leaves Envoy running
+    assert old is not None and not process_gone(old)
+
+    moved = settings.model_copy(update={"xds_port": settings.xds_port + 1})
+    agent = NodeAgent(moved)
+    await agent.start()
+    try:
+        await agent.reconcile()
+        await agent.settle()
+        status = agent.proxies[pod.key].status()
+        assert not status.adopted
+        assert status.pid != old
+        assert process_gone(old)
+        await wait_for(lambda: admin_state(pod), timeout=20)
+        assert envoys_for(state_dir, pod) == [status.pid]
+    finally:
+        await agent.close(stop_proxies=True)
+
+
+async def test_run_node_agent_until_stopped(
+    settings: NodeAgentSettings, pod: PodSpec, pod_store: PodStore, state_dir: Path
+) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_node_agent(settings, stop=stop, handle_signals=False))
+    pod_store.write(pod)
+    assert await wait_for(lambda: status_code(pod), timeout=20) == 503
+    (envoy_pid,) = envoys_for(state_dir, pod)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert not process_gone(envoy_pid)  # left running for the next agent to adopt
