@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from mainsail.cli.common import CommandError, add_home_argument, home_of, print_table
+from mainsail.platform.addresses import DEFAULT_POD_NETWORK
 from mainsail.platform.pod_store import PodStore
 from mainsail.runtime.home import Home
 from mainsail.runtime.launcher import LaunchError, LaunchSettings, MeshLauncher, run_until_signalled
@@ -19,12 +20,14 @@ from mainsail.runtime.processes import pid_alive, terminate
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     demo = sub.add_parser("demo", help="run BookInfo behind an ingress gateway (foreground)")
+    _add_placement_arguments(demo)
     add_home_argument(demo)
     demo.set_defaults(run=run_demo)
     up = sub.add_parser("up", help="run the workloads and config of mesh.yaml files")
     up.add_argument("-f", "--filename", action="append", required=True, type=Path)
     up.add_argument("--foreground", action="store_true", help="stay attached until Ctrl-C")
     up.add_argument("--mesh-config", type=Path, help="MeshConfig YAML for the control plane")
+    _add_placement_arguments(up)
     add_home_argument(up)
     up.set_defaults(run=run_up)
     down = sub.add_parser("down", help="stop the mesh started by `up`")
@@ -33,6 +36,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     status = sub.add_parser("status", help="what is running")
     add_home_argument(status)
     status.set_defaults(run=run_status)
+
+
+def _add_placement_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pod-network",
+        default=DEFAULT_POD_NETWORK,
+        help=f"loopback network pods get addresses from (default {DEFAULT_POD_NETWORK})",
+    )
+    parser.add_argument("--xds-port", type=int, help="control plane xDS port (0: any free)")
+    parser.add_argument("--api-port", type=int, help="control plane API port (0: any free)")
+
+
+def _launch_settings(args: argparse.Namespace, files: tuple[Path, ...]) -> LaunchSettings:
+    return LaunchSettings(
+        home=home_of(args),
+        files=files,
+        pod_network=args.pod_network,
+        xds_port=args.xds_port,
+        api_port=args.api_port,
+        mesh_config=getattr(args, "mesh_config", None),
+    )
 
 
 def _sample(*parts: str) -> Path:
@@ -55,7 +79,7 @@ def _gateway_url(launcher: MeshLauncher) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    launcher = MeshLauncher(LaunchSettings(home=home_of(args), files=demo_files()))
+    launcher = MeshLauncher(_launch_settings(args, demo_files()))
     state = f" --state-dir {args.state_dir}" if args.state_dir else ""
 
     def ready() -> None:
@@ -97,9 +121,7 @@ def run_up(args: argparse.Namespace) -> int:
         if not file.exists():
             raise CommandError(f"{file}: no such file or directory")
     if args.foreground:
-        launcher = MeshLauncher(
-            LaunchSettings(home=home, files=files, mesh_config=args.mesh_config)
-        )
+        launcher = MeshLauncher(_launch_settings(args, files))
         return _run(launcher, lambda: print("mesh is ready; Ctrl-C stops it", flush=True))
     command = [
         sys.executable,
@@ -114,6 +136,10 @@ def run_up(args: argparse.Namespace) -> int:
         command += ["-f", str(file.resolve())]
     if args.mesh_config:
         command += ["--mesh-config", str(args.mesh_config.resolve())]
+    command += ["--pod-network", args.pod_network]
+    for flag, value in (("--xds-port", args.xds_port), ("--api-port", args.api_port)):
+        if value is not None:
+            command += [flag, str(value)]
     home.root.mkdir(parents=True, exist_ok=True)
     log = home.root / "logs" / "launcher.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def _admin_get(pod: PodSpec, path: str) -> Any:
 
 def _configs(dump_json: dict[str, Any], suffix: str) -> dict[str, Any]:
     for config in dump_json.get("configs", []):
-        if str(config.get("@type", "")).endswith(suffix):
+        if str(config.get("@type", "")).endswith("." + suffix):
             return dict(config)
     return {}
 

@@ -11,16 +11,19 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import yaml
 from aiohttp import web
 
 from mainsail.ads.server import AdsServer
 from mainsail.api.server import build_app
+from mainsail.config.errors import ConfigError
 from mainsail.config.mesh import MeshConfig
-from mainsail.config.parse import ParseResult, parse_documents
+from mainsail.config.parse import ParseResult
 from mainsail.config.validation import validate_all
 from mainsail.runtime.home import Home
 from mainsail.snapshot.mesh_snapshot import build_snapshot
@@ -46,13 +49,11 @@ class ControlPlaneSettings:
 def load_mesh_config(path: Path | None) -> MeshConfig:
     if path is None:
         return MeshConfig()
-    import yaml
-
     return MeshConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 
-def _validator(parsed: ParseResult) -> tuple:  # type: ignore[type-arg]
-    return tuple(validate_all(parsed))
+def _validator(parsed: ParseResult) -> tuple[ConfigError, ...]:
+    return validate_all(parsed)
 
 
 async def run_control_plane(
@@ -104,7 +105,7 @@ async def run_control_plane(
         await server.stop(grace=1.0)
 
 
-def _generator_for(store: ConfigStore, mesh: MeshConfig):  # type: ignore[no-untyped-def]
+def _generator_for(store: ConfigStore, mesh: MeshConfig) -> Callable[[ProxyNode], ProxyConfig]:
     snapshot = build_snapshot(store.objects(), mesh)
 
     def generator(node: ProxyNode) -> ProxyConfig:
@@ -120,8 +121,22 @@ def _bound_port(site: web.TCPSite) -> int:
 
 
 def _status_rows(ads: AdsServer) -> list[dict[str, object]]:
-    return [status.to_json() for status in ads.proxy_status()]
-
-
-def parse_only(text: str, source: str) -> ParseResult:
-    return parse_documents(text, source)
+    return [
+        {
+            "proxy": status.proxy_id,
+            "node_id": status.node_id,
+            "mode": status.mode,
+            "connected_since": status.connected_since.isoformat(),
+            "generation": status.generation,
+            "types": {
+                t.short_name: {
+                    "state": str(t.state),
+                    "sent_version": t.sent_version,
+                    "acked_version": t.acked_version,
+                    "error": t.error,
+                }
+                for t in status.types
+            },
+        }
+        for status in ads.proxy_status()
+    ]

@@ -15,6 +15,7 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from mainsail.platform.addresses import DEFAULT_POD_NETWORK, AddressPool, PodAll
 from mainsail.platform.deployments import pods_from_deployments
 from mainsail.platform.pod import PodSpec, ProxyPorts
 from mainsail.platform.pod_store import PodStore
-from mainsail.platform.supervisor import Supervisor
+from mainsail.platform.supervisor import AppSupervisor
 from mainsail.runtime.home import Home
 from mainsail.runtime.processes import pid_alive, spawn_mainsail, terminate
 
@@ -97,9 +98,12 @@ class MeshLauncher:
         self.settings = settings
         self.home = settings.home
         self.pods: tuple[PodSpec, ...] = ()
-        self.supervisor = Supervisor(self.home.platform)
-        self._control_plane_pid: int | None = None
-        self._agent_pid: int | None = None
+        self.supervisor = AppSupervisor(self.home.platform)
+        # The mesh's own processes, restarted if they die: name → (argv, log file) and pid.
+        self._daemons: dict[str, tuple[list[str], Path]] = {}
+        self._pids: dict[str, int] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        self._stopping = False
         self._on_state = on_state or (lambda _: None)
         self.client: ApiClient | None = None
 
@@ -127,14 +131,31 @@ class MeshLauncher:
             if pod.has_app:
                 await self.supervisor.start_pod(pod)
         await self._wait_ready()
+        self._watchdog = asyncio.ensure_future(self._watch_daemons())
         self._write_state("ready", pods=[p.key for p in self.pods])
+
+    async def _spawn(self, name: str, args: list[str], log_file: Path) -> int:
+        self._daemons[name] = (args, log_file)
+        process = await spawn_mainsail(args, log_file)
+        self._pids[name] = process.pid
+        return process.pid
+
+    async def _watch_daemons(self) -> None:
+        """Restart the control plane or node agent if either dies (as Kubernetes would)."""
+        while not self._stopping:
+            for name, pid in list(self._pids.items()):
+                if not self._stopping and not pid_alive(pid):
+                    args, log_file = self._daemons[name]
+                    log.warning("%s (pid %d) exited; restarting it", name, pid)
+                    await self._spawn(name, args, log_file)
+            await asyncio.sleep(0.2)
 
     async def _start_control_plane(self) -> None:
         previous = self.home.read_json(self.home.control_plane_file) or {}
         if previous.get("pid") and pid_alive(int(previous["pid"])):
             await terminate(int(previous["pid"]))
-        xds = self.settings.xds_port or _port_or_free(15010)
-        api = self.settings.api_port or _port_or_free(15014)
+        xds = _port_or_free(15010 if self.settings.xds_port is None else self.settings.xds_port)
+        api = _port_or_free(15014 if self.settings.api_port is None else self.settings.api_port)
         with contextlib.suppress(FileNotFoundError):
             self.home.control_plane_file.unlink()
         args = [
@@ -195,11 +216,11 @@ class MeshLauncher:
     async def _start_agent(self) -> None:
         info = self.home.read_json(self.home.control_plane_file) or {}
         host, _, port = str(info.get("xds", "127.0.0.1:15010")).rpartition(":")
-        process = await spawn_mainsail(
+        await self._spawn(
+            "node agent",
             ["agent", "--state-dir", str(self.home.root), "--xds-address", f"{host}:{port}"],
             self.home.agent_log,
         )
-        self._agent_pid = process.pid
 
     async def _wait_ready(self) -> None:
         async with aiohttp.ClientSession(trust_env=False) as session:
@@ -213,11 +234,9 @@ class MeshLauncher:
                     return False
 
             for pod in self.pods:
-                await self._wait_async(lambda p=pod: proxy_ready(p), f"the proxy of {pod.key}")
+                await self._wait_async(partial(proxy_ready, pod), f"the proxy of {pod.key}")
                 for port in pod.app_ports.values():
-                    await self._wait(
-                        lambda p=pod, n=port: _listening(p.ip, n), f"the app of {pod.key}"
-                    )
+                    await self._wait(partial(_listening, pod.ip, port), f"the app of {pod.key}")
 
     async def _wait(self, check: Callable[[], bool], what: str, pid: int | None = None) -> None:
         async def as_async() -> bool:
@@ -242,16 +261,21 @@ class MeshLauncher:
 
     async def stop(self) -> None:
         """Drain and stop the proxies, then the apps, the node agent and the control plane."""
+        self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
         self._write_state("stopping")
         store = PodStore(self.home.platform)
         for pod in store.list():
             store.remove(pod.namespace, pod.name)
-        if self._agent_pid is not None:
+        if "node agent" in self._pids:
             await self._wait_proxies_gone()
         await self.supervisor.stop_all()
-        for pid in (self._agent_pid, self._control_plane_pid):
-            if pid is not None:
-                await terminate(pid)
+        for name in ("node agent", "control plane"):
+            if name in self._pids:
+                await terminate(self._pids[name])
         with contextlib.suppress(FileNotFoundError):
             self.home.control_plane_file.unlink()
         with contextlib.suppress(FileNotFoundError):
