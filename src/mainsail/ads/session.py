@@ -8,7 +8,7 @@ response builder, ``_respond``, for every type in ``naming.PUSH_ORDER``.
 Per type it tracks the subscription (wildcard and/or names), the responses in flight by nonce,
 what the client holds once those are applied (``sent``) and what it confirmed (``acked``).
 Stale nonces are ignored; a NACK (``error_detail``) resynchronises ``sent`` to ``acked`` and the
-rejected content is not offered again until the plan changes.
+rejected content is not offered again until the plan changes or a new push arrives.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ class Session:
     def set_target(self, config: ProxyConfig, generation: int, now: float) -> list[Response]:
         self.target = config
         self.generation = generation
+        for state in self._types.values():
+            state.rejected_plan = None  # a new push offers again what was rejected before
         return self._flush(now)
 
     def receive(self, request: Request, now: float) -> list[Response]:
@@ -332,6 +334,10 @@ class Session:
             sds_sent=get(naming.SECRET_TYPE).sent,
             lds_acked=get(naming.LISTENER_TYPE).acked,
             rds_acked=get(naming.ROUTE_TYPE).acked,
+            cds_in_flight=bool(cds.in_flight),
+            routes_in_flight=bool(
+                get(naming.LISTENER_TYPE).in_flight or get(naming.ROUTE_TYPE).in_flight
+            ),
         )
 
     def _type(self, type_url: str) -> TypeState:

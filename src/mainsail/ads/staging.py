@@ -5,7 +5,7 @@ A push that changes clusters goes out in three stages, each gated on the proxy's
 (a) CDS = the clusters the proxy holds plus the target's (nothing removed), and EDS for them;
 (b) once the proxy has ACKed every target cluster *and*, for EDS clusters, their endpoints
     (sent after the cluster itself), the target becomes *active*: LDS and RDS of it are offered;
-(c) once LDS and every target route are ACKed, the plan is *final*: CDS, EDS and SDS shrink to
+(c) once LDS and the target routes its listeners use are ACKed, the plan is *final*: CDS, EDS and SDS shrink to
     the target (clusters nothing refers to any more are removed).
 
 The plan is a pure function of (target, active, what the client holds), so a push arriving
@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.listener.v3 import listener_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
 
 from mainsail import naming
 from mainsail.xds.resources import ProxyConfig, XdsResource
@@ -44,7 +48,8 @@ class ClientView:
     ``*_sent``: what the proxy holds once everything in flight is applied; ``*_acked``:
     confirmed. ``cds_changed_seq``: response number that first carried each cluster's current
     version; ``eds_acked_seq``: response number of the ACKed response that last carried each
-    endpoint assignment.
+    endpoint assignment. ``*_in_flight``: a response of that type awaits its ACK (it may
+    change what the proxy holds, so nothing is concluded from ACKs until it settles).
     """
 
     cds_sent: Resources
@@ -56,6 +61,8 @@ class ClientView:
     sds_sent: Resources
     lds_acked: Resources
     rds_acked: Resources
+    cds_in_flight: bool = False
+    routes_in_flight: bool = False
 
 
 _eds_names: dict[str, str | None] = {}
@@ -75,6 +82,33 @@ def eds_service_name(cluster: XdsResource) -> str | None:
             (message.eds_cluster_config.service_name or message.name) if is_eds else None
         )
     return _eds_names[cluster.version]
+
+
+_HCM_TYPE: Final = "type.googleapis.com/" + hcm_pb2.HttpConnectionManager.DESCRIPTOR.full_name
+_route_names: dict[str, frozenset[str]] = {}
+
+
+def route_names(listener: XdsResource) -> frozenset[str]:
+    """The RDS route configurations a listener's HTTP connection managers ask for."""
+    if listener.version not in _route_names:
+        if len(_route_names) > 100_000:
+            _route_names.clear()
+        message = listener_pb2.Listener()
+        listener.body.Unpack(message)
+        chains = [*message.filter_chains]
+        if message.HasField("default_filter_chain"):
+            chains.append(message.default_filter_chain)
+        names: set[str] = set()
+        for chain in chains:
+            for network_filter in chain.filters:
+                if network_filter.typed_config.type_url != _HCM_TYPE:
+                    continue
+                manager = hcm_pb2.HttpConnectionManager()
+                network_filter.typed_config.Unpack(manager)
+                if manager.HasField("rds"):
+                    names.add(manager.rds.route_config_name)
+        _route_names[listener.version] = frozenset(names)
+    return _route_names[listener.version]
 
 
 def cluster_ready(cluster: XdsResource, target: ProxyConfig, view: ClientView) -> bool:
@@ -97,20 +131,23 @@ def cluster_ready(cluster: XdsResource, target: ProxyConfig, view: ClientView) -
 
 
 def clusters_ready(target: ProxyConfig, view: ClientView) -> bool:
+    if view.cds_in_flight:
+        return False
     return all(cluster_ready(c, target, view) for c in target.of_type(naming.CLUSTER_TYPE).values())
 
 
 def routes_applied(target: ProxyConfig, view: ClientView) -> bool:
-    """The proxy ACKed exactly the target's listeners and every target route configuration.
-
-    Routes the generator emits but no listener refers to are never requested, so they keep
-    old clusters alive: generators should emit only referenced route configurations.
-    """
+    """The proxy ACKed exactly the target's listeners and the target routes they refer to."""
+    if view.routes_in_flight:
+        return False
     if _versions(view.lds_acked) != _versions(target.of_type(naming.LISTENER_TYPE)):
         return False
+    routes = target.of_type(naming.ROUTE_TYPE)
+    wanted = {n for lis in target.of_type(naming.LISTENER_TYPE).values() for n in route_names(lis)}
     return all(
-        (got := view.rds_acked.get(name)) is not None and got.version == route.version
-        for name, route in target.of_type(naming.ROUTE_TYPE).items()
+        (got := view.rds_acked.get(name)) is not None and got.version == routes[name].version
+        for name in wanted
+        if name in routes
     )
 
 
