@@ -202,6 +202,9 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {first_line + mark.line + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
+            context = getattr(exc, "context_mark", None)
+            if context is not None and getattr(exc, "context", None):
+                problem += f" ({exc.context} started at line {first_line + context.line + 1})"
             errors.append(
                 ConfigError(
                     file=source,
