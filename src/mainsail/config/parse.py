@@ -202,9 +202,12 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {first_line + mark.line + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
-            context = getattr(exc, "context_mark", None)
-            if context is not None and getattr(exc, "context", None):
-                problem += f" ({exc.context} started at line {first_line + context.line + 1})"
+            context, context_mark = (
+                getattr(exc, "context", None),
+                getattr(exc, "context_mark", None),
+            )
+            if context and context_mark is not None:
+                problem += f" ({context} started at line {first_line + context_mark.line + 1})"
             errors.append(
                 ConfigError(
                     file=source,
