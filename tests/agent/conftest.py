@@ -7,7 +7,8 @@ import pytest
 
 from mainsail.agent import NodeAgentSettings
 from mainsail.platform import PodSpec, PodStore, ProxyPorts, StateLayout
-from mainsail.testing.loopback import free_tcp_port, free_tcp_ports, random_loopback_address
+from mainsail.testing.loopback import free_tcp_ports, random_loopback_address
+from mainsail.testing.ports import free_port
 from mainsail.testing.processes import kill_processes_mentioning
 
 
@@ -42,7 +43,7 @@ def settings(state_dir: Path) -> NodeAgentSettings:
     return NodeAgentSettings(
         state_dir=state_dir,
         xds_host="127.0.0.1",
-        xds_port=free_tcp_port("127.0.0.1"),
+        xds_port=free_port("127.0.0.1"),
         termination_drain_s=1.0,
         exit_grace_s=5.0,
         restart_initial_s=0.1,

@@ -18,7 +18,9 @@ from mainsail.platform import (
     ServiceEnv,
     StateLayout,
 )
-from mainsail.testing.loopback import free_tcp_port, random_loopback_address
+from mainsail.testing.clock import FakeClock
+from mainsail.testing.loopback import random_loopback_address
+from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
 
 # A tiny app: writes its environment to a file, then serves until stopped.
@@ -48,7 +50,7 @@ def app_pod(tmp_path: Path, *, command: tuple[str, ...]) -> PodSpec:
                 ports=(ContainerPortSpec(container_port=8080),),
             ),
         ),
-        app_ports={8080: free_tcp_port(ip)},
+        app_ports={8080: free_port(ip)},
     )
 
 
@@ -119,48 +121,40 @@ async def test_stop_kills_an_app_that_ignores_sigterm(tmp_path: Path) -> None:
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
 
 
-class FakeTime:
-    """A clock that moves only when the supervisor sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self.enough = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.now += delay
-        if len(self.sleeps) >= 6:
-            self.enough.set()
-            await asyncio.Event().wait()  # park until the supervisor stops
-
-
 async def test_crash_loop_backs_off_exponentially(tmp_path: Path) -> None:
-    fake = FakeTime()
+    clock = FakeClock()
     pod = app_pod(tmp_path, command=("python", "-c", "raise SystemExit(3)"))
-    supervisor = AppSupervisor(StateLayout(tmp_path), clock=fake.clock, sleep=fake.sleep)
+    supervisor = AppSupervisor(StateLayout(tmp_path), clock=clock.now, sleep=clock.sleep)
     await supervisor.start_pod(pod)
-    await asyncio.wait_for(fake.enough.wait(), 30)
-    status = supervisor.status("shop", pod.name)
-    await supervisor.stop_all()
-    assert fake.sleeps == [1, 2, 4, 8, 16, 30]
-    assert status is not None
-    assert status.containers[0].last_exit == 3
-    assert status.containers[0].restarts == 5
+    try:
+        for delay in (1, 2, 4, 8, 16, 30, 30):
+            await wait_for(lambda: clock.sleepers == 1, message=f"backing off {delay}s")
+            await clock.advance(delay - 0.01)
+            assert clock.sleepers == 1, f"restarted before {delay}s"
+            await clock.advance(0.01)
+            assert clock.sleepers == 0
+        status = supervisor.status("shop", pod.name)
+        assert status is not None
+        assert status.containers[0].last_exit == 3
+        assert status.containers[0].restarts >= 6
+    finally:
+        await supervisor.stop_all()
 
 
 async def test_missing_command_is_logged_and_retried(tmp_path: Path) -> None:
-    fake = FakeTime()
+    clock = FakeClock()
     pod = app_pod(tmp_path, command=("/nonexistent/mainsail-app",))
     layout = StateLayout(tmp_path)
-    supervisor = AppSupervisor(layout, clock=fake.clock, sleep=fake.sleep)
+    supervisor = AppSupervisor(layout, clock=clock.now, sleep=clock.sleep)
     await supervisor.start_pod(pod)
-    await asyncio.wait_for(fake.enough.wait(), 30)
-    await supervisor.stop_all()
-    assert "cannot start" in layout.container_log("shop", pod.name, "web").read_text()
+    log = layout.container_log("shop", pod.name, "web")
+    try:
+        await wait_for(lambda: clock.sleepers == 1)
+        assert "cannot start" in log.read_text()
+        await clock.advance(1)
+        await wait_for(lambda: log.read_text().count("cannot start") == 2)
+    finally:
+        await supervisor.stop_all()
 
 
 async def test_router_pod_runs_no_app(tmp_path: Path) -> None:

@@ -25,16 +25,9 @@ def random_loopback_network(prefix: int = 24, rng: random.Random | None = None) 
     return f"{'.'.join(str(b) for b in value.to_bytes(4, 'big'))}/{prefix}"
 
 
-def free_tcp_port(host: str) -> int:
-    """A TCP port that is free on ``host`` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def free_tcp_ports(host: str, count: int) -> tuple[int, ...]:
-    """``count`` distinct free ports on ``host`` (all held open until all are chosen)."""
+    """``count`` distinct free ports on ``host`` (each held open until all are chosen, so
+    they differ; ``mainsail.testing.ports.free_port`` picks one)."""
     sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
     try:
         for sock in sockets:
