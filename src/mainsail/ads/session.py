@@ -92,6 +92,7 @@ class Session:
         self.target: ProxyConfig | None = None
         self.active: ProxyConfig | None = None
         self._types: dict[str, TypeState] = {}
+        self._offered: dict[str, Mapping[str, XdsResource]] = {}
         self._seq = 0
 
     # --- inputs
@@ -187,8 +188,15 @@ class Session:
             )
 
     def _settle(self, state: TypeState, nonce: str, error: str | None) -> None:
-        """ACK (error None) or NACK of the response ``nonce``, which is in flight."""
+        """ACK (error None) or NACK of the response ``nonce``, which is in flight.
+
+        Responses sent before it were applied first (the stream is ordered); Envoy may never
+        ACK them one by one (it holds the CDS ACK while clusters warm and then ACKs the newest).
+        """
         flight = state.in_flight.pop(nonce)
+        for earlier in [f for f in state.in_flight.values() if f.seq < flight.seq]:
+            del state.in_flight[earlier.nonce]
+            self._accept(state, earlier)
         if error is None:
             event = Event.ACK if not state.in_flight else Event.ACK_EARLIER
         else:
@@ -198,10 +206,7 @@ class Session:
             return
         state.exchange = nxt
         if error is None:
-            state.acked = dict(flight.view)
-            for name in flight.carried:
-                state.acked_seq[name] = flight.seq
-            state.acked_version = flight.version
+            self._accept(state, flight)
             state.rejected_plan = None
             state.error = ""
         else:
@@ -212,6 +217,13 @@ class Session:
             state.sent = dict(state.acked)
             state.carried_seq = dict(state.acked_seq)
 
+    @staticmethod
+    def _accept(state: TypeState, flight: InFlight) -> None:
+        state.acked = dict(flight.view)
+        for name in flight.carried:
+            state.acked_seq[name] = flight.seq
+        state.acked_version = flight.version
+
     # --- responses
 
     def _flush(self, now: float) -> list[Response]:
@@ -221,7 +233,8 @@ class Session:
         if self.active is not self.target and staging.clusters_ready(self.target, view):
             self.active = self.target
         final = self.active is self.target and staging.routes_applied(self.target, view)
-        plan = staging.plan(self.target, self.active, view, final=final)
+        plan = staging.plan(self.target, self.active, view, final=final, offered=self._offered)
+        self._offered = {t: r for t in staging.KEPT_TYPES if (r := plan.get(t)) is not None}
         out: list[Response] = []
         for type_url in _ordered({*plan, *self._types}):
             state = self._types.get(type_url)

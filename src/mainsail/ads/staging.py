@@ -151,19 +151,30 @@ def routes_applied(target: ProxyConfig, view: ClientView) -> bool:
     )
 
 
-def plan(target: ProxyConfig, active: ProxyConfig | None, view: ClientView, *, final: bool) -> Plan:
+def plan(
+    target: ProxyConfig,
+    active: ProxyConfig | None,
+    view: ClientView,
+    *,
+    final: bool,
+    offered: Mapping[str, Resources] | None = None,
+) -> Plan:
+    """What to offer now. ``offered``: the previous plan's kept types, so that a cluster kept
+    from a superseded target still gets its endpoints (Envoy holds the CDS ACK until every
+    warming cluster has them)."""
     sent = {
         naming.CLUSTER_TYPE: view.cds_sent,
         naming.ENDPOINT_TYPE: view.eds_sent,
         naming.SECRET_TYPE: view.sds_sent,
     }
+    earlier = offered or {}
     result: dict[str, Resources | None] = {}
     for type_url in {*target.resources, *KEPT_TYPES, *GATED_TYPES}:
         wanted = target.of_type(type_url)
         if type_url in GATED_TYPES:
             result[type_url] = None if active is None else active.of_type(type_url)
         elif type_url in sent and not final:
-            result[type_url] = {**sent[type_url], **wanted}
+            result[type_url] = {**earlier.get(type_url, {}), **sent[type_url], **wanted}
         else:
             result[type_url] = wanted
     return result

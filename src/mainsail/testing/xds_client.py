@@ -40,6 +40,7 @@ class SimulatedEnvoy:
     warming: dict[str, str] = field(default_factory=dict)  # cluster -> endpoints it waits for
     violations: list[str] = field(default_factory=list)
     nacks: list[str] = field(default_factory=list)
+    held_ack: Any = None
 
     def start(self) -> list[Any]:
         """The first requests: wildcard clusters and listeners (with the node on the first)."""
@@ -58,7 +59,15 @@ class SimulatedEnvoy:
             self.nacks.append(type_url)
             return [self._ack(response, error)]
         self._apply(response)
-        out = [self._ack(response, None)]
+        ack = self._ack(response, None)
+        out: list[Any] = []
+        if type_url == naming.CLUSTER_TYPE and self.warming:
+            self.held_ack = ack  # Envoy sends the CDS ACK once its clusters have warmed
+        else:
+            out.append(ack)
+        if not self.warming and self.held_ack is not None:
+            out.append(self.held_ack)
+            self.held_ack = None
         out += self._resubscribe(naming.ENDPOINT_TYPE, self._eds_names())
         out += self._resubscribe(naming.ROUTE_TYPE, self._route_names())
         self._check()
@@ -89,6 +98,8 @@ class SimulatedEnvoy:
         if type_url == naming.CLUSTER_TYPE:
             for name in set(self.active_clusters) - set(held):
                 self.active_clusters.discard(name)
+            for name in set(self.warming) - set(held):
+                del self.warming[name]
             for name, (_, body) in held.items():
                 if before.get(name, ("", None))[1] == body:
                     continue
@@ -100,7 +111,9 @@ class SimulatedEnvoy:
         if type_url == naming.ENDPOINT_TYPE:
             got = {r.name for r in response.resources} if self.delta else set(incoming)
             for cluster, service in list(self.warming.items()):
-                if service in got and cluster in self.held.get(naming.CLUSTER_TYPE, {}):
+                if cluster not in self.held.get(naming.CLUSTER_TYPE, {}):
+                    del self.warming[cluster]
+                elif service in got:
                     self.active_clusters.add(cluster)
                     del self.warming[cluster]
 
