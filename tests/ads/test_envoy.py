@@ -14,6 +14,7 @@ from mainsail import naming
 from mainsail.ads import AdsServer, SyncState
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing import envoy_config as ec
+from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.load import LoadLoop
 from mainsail.testing.ports import free_port
 from mainsail.testing.upstream import HttpUpstream
@@ -82,6 +83,7 @@ async def test_envoy_acks_and_traffic_follows_config(
         envoy_for(tmp_path, xds_port, delta=delta) as envoy,
     ):
         await ads.wait_synced(timeout=15)
+        await serving(envoy, url, "blue")
         (status,) = ads.proxy_status()
         assert status.node_id == NODE_ID and status.proxy_id == "test-pod.default"
         assert status.mode == ("delta" if delta else "SotW")
@@ -117,6 +119,7 @@ async def test_invalid_route_is_nacked_and_traffic_keeps_last_good(
         envoy_for(tmp_path, xp, delta=delta) as envoy,
     ):
         await ads.wait_synced(timeout=15)
+        await serving(envoy, url, "blue")
         ads.config_changed(
             lambda node: config(port, upstreams, ("blue", "green"), "green", regex="(")
         )
@@ -150,6 +153,7 @@ async def test_invalid_cluster_is_nacked_and_routes_are_held_back(
         envoy_for(tmp_path, xp, delta=delta) as envoy,
     ):
         await ads.wait_synced(timeout=15)
+        await serving(envoy, url, "blue")
         # green has a negative connect_timeout: Envoy rejects the whole CDS update
         ads.config_changed(
             lambda node: config(port, upstreams, ("green",), "green", bad_cluster="green")
@@ -178,6 +182,7 @@ async def test_make_before_break_under_load(
         envoy_for(tmp_path, xp, delta=delta) as envoy,
     ):
         await ads.wait_synced(timeout=15)
+        await serving(envoy, url, "blue")
         async with LoadLoop(url, concurrency=6) as load:
             await load.wait_for(100)
             # switch the route to a brand-new cluster; the old one goes in the same push
@@ -211,13 +216,19 @@ async def test_make_before_break_under_load(
 
 
 async def _returns(url: str, expected: str) -> bool:
-    return await body(url) == expected
+    try:
+        return await body(url) == expected
+    except aiohttp.ClientConnectorError:
+        return False
 
 
-async def _clusters_are(envoy: object, expected: set[str]) -> bool:
-    from mainsail.testing.envoy_process import EnvoyProcess
+async def serving(envoy: EnvoyProcess, url: str, expected: str) -> None:
+    """After the first sync: an ACKed listener is accepting only once Envoy's workers have it."""
+    await envoy.wait_ready()
+    await until(lambda: _returns(url, expected))
 
-    assert isinstance(envoy, EnvoyProcess)
+
+async def _clusters_are(envoy: EnvoyProcess, expected: set[str]) -> bool:
     return await envoy.active_clusters() == expected
 
 
