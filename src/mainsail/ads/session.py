@@ -123,7 +123,9 @@ class Session:
         )
 
     def type_in_sync(self, state: TypeState) -> bool:
-        if self.target is None or state.in_flight or state.exchange is Exchange.NACKED:
+        # A NACK is not sticky: once the wanted config is again what the client last ACKed
+        # (the bad change was withdrawn), the client is in sync.
+        if self.target is None or state.in_flight:
             return False
         wanted = self.target.of_type(state.type_url)
         if not state.requested:

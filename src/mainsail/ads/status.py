@@ -68,14 +68,14 @@ def sync_state(
     acked_before: bool,
     moment: float,
 ) -> SyncState:
+    if in_sync and not behind_generation and exchange is not Exchange.IDLE:
+        return SyncState.SYNCED
     if exchange is Exchange.NACKED:
         return SyncState.NACK
     if exchange is Exchange.IDLE:
         return SyncState.NOT_SENT
     if behind_generation:
         return SyncState.STALE
-    if in_sync:
-        return SyncState.SYNCED
     if acked_before and unsettled_for is not None and unsettled_for < moment:
         return SyncState.SYNCED
     return SyncState.STALE

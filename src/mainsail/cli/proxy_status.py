@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     errors = []
     for proxy in sorted(proxies, key=lambda p: str(p["proxy"])):
         states = proxy.get("types", {})
-        row = [proxy["proxy"], proxy.get("cluster", "")]
+        row = [proxy["proxy"], proxy.get("mode", "")]
         for short in TYPES:
             state = states.get(short, {})
             row.append(state.get("state", "NOT SENT"))
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 errors.append(f"{proxy['proxy']} {short} NACK: {state.get('error', '')}")
         row.append(proxy.get("control_plane", "mainsail"))
         rows.append(row)
-    print_table(["NAME", "CLUSTER", *TYPES, "ISTIOD"], rows)
+    print_table(["NAME", "XDS", *TYPES, "ISTIOD"], rows)
     for error in errors:
         print(error)
     return 0

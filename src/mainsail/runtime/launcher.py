@@ -169,10 +169,9 @@ class MeshLauncher:
         ]
         if self.settings.mesh_config is not None:
             args += ["--mesh-config", str(self.settings.mesh_config)]
-        process = await spawn_mainsail(args, self.home.control_plane_log)
-        self._control_plane_pid = process.pid
+        pid = await self._spawn("control plane", args, self.home.control_plane_log)
         client = ApiClient(f"http://127.0.0.1:{api}")
-        await self._wait(lambda: self._healthy(client), "the control plane to answer", process.pid)
+        await self._wait(lambda: self._healthy(client), "the control plane to answer", pid)
         self.client = client
 
     def _healthy(self, client: ApiClient) -> bool:

@@ -30,8 +30,9 @@ class LoadResult:
 class LoadLoop:
     """``async with LoadLoop(url) as load:`` keeps ``concurrency`` clients requesting ``url``."""
 
-    def __init__(self, url: str, *, concurrency: int = 4) -> None:
+    def __init__(self, url: str, *, concurrency: int = 4, proxy: str | None = None) -> None:
         self.url = url
+        self.proxy = proxy
         self.concurrency = concurrency
         self.result = LoadResult()
         self._tasks: list[asyncio.Task[None]] = []
@@ -42,7 +43,7 @@ class LoadLoop:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             while not self._stop.is_set():
                 try:
-                    async with http.get(self.url) as response:
+                    async with http.get(self.url, proxy=self.proxy) as response:
                         body = await response.text()
                         self.result.statuses[response.status] += 1
                         if 200 <= response.status < 300:
