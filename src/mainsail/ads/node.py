@@ -20,7 +20,16 @@ from mainsail.snapshot.proxy import InterceptionMode, ProxyNode
 
 INTERCEPTION_MODES: Final[tuple[InterceptionMode, ...]] = ("REDIRECT", "TPROXY", "NONE")
 # Plain string metadata kept in ProxyNode.extra (translation may read them).
-EXTRA_KEYS: Final[tuple[str, ...]] = ("CLUSTER_ID", "MESH_ID", "NETWORK", "ISTIO_VERSION")
+EXTRA_KEYS: Final[tuple[str, ...]] = (
+    "CLUSTER_ID",
+    "MESH_ID",
+    "NETWORK",
+    "ISTIO_VERSION",
+    "ENVOY_STATUS_PORT",
+    "ENVOY_PROMETHEUS_PORT",
+    "MAINSAIL_ADMIN_PORT",
+    "MAINSAIL_AGENT_PORT",
+)
 
 
 def proxy_node_from_envoy(node: base_pb2.Node) -> ProxyNode:

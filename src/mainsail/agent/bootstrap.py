@@ -75,6 +75,11 @@ def node_metadata(workload: ProxyWorkload, options: BootstrapOptions) -> dict[st
         "SERVICE_ACCOUNT": workload.service_account,
         "INTERCEPTION_MODE": "NONE",
         "HTTP_PROXY_PORT": str(workload.proxy_ports.outbound),
+        # The proxy's own ports on the pod address, so outbound listeners avoid them.
+        "ENVOY_STATUS_PORT": str(workload.proxy_ports.health),
+        "ENVOY_PROMETHEUS_PORT": str(workload.proxy_ports.prometheus),
+        "MAINSAIL_ADMIN_PORT": str(workload.proxy_ports.admin),
+        "MAINSAIL_AGENT_PORT": str(workload.proxy_ports.status),
         "MAINSAIL_APP_PORTS": {
             str(port): str(app) for port, app in sorted(workload.app_ports.items())
         },

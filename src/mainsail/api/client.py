@@ -66,6 +66,16 @@ class ApiClient:
         )
         return self._call("GET", "/apis/config" + (f"?{query}" if query else ""))
 
+    def service_env(
+        self, namespace: str, ip: str, labels: dict[str, str], reserved: list[int]
+    ) -> dict[str, str]:
+        result = self._call(
+            "POST",
+            "/apis/service-env",
+            {"namespace": namespace, "ip": ip, "labels": labels, "reserved": reserved},
+        )
+        return {str(k): str(v) for k, v in result["env"].items()}
+
     def proxy_status(self) -> Any:
         return self._call("GET", "/apis/proxy-status")
 

@@ -21,6 +21,14 @@ class ProxyStatusSource(Protocol):
     def __call__(self) -> Sequence[dict[str, Any]]: ...
 
 
+class ServiceEnvSource(Protocol):
+    """The ``<SVC>_SERVICE_HOST``/``_PORT`` variables of a local pod (see xds.tcp_outbound)."""
+
+    def __call__(
+        self, namespace: str, ip: str, labels: dict[str, str], reserved: frozenset[int]
+    ) -> dict[str, str]: ...
+
+
 def _change_json(change: Change) -> dict[str, str]:
     kind, namespace, name = change.key
     return {"kind": kind, "namespace": namespace, "name": name, "outcome": change.outcome}
@@ -60,7 +68,11 @@ def _text_field(body: dict[str, Any], name: str) -> str:
     return value
 
 
-def build_app(store: ConfigStore, proxy_status: ProxyStatusSource) -> web.Application:
+def build_app(
+    store: ConfigStore,
+    proxy_status: ProxyStatusSource,
+    service_env: ServiceEnvSource | None = None,
+) -> web.Application:
     routes = web.RouteTableDef()
 
     @routes.get("/healthz")
@@ -124,6 +136,24 @@ def build_app(store: ConfigStore, proxy_status: ProxyStatusSource) -> web.Applic
         namespace = request.query.get("namespace") or None
         items = [r.to_wire() for r in store.select(kind, namespace)]
         return web.json_response({"items": items, "revision": store.revision})
+
+    @routes.post("/apis/service-env")
+    async def env(request: web.Request) -> web.Response:
+        if service_env is None:
+            raise BadRequestError("this control plane does not place local pods")
+        body = await _json_body(request)
+        labels = body.get("labels", {})
+        reserved = body.get("reserved", [])
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            raise BadRequestError("field 'labels' must be an object of strings")
+        if not isinstance(reserved, list) or not all(isinstance(p, int) for p in reserved):
+            raise BadRequestError("field 'reserved' must be a list of port numbers")
+        variables = service_env(
+            _text_field(body, "namespace"), _text_field(body, "ip"), labels, frozenset(reserved)
+        )
+        return web.json_response({"env": variables})
 
     @routes.get("/apis/proxy-status")
     async def status(_: web.Request) -> web.Response:

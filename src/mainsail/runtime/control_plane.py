@@ -31,6 +31,7 @@ from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
 from mainsail.xds.generate import generate
 from mainsail.xds.resources import ProxyConfig
+from mainsail.xds.tcp_outbound import local_service_env
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,15 @@ async def run_control_plane(
     xds_port = server.add_insecure_port(f"{settings.host}:{settings.xds_port}")
     await server.start()
 
-    runner = web.AppRunner(build_app(store, lambda: _status_rows(ads)), access_log=None)
+    def service_env(
+        namespace: str, ip: str, labels: dict[str, str], reserved: frozenset[int]
+    ) -> dict[str, str]:
+        snapshot = build_snapshot(store.objects(), settings.mesh)
+        return local_service_env(snapshot, namespace, ip, labels, reserved)
+
+    runner = web.AppRunner(
+        build_app(store, lambda: _status_rows(ads), service_env), access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.api_port)
     await site.start()

@@ -129,7 +129,7 @@ class MeshLauncher:
         await self._start_agent()
         for pod in self.pods:
             if pod.has_app:
-                await self.supervisor.start_pod(pod)
+                await self.supervisor.start_pod(await self._with_service_env(pod))
         await self._wait_ready()
         self._watchdog = asyncio.ensure_future(self._watch_daemons())
         self._write_state("ready", pods=[p.key for p in self.pods])
@@ -211,6 +211,17 @@ class MeshLauncher:
         store = PodStore(self.home.platform)
         for pod in self.pods:
             store.write(pod)
+
+    async def _with_service_env(self, pod: PodSpec) -> PodSpec:
+        """The pod with ``<SVC>_SERVICE_HOST``/``_PORT`` for the TCP services its apps reach
+        through the sidecar (the control plane assigns the ports its listeners use)."""
+        assert self.client is not None
+        ports = pod.proxy_ports
+        reserved = [ports.admin, ports.outbound, ports.status, ports.health, ports.prometheus]
+        variables = await asyncio.to_thread(
+            self.client.service_env, pod.namespace, pod.ip, dict(pod.labels), reserved
+        )
+        return pod.model_copy(update={"env": {**pod.env, **variables}})
 
     async def _start_agent(self) -> None:
         info = self.home.read_json(self.home.control_plane_file) or {}

@@ -41,3 +41,18 @@ class ProxyNode:
     @property
     def label_map(self) -> Mapping[str, str]:
         return dict(self.labels)
+
+    @property
+    def own_ports(self) -> frozenset[int]:
+        """Ports the proxy itself binds on the pod address (admin, agent, health, stats)."""
+        keys = (
+            "ENVOY_STATUS_PORT",
+            "ENVOY_PROMETHEUS_PORT",
+            "MAINSAIL_ADMIN_PORT",
+            "MAINSAIL_AGENT_PORT",
+        )
+        extra = dict(self.extra)
+        found = {int(extra[k]) for k in keys if extra.get(k, "").isdigit()}
+        if self.http_proxy_port:
+            found.add(self.http_proxy_port)
+        return frozenset(found)

@@ -12,6 +12,7 @@ from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import build_gateway_routes, build_sidecar_http_proxy_routes
+from mainsail.xds.tcp_outbound import build_tcp_outbound_listeners, tcp_outbound_ports
 
 
 def generate(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyConfig:
@@ -26,6 +27,10 @@ def generate(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyConfig:
         ]
     else:
         listeners = build_sidecar_listeners(view)
+        if node.interception_mode == "NONE":
+            listeners += build_tcp_outbound_listeners(
+                view, tcp_outbound_ports(view, node.own_ports)
+            )
         routes = [build_sidecar_http_proxy_routes(snapshot, view)] if node.http_proxy_port else []
     return ProxyConfig.of(
         {
