@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from mainsail.cli.common import CommandError, add_home_argument, home_of
+from mainsail.sources.store import StoreFileError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,7 +46,10 @@ def run_control_plane(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         mesh=mesh,
     )
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except StoreFileError as exc:
+        raise CommandError(str(exc)) from exc
     return 0
 
 

@@ -2,12 +2,14 @@
 
 ``apply`` is all-or-nothing: a batch with any error changes nothing. Objects are kept as parsed
 models; the file on disk is the multi-document YAML of their wire form, re-read with the same
-parser at start.
+parser at start. Its first line records the store's revision, so resource versions keep
+growing across restarts even after the newest objects were deleted.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ Key = tuple[str, str, str]
 Outcome = Literal["created", "configured", "unchanged", "deleted", "not found"]
 Validator = Callable[[ParseResult], tuple[ConfigError, ...]]
 
+_REVISION_LINE = re.compile(r"^# mainsail store revision: (\d+)$", re.MULTILINE)
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -38,6 +42,10 @@ class ConfigRejectedError(Exception):
     def __init__(self, errors: Sequence[ConfigError]) -> None:
         super().__init__("; ".join(str(e) for e in errors))
         self.errors = tuple(errors)
+
+
+class StoreFileError(Exception):
+    """The persisted store cannot be read back whole; nothing is loaded (and nothing dropped)."""
 
 
 def _spec_form(resource: Resource) -> dict[str, object]:
@@ -58,12 +66,27 @@ class ConfigStore:
         self._revision = 0
         self._listeners: list[Callable[[], None]] = []
         if path is not None and path.exists():
-            loaded = parse_documents(path.read_text(encoding="utf-8"), str(path))
-            for resource in loaded.resources:
-                self._objects[resource.key] = resource
-            self._revision = max(
-                (int(r.metadata.resource_version or 0) for r in loaded.resources), default=0
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreFileError(f"{path}: cannot read the config store: {exc}") from exc
+        loaded = parse_documents(text, str(path))
+        if loaded.errors:
+            # Starting with part of the config would drop the rest at the next write.
+            problems = "\n".join(f"  {e}" for e in loaded.errors)
+            raise StoreFileError(
+                f"{path}: the config store has errors; fix or move the file away:\n{problems}"
             )
+        for resource in loaded.resources:
+            self._objects[resource.key] = resource
+        recorded = _REVISION_LINE.search(text)
+        self._revision = max(
+            [int(recorded.group(1)) if recorded else 0]
+            + [int(r.metadata.resource_version or 0) for r in loaded.resources]
+        )
 
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -109,10 +132,11 @@ class ConfigStore:
                 changes.append(Change(resource.key, "unchanged"))
                 continue
             revision += 1
+            # As in Kubernetes, the server sets the creation time; a client's value is ignored.
             created = (
                 old.metadata.creation_timestamp
-                if old is not None
-                else resource.metadata.creation_timestamp or datetime.now(UTC)
+                if old is not None and old.metadata.creation_timestamp is not None
+                else datetime.now(UTC)
             )
             metadata = resource.metadata.model_copy(
                 update={
@@ -139,16 +163,16 @@ class ConfigStore:
         if not any(c.outcome in ("created", "configured", "deleted") for c in changes):
             return
         if self._path is not None:
-            self._persist(staged)
+            self._persist(staged, revision)
         self._objects = staged
         self._revision = revision
         for listener in self._listeners:
             listener()
 
-    def _persist(self, objects: dict[Key, Resource]) -> None:
+    def _persist(self, objects: dict[Key, Resource], revision: int) -> None:
         assert self._path is not None
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump_all(
+        text = f"# mainsail store revision: {revision}\n" + yaml.safe_dump_all(
             [r.to_wire() for _, r in sorted(objects.items())], sort_keys=False
         )
         fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".store-")
