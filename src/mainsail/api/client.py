@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +37,10 @@ class ApiClient:
             with opener.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            payload = json.loads(exc.read() or b"{}")
-            errors = payload.get("errors", [])
-            message = "; ".join(str(e.get("message")) for e in errors) or str(exc)
+            errors = _errors_of(exc.read())
+            message = "; ".join(str(e.get("message")) for e in errors) or (
+                f"the control plane at {self.base_url} answered {method} {path} with {exc}"
+            )
             raise ApiError(message, exc.code, errors) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ApiError(f"cannot reach the control plane at {self.base_url}: {exc}") from exc
@@ -61,8 +63,8 @@ class ApiClient:
         return self._call("POST", "/apis/delete", {"keys": [list(k) for k in keys]})
 
     def list_config(self, kind: str | None = None, namespace: str | None = None) -> Any:
-        query = "&".join(
-            f"{k}={v}" for k, v in (("kind", kind), ("namespace", namespace)) if v is not None
+        query = urllib.parse.urlencode(
+            [(k, v) for k, v in (("kind", kind), ("namespace", namespace)) if v is not None]
         )
         return self._call("GET", "/apis/config" + (f"?{query}" if query else ""))
 
@@ -81,3 +83,13 @@ class ApiClient:
 
     def healthz(self) -> Any:
         return self._call("GET", "/healthz")
+
+
+def _errors_of(body: bytes) -> list[dict[str, Any]]:
+    """The ``errors`` of an error response; none when it is not the API's JSON (a proxy's page)."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return []
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from mainsail.config.errors import ConfigError
-from mainsail.config.parse import parse_documents
+from mainsail.config.parse import ParseResult, parse_documents
 from mainsail.config.schema import lookup
 from mainsail.sources.store import Change, ConfigRejectedError, ConfigStore
 
@@ -37,7 +39,8 @@ def _change_json(change: Change) -> dict[str, str]:
 def _errors_json(errors: Sequence[ConfigError]) -> list[dict[str, Any]]:
     return [
         {
-            "message": str(e),
+            # Severity has its own field; the message is where and what only.
+            "message": str(dataclasses.replace(e, severity="error")),
             "code": str(e.code),
             "path": e.path,
             "file": e.file,
@@ -62,10 +65,61 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 def _text_field(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
+    if name not in body:
+        raise BadRequestError(f"field {name!r} is required")
+    value = body[name]
     if not isinstance(value, str):
-        raise BadRequestError(f"field {name!r} must be a string")
+        raise BadRequestError(f"field {name!r} must be a string, not {_json_type(value)}")
     return value
+
+
+def _optional_text(body: dict[str, Any], name: str, default: str) -> str:
+    if body.get(name) is None:
+        return default
+    return _text_field(body, name) or default
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequestError(f"field {name!r} must be true or false, not {_json_type(value)}")
+    return value
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _keys_field(body: dict[str, Any]) -> list[tuple[str, str, str]]:
+    items = body.get("keys", [])
+    if not isinstance(items, list):
+        raise BadRequestError(f"field 'keys' must be an array, not {_json_type(items)}")
+    keys = []
+    for index, item in enumerate(items):
+        if not (
+            isinstance(item, list)
+            and len(item) == 3
+            and all(isinstance(p, str) and p for p in item)
+        ):
+            raise BadRequestError(
+                f"keys[{index}] must be [kind, namespace, name] (non-empty strings), got "
+                f"{json.dumps(item)}"
+            )
+        schema = lookup(item[0])
+        if schema is None:
+            raise BadRequestError(f"keys[{index}]: unknown kind {item[0]!r}")
+        keys.append((schema.kind, item[1], item[2]))
+    return keys
+
+
+def _parse_body(body: dict[str, Any]) -> ParseResult:
+    return parse_documents(
+        _text_field(body, "text"),
+        _optional_text(body, "source", "<request>"),
+        _optional_text(body, "namespace", "default"),
+    )
 
 
 def build_app(
@@ -82,14 +136,11 @@ def build_app(
     @routes.post("/apis/apply")
     async def apply(request: web.Request) -> web.Response:
         body = await _json_body(request)
-        parsed = parse_documents(
-            _text_field(body, "text"),
-            str(body.get("source") or "<request>"),
-            str(body.get("namespace") or "default"),
-        )
+        parsed = _parse_body(body)
+        dry_run = _flag(body, "dry_run")
         problems = store.check(parsed)
         warnings = [p for p in problems if p.severity == "warning"]
-        if body.get("dry_run"):
+        if dry_run:
             errors = [p for p in problems if p.severity == "error"]
             status = 422 if errors else 200
             return web.json_response(
@@ -104,23 +155,14 @@ def build_app(
     @routes.post("/apis/delete")
     async def delete(request: web.Request) -> web.Response:
         body = await _json_body(request)
-        keys: list[tuple[str, str, str]] = []
+        if "text" not in body and "keys" not in body:
+            raise BadRequestError("give 'text' (documents) or 'keys' ([kind, namespace, name])")
+        keys = _keys_field(body)
         if "text" in body:
-            parsed = parse_documents(
-                _text_field(body, "text"),
-                str(body.get("source") or "<request>"),
-                str(body.get("namespace") or "default"),
-            )
+            parsed = _parse_body(body)
             if parsed.errors:
                 raise ConfigRejectedError(parsed.errors)
-            keys = [r.key for r in parsed.resources]
-        for item in body.get("keys", []):
-            if not (isinstance(item, list) and len(item) == 3):
-                raise BadRequestError("each key must be [kind, namespace, name]")
-            schema = lookup(str(item[0]))
-            if schema is None:
-                raise BadRequestError(f"unknown kind {item[0]!r}")
-            keys.append((schema.kind, str(item[1]), str(item[2])))
+            keys = [r.key for r in parsed.resources] + keys
         changes = store.delete(keys)
         return web.json_response({"changes": [_change_json(c) for c in changes]})
 
