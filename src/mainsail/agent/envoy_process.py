@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 
 from mainsail.agent.admin import EnvoyAdmin
-from mainsail.agent.backoff import RestartBackoff
+from mainsail.backoff import RestartBackoff
 from mainsail.agent.bootstrap import BootstrapOptions, bootstrap_json
 from mainsail.agent.errors import EnvoyStartError
 from mainsail.agent.layout import AgentLayout

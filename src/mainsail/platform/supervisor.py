@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from mainsail.platform.app_env import ServiceEnv, build_app_env
-from mainsail.platform.backoff import RestartBackoff
+from mainsail.backoff import RestartBackoff
 from mainsail.platform.layout import StateLayout
 from mainsail.platform.pod import ContainerSpec, PodSpec
 

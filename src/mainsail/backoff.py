@@ -1,8 +1,8 @@
 """How long to wait before restarting a process that exited: 1 s, 2 s, 4 s … capped at 30 s,
 back to 1 s once a run lasted ``reset_after`` seconds. Pure; the caller measures uptime.
 
-The node agent has the same policy for Envoy (``mainsail.agent.backoff``): the layer contract
-keeps ``agent`` and ``platform`` independent, so neither imports the other.
+Shared by the app supervisor (``mainsail.platform``) and the node agent's Envoys
+(``mainsail.agent``), which may not import each other; so it lives at the top, like ``naming``.
 """
 
 from __future__ import annotations
