@@ -93,8 +93,9 @@ def _instances(
     spec = entry.spec
     if spec.workload_selector is not None:
         selector = spec.workload_selector.labels
+        # A selected WorkloadEntry's ``ports`` (by port name) win over ``targetPort``.
         return [
-            (w, {})
+            (w, dict(w.named_ports))
             for w in workloads
             if w.namespace == entry.namespace and labels_match(selector, w.label_map)
         ]

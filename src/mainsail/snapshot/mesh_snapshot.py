@@ -15,12 +15,14 @@ from mainsail.config.istio.destination_rule import DestinationRule
 from mainsail.config.istio.gateway import Gateway
 from mainsail.config.istio.service_entry import ServiceEntry
 from mainsail.config.istio.virtual_service import VirtualService
+from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.kube.service import Service
 from mainsail.config.kube.workloads import Pod
 from mainsail.config.mesh import MeshConfig
 from mainsail.registry.kube import endpoints_from_kube, service_from_kube, workload_from_pod
 from mainsail.registry.model import MeshService, ServiceEndpoint, Workload
 from mainsail.registry.service_entry import services_from_service_entry
+from mainsail.registry.workload_entry import workload_from_entry
 from mainsail.snapshot.hosts import resolve_short_name
 
 EndpointKey = tuple[str, int]
@@ -56,18 +58,23 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
     mesh = mesh or MeshConfig()
     items = list(resources)
     kube_services = [r for r in items if isinstance(r, Service)]
-    workloads = tuple(
-        sorted(
-            (w for r in items if isinstance(r, Pod) if (w := workload_from_pod(r)) is not None),
-            key=lambda w: (w.namespace, w.name),
-        )
-    )
+    found_workloads = [
+        w for r in items if isinstance(r, Pod) if (w := workload_from_pod(r)) is not None
+    ] + [
+        w
+        for r in items
+        if isinstance(r, WorkloadEntry)
+        if (w := workload_from_entry(r)) is not None
+    ]
+    workloads = tuple(sorted(found_workloads, key=lambda w: (w.namespace, w.name)))
     services: dict[str, MeshService] = {}
     endpoints: dict[EndpointKey, list[ServiceEndpoint]] = {}
+    by_label = _workloads_by_label(workloads)
     for kube_service in kube_services:
         mesh_service = service_from_kube(kube_service, mesh.domain)
         services[mesh_service.hostname] = mesh_service
-        for endpoint in endpoints_from_kube(kube_service, mesh_service, workloads):
+        candidates = _selected_candidates(kube_service, by_label)
+        for endpoint in endpoints_from_kube(kube_service, mesh_service, candidates):
             endpoints.setdefault((endpoint.hostname, endpoint.service_port), []).append(endpoint)
     for entry in sorted((r for r in items if isinstance(r, ServiceEntry)), key=_creation_order):
         for mesh_service, service_endpoints in services_from_service_entry(
@@ -99,6 +106,29 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         ),
         gateways=tuple(sorted((r for r in items if isinstance(r, Gateway)), key=_creation_order)),
     )
+
+
+def _workloads_by_label(
+    workloads: tuple[Workload, ...],
+) -> dict[tuple[str, str, str], list[Workload]]:
+    """(namespace, label key, value) -> workloads, in order: selecting endpoints scans each
+    Service's candidates only, not every workload (1000 services x 1000 pods took 1.4 s)."""
+    index: dict[tuple[str, str, str], list[Workload]] = {}
+    for workload in workloads:
+        for key, value in workload.labels:
+            index.setdefault((workload.namespace, key, value), []).append(workload)
+    return index
+
+
+def _selected_candidates(
+    service: Service, by_label: Mapping[tuple[str, str, str], list[Workload]]
+) -> tuple[Workload, ...]:
+    """Workloads carrying one of the selector's labels (a superset of those it selects)."""
+    selector = service.spec.selector
+    if not selector:
+        return ()  # a Service without a selector has no endpoints from workloads
+    key, value = min(selector.items())
+    return tuple(by_label.get((service.namespace, key, value), ()))
 
 
 def resolve_hosts(hosts: Iterable[str], namespace: str, domain: str) -> tuple[str, ...]:
