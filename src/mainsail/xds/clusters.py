@@ -5,12 +5,15 @@ Reads: services (registry), DestinationRule (via ``snapshot.destination_rules``)
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Any
 
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
 from envoy.config.core.v3 import base_pb2, protocol_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
+from envoy.extensions.clusters.common.dns.v3 import dns_pb2
+from envoy.extensions.clusters.dns.v3 import dns_cluster_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf import any_pb2
 
@@ -22,6 +25,7 @@ from mainsail.snapshot.view import ProxyView
 from mainsail.xds.protos import MAX_UINT32, ads_source, duration, socket_address, struct, uint32
 
 HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+DNS_CLUSTER_EXTENSION = "envoy.clusters.dns"
 
 _SIMPLE_LB = {
     "ROUND_ROBIN": cluster_pb2.Cluster.ROUND_ROBIN,
@@ -41,14 +45,14 @@ def build_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.
         for port in service.ports:
             if port.protocol == "UDP":
                 continue
-            clusters.append(_service_cluster(snapshot, service, port, "", rule))
-            for subset in rule.subsets if rule else ():
-                clusters.append(_service_cluster(snapshot, service, port, subset.name, rule))
+            for subset in ["", *(s.name for s in rule.subsets)] if rule else [""]:
+                clusters.append(_service_cluster(snapshot, view, service, port, subset, rule))
     return clusters
 
 
 def _service_cluster(
     snapshot: MeshSnapshot,
+    view: ProxyView,
     service: MeshService,
     port: ServicePort,
     subset: str,
@@ -77,7 +81,7 @@ def _service_cluster(
             f"/destination-rule/{source.name}"
         )
     cluster.metadata.filter_metadata["istio"].CopyFrom(struct(metadata))
-    _set_discovery(snapshot, cluster, service, port, subset, rule)
+    _set_discovery(snapshot, view.node.ip, cluster, service, port, subset, rule)
     if port.protocol.is_http2:
         _set_http_options(
             cluster,
@@ -87,12 +91,24 @@ def _service_cluster(
                 )
             ),
         )
+    elif port.protocol == "UnsupportedProtocol" and view.node.proxy_type == "sidecar":
+        # A sniffed port: speak upstream whatever the client spoke (istiod does the same).
+        _set_http_options(
+            cluster,
+            http_protocol_options_pb2.HttpProtocolOptions(
+                use_downstream_protocol_config=http_protocol_options_pb2.HttpProtocolOptions.UseDownstreamHttpConfig(
+                    http_protocol_options=protocol_pb2.Http1ProtocolOptions(),
+                    http2_protocol_options=protocol_pb2.Http2ProtocolOptions(),
+                )
+            ),
+        )
     _apply_policy(cluster, policy_for(rule, port.port, subset), port)
     return cluster
 
 
 def _set_discovery(
     snapshot: MeshSnapshot,
+    ip: str,
     cluster: cluster_pb2.Cluster,
     service: MeshService,
     port: ServicePort,
@@ -102,6 +118,9 @@ def _set_discovery(
     if service.resolution is Resolution.PASSTHROUGH:
         cluster.type = cluster_pb2.Cluster.ORIGINAL_DST
         cluster.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
+        if isinstance(port.target_port, int) and port.target_port != port.port:
+            # ServiceEntry ``ports[].targetPort`` with resolution NONE (istiod does the same).
+            cluster.original_dst_lb_config.upstream_port_override.value = port.target_port
         return
     if service.resolution is Resolution.CLIENT_SIDE_LB:
         cluster.type = cluster_pb2.Cluster.EDS
@@ -112,17 +131,33 @@ def _set_discovery(
     # DNS resolutions carry their endpoints inline.
     from mainsail.xds.endpoints import load_assignment  # local: endpoints imports this module
 
-    cluster.type = (
-        cluster_pb2.Cluster.STRICT_DNS
-        if service.resolution is Resolution.DNS
-        else cluster_pb2.Cluster.LOGICAL_DNS
-    )
+    logical = service.resolution is Resolution.DNS_ROUND_ROBIN
     cluster.lb_policy = cluster_pb2.Cluster.LEAST_REQUEST
-    cluster.respect_dns_ttl = True
-    cluster.dns_refresh_rate.CopyFrom(duration(timedelta(seconds=60)))
-    cluster.load_assignment.CopyFrom(
-        load_assignment(snapshot, cluster.name, service, port.port, subset, rule)
+    # istiod's STRICT_DNS / LOGICAL_DNS cluster with respect_dns_ttl and a 60 s refresh rate,
+    # written as Envoy 1.40's DNS cluster extension: the Cluster fields are deprecated.
+    dns = dns_cluster_pb2.DnsCluster(
+        respect_dns_ttl=True,
+        dns_refresh_rate=duration(timedelta(seconds=60)),
+        dns_lookup_family=_dns_lookup_family(ip),
+        all_addresses_in_single_endpoint=logical,
     )
+    cluster.cluster_type.name = DNS_CLUSTER_EXTENSION
+    cluster.cluster_type.typed_config.Pack(dns)
+    assignment = load_assignment(snapshot, cluster.name, service, port.port, subset, rule)
+    if logical and assignment.endpoints:
+        # Envoy takes exactly one endpoint for LOGICAL_DNS (else a NACK); istiod keeps the first.
+        first = assignment.endpoints[0]
+        del first.lb_endpoints[1:]
+        first.load_balancing_weight.value = first.lb_endpoints[0].load_balancing_weight.value
+        del assignment.endpoints[1:]
+    cluster.load_assignment.CopyFrom(assignment)
+
+
+def _dns_lookup_family(proxy_ip: str) -> int:
+    """istiod: V4_ONLY for an IPv4 proxy, V6_ONLY for an IPv6 one (no dual-stack proxies here)."""
+    if ipaddress.ip_address(proxy_ip).version == 6:
+        return int(dns_pb2.V6_ONLY)
+    return int(dns_pb2.V4_ONLY)
 
 
 def _default_circuit_breakers() -> circuit_breaker_pb2.CircuitBreakers:
@@ -155,9 +190,14 @@ def _set_http_options(
 
 def _apply_policy(cluster: cluster_pb2.Cluster, policy: dict[str, Any], port: ServicePort) -> None:
     lb = policy.get("load_balancer")
-    if lb is not None and cluster.type == cluster_pb2.Cluster.EDS:
+    original_dst = (
+        cluster.WhichOneof("cluster_discovery_type") == "type"
+        and cluster.type == cluster_pb2.Cluster.ORIGINAL_DST
+    )
+    if lb is not None and not original_dst:
         if lb.simple == "PASSTHROUGH":
             cluster.ClearField("eds_cluster_config")
+            cluster.ClearField("load_assignment")
             cluster.type = cluster_pb2.Cluster.ORIGINAL_DST
             cluster.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
         elif lb.simple is not None:
@@ -190,18 +230,33 @@ def _apply_consistent_hash(cluster: cluster_pb2.Cluster, consistent: Any) -> Non
 def _apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, port: ServicePort) -> None:
     threshold = cluster.circuit_breakers.thresholds[0]
     options = http_protocol_options_pb2.HttpProtocolOptions()
+    common = options.common_http_protocol_options
     touched = False
-    if pool.tcp is not None:
-        if pool.tcp.max_connections:
-            threshold.max_connections.value = pool.tcp.max_connections
-        if pool.tcp.connect_timeout is not None:
-            cluster.connect_timeout.CopyFrom(duration(pool.tcp.connect_timeout))
-        if pool.tcp.max_connection_duration is not None:
-            options.common_http_protocol_options.max_connection_duration.CopyFrom(
-                duration(pool.tcp.max_connection_duration)
-            )
+    tcp = pool.tcp
+    if tcp is not None:
+        if tcp.max_connections:
+            threshold.max_connections.value = tcp.max_connections
+        if tcp.connect_timeout is not None:
+            cluster.connect_timeout.CopyFrom(duration(tcp.connect_timeout))
+        if tcp.max_connection_duration is not None:
+            common.max_connection_duration.CopyFrom(duration(tcp.max_connection_duration))
             touched = True
+        if tcp.tcp_keepalive is not None:
+            keepalive = cluster.upstream_connection_options.tcp_keepalive
+            keepalive.SetInParent()
+            if tcp.tcp_keepalive.probes:
+                keepalive.keepalive_probes.value = tcp.tcp_keepalive.probes
+            if tcp.tcp_keepalive.time is not None:
+                keepalive.keepalive_time.value = int(tcp.tcp_keepalive.time.total_seconds())
+            if tcp.tcp_keepalive.interval is not None:
+                keepalive.keepalive_interval.value = int(tcp.tcp_keepalive.interval.total_seconds())
     http = pool.http
+    idle_timeout = http.idle_timeout if http is not None else None
+    if idle_timeout is None and tcp is not None:
+        idle_timeout = tcp.idle_timeout  # istiod: tcp.idleTimeout also bounds idle HTTP conns
+    if idle_timeout is not None:
+        common.idle_timeout.CopyFrom(duration(idle_timeout))
+        touched = True
     if http is not None:
         if http.http1_max_pending_requests:
             threshold.max_pending_requests.value = http.http1_max_pending_requests
@@ -210,33 +265,41 @@ def _apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, port: Servic
         if http.max_retries:
             threshold.max_retries.value = http.max_retries
         if http.max_requests_per_connection:
-            options.common_http_protocol_options.max_requests_per_connection.value = (
-                http.max_requests_per_connection
-            )
+            common.max_requests_per_connection.value = http.max_requests_per_connection
             touched = True
-        if http.idle_timeout is not None:
-            options.common_http_protocol_options.idle_timeout.CopyFrom(duration(http.idle_timeout))
-            touched = True
-    if touched and port.protocol.is_http:
+    if touched and (port.protocol.is_http or port.protocol == "UnsupportedProtocol"):
         if not cluster.typed_extension_protocol_options.get(HTTP_OPTIONS_KEY):
             options.explicit_http_config.http_protocol_options.SetInParent()
         _set_http_options(cluster, options)
 
 
+def _enforcing(value: int) -> int:
+    """istiod enforces a detector 100 % when its threshold is set, 0 % when it is 0."""
+    return 100 if value else 0
+
+
 def _apply_outlier_detection(cluster: cluster_pb2.Cluster, outlier: Any) -> None:
+    # ``consecutiveErrors`` (deprecated) is ignored, as istiod has done since 1.7.
     detection = outlier_detection_pb2.OutlierDetection(enforcing_success_rate=uint32(0))
     five_xx = outlier.consecutive_5xx_errors
     if five_xx is not None:
         detection.consecutive_5xx.value = five_xx
-        detection.enforcing_consecutive_5xx.value = 100 if five_xx else 0
-    if outlier.consecutive_gateway_errors is not None:
-        detection.consecutive_gateway_failure.value = outlier.consecutive_gateway_errors
-        detection.enforcing_consecutive_gateway_failure.value = 100
+        detection.enforcing_consecutive_5xx.value = _enforcing(five_xx)
+    gateway = outlier.consecutive_gateway_errors
+    if gateway is not None:
+        detection.consecutive_gateway_failure.value = gateway
+        detection.enforcing_consecutive_gateway_failure.value = _enforcing(gateway)
+    if outlier.split_external_local_origin_errors:
+        detection.split_external_local_origin_errors = True
+        if outlier.consecutive_local_origin_failures is not None:
+            local = outlier.consecutive_local_origin_failures
+            detection.consecutive_local_origin_failure.value = local
+            detection.enforcing_consecutive_local_origin_failure.value = _enforcing(local)
     if outlier.interval is not None:
         detection.interval.CopyFrom(duration(outlier.interval))
     if outlier.base_ejection_time is not None:
         detection.base_ejection_time.CopyFrom(duration(outlier.base_ejection_time))
-    if outlier.max_ejection_percent is not None:
+    if outlier.max_ejection_percent:
         detection.max_ejection_percent.value = outlier.max_ejection_percent
     if outlier.min_health_percent is not None:
         cluster.common_lb_config.healthy_panic_threshold.value = float(outlier.min_health_percent)

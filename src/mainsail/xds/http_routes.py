@@ -6,6 +6,7 @@ destination uses consistent hashing). Pure: every per-proxy fact comes in ``Rout
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -151,9 +152,17 @@ def _string_matcher(value: Any, *, ignore_case: bool = False) -> string_pb2.Stri
     return string_pb2.StringMatcher(safe_regex=regex_pb2.RegexMatcher(regex=value.regex or ""))
 
 
+def _is_catch_all_match(value: Any) -> bool:
+    """No value, an empty match or regex ``*`` (not valid RE2): a presence match, as istiod's
+    (for an empty match istiod sets no specifier, which Envoy also treats as presence)."""
+    return value is None or (
+        value.exact is None and value.prefix is None and value.regex in (None, "*")
+    )
+
+
 def _header_matcher(name: str, value: Any, *, invert: bool = False) -> rc.HeaderMatcher:
     matcher = rc.HeaderMatcher(name=name, invert_match=invert)
-    if value is None or (value.regex == "*" and value.exact is None and value.prefix is None):
+    if _is_catch_all_match(value):
         matcher.present_match = True
     else:
         matcher.string_match.CopyFrom(_string_matcher(value))
@@ -177,10 +186,9 @@ def _route_match(match: Any) -> rc.RouteMatch:
     result.case_sensitive.value = not ignore_case
     if match is None:
         return result
-    for name, value in sorted(match.headers.items()):
-        result.headers.append(_header_matcher(name, value))
-    for name, value in sorted(match.without_headers.items()):
-        result.headers.append(_header_matcher(name, value, invert=True))
+    headers = [_header_matcher(n, v) for n, v in match.headers.items()]
+    headers += [_header_matcher(n, v, invert=True) for n, v in match.without_headers.items()]
+    result.headers.extend(sorted(headers, key=lambda h: h.name))
     for pseudo, value in (
         (":method", match.method),
         (":authority", match.authority),
@@ -190,7 +198,9 @@ def _route_match(match: Any) -> rc.RouteMatch:
             result.headers.append(_header_matcher(pseudo, value))
     for name, value in sorted(match.query_params.items()):
         param = rc.QueryParameterMatcher(name=name)
-        if value is None or (value.exact == "" and value.prefix is None and value.regex is None):
+        if _is_catch_all_match(value) or (
+            value.exact == "" and value.prefix is None and value.regex is None
+        ):
             param.present_match = True
         else:
             param.string_match.CopyFrom(_string_matcher(value))
@@ -226,7 +236,8 @@ def _translate(vs: VirtualService, http: Any, match: Any, ctx: RouteContext) -> 
             if body.string is not None:
                 route.direct_response.body.inline_string = body.string
             elif body.bytes is not None:
-                route.direct_response.body.inline_bytes = bytes(body.bytes)
+                # The wire carries ``bytes`` base64-encoded (protobuf JSON).
+                route.direct_response.body.inline_bytes = base64.b64decode(body.bytes)
     else:
         _set_route_action(route, vs, http, ctx)
     _set_headers(route, http.headers)
@@ -317,20 +328,25 @@ def _header_options(values: Mapping[str, str], append: bool) -> list[base_pb2.He
     ]
 
 
+def _removable(names: Iterable[str]) -> list[str]:
+    """Headers Envoy lets a route remove: istiod silently drops pseudo-headers and ``host``."""
+    return [n for n in names if not n.startswith(":") and n.lower() != "host"]
+
+
 def _set_headers(route: rc.Route, headers: Any) -> None:
     if headers is None:
         return
     if headers.request is not None:
         route.request_headers_to_add.extend(_header_options(headers.request.set, False))
         route.request_headers_to_add.extend(_header_options(headers.request.add, True))
-        route.request_headers_to_remove.extend(headers.request.remove)
+        route.request_headers_to_remove.extend(_removable(headers.request.remove))
         authority = headers.request.set.get(":authority") or headers.request.set.get("host")
         if authority and route.WhichOneof("action") == "route":
             route.route.host_rewrite_literal = authority
     if headers.response is not None:
         route.response_headers_to_add.extend(_header_options(headers.response.set, False))
         route.response_headers_to_add.extend(_header_options(headers.response.add, True))
-        route.response_headers_to_remove.extend(headers.response.remove)
+        route.response_headers_to_remove.extend(_removable(headers.response.remove))
 
 
 def _set_cluster_weight_headers(weighted: rc.WeightedCluster.ClusterWeight, headers: Any) -> None:
@@ -339,11 +355,11 @@ def _set_cluster_weight_headers(weighted: rc.WeightedCluster.ClusterWeight, head
     if headers.request is not None:
         weighted.request_headers_to_add.extend(_header_options(headers.request.set, False))
         weighted.request_headers_to_add.extend(_header_options(headers.request.add, True))
-        weighted.request_headers_to_remove.extend(headers.request.remove)
+        weighted.request_headers_to_remove.extend(_removable(headers.request.remove))
     if headers.response is not None:
         weighted.response_headers_to_add.extend(_header_options(headers.response.set, False))
         weighted.response_headers_to_add.extend(_header_options(headers.response.add, True))
-        weighted.response_headers_to_remove.extend(headers.response.remove)
+        weighted.response_headers_to_remove.extend(_removable(headers.response.remove))
 
 
 def _fraction(percentage: Any, legacy_percent: int | None) -> percent_pb2.FractionalPercent:
