@@ -6,12 +6,21 @@ A batch with any error changes nothing (the control plane checks it whole).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from mainsail.api.client import ApiError
-from mainsail.cli.common import CommandError, add_home_argument, api_errors, client_of
-from mainsail.config.parse import load_paths
+from mainsail.cli.common import (
+    CommandError,
+    add_home_argument,
+    client_of,
+    describe,
+    print_api_error,
+)
+from mainsail.config.parse import YAML_SUFFIXES, load_paths
 from mainsail.config.schema import lookup
+from mainsail.config.validation import validate_all
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +43,12 @@ def _read_all(paths: list[str]) -> list[tuple[str, str]]:
     texts = []
     for given in paths:
         path = Path(given)
-        files = sorted(path.rglob("*.y*ml")) if path.is_dir() else [path]
+        # The same files `load_paths` checked, so what is applied is what was checked.
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             try:
                 texts.append((str(file), file.read_text(encoding="utf-8")))
@@ -46,33 +60,46 @@ def _read_all(paths: list[str]) -> list[tuple[str, str]]:
 def run_apply(args: argparse.Namespace) -> int:
     # Check every file first so that a bad one anywhere changes nothing anywhere.
     parsed = load_paths(args.filename, args.namespace)
-    if parsed.errors:
-        for error in parsed.errors:
-            print(f"error: {error}")
+    # Every error of every file at once (the control plane would stop at the first bad file).
+    errors = [p for p in (*parsed.errors, *validate_all(parsed)) if p.is_error]
+    if errors:
+        for error in errors:
+            print(describe(error), file=sys.stderr)
         return 1
+    if not parsed.resources:
+        raise CommandError(f"no objects passed to apply (in {', '.join(args.filename)})")
     client = client_of(args)
     texts = _read_all(args.filename)
     try:
-        for source, text in texts:
-            client.apply(text, source, args.namespace, dry_run=True)
+        checked = [
+            client.apply(text, source, args.namespace, dry_run=True) for source, text in texts
+        ]
         if args.dry_run:
-            print("dry run: no errors")
+            for result in checked:
+                _print_warnings(result)
+            print(f"dry run: {len(parsed.resources)} object(s) valid; nothing changed")
             return 0
         for source, text in texts:
             result = client.apply(text, source, args.namespace)
             for change in result["changes"]:
                 print(f"{change['kind'].lower()}/{change['name']} {change['outcome']}")
-            for warning in result.get("warnings", []):
-                print(f"warning: {warning['message']}")
+            _print_warnings(result)
     except ApiError as exc:
-        print(f"error: {api_errors(exc)}")
+        print_api_error(exc)
         return 1
     return 0
+
+
+def _print_warnings(result: dict[str, Any]) -> None:
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning['message']}", file=sys.stderr)
 
 
 def run_delete(args: argparse.Namespace) -> int:
     client = client_of(args)
     try:
+        if args.filename and args.kind:
+            raise CommandError("give -f FILE, or a KIND and NAME(s), not both")
         if args.filename:
             results = [
                 client.delete_text(text, source, args.namespace)
@@ -86,7 +113,7 @@ def run_delete(args: argparse.Namespace) -> int:
                 raise CommandError(f"unknown kind {args.kind!r}")
             results = [client.delete_keys([(schema.kind, args.namespace, n) for n in args.names])]
     except ApiError as exc:
-        print(f"error: {api_errors(exc)}")
+        print_api_error(exc)
         return 1
     missing = 0
     for result in results:

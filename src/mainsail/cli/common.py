@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 
 from mainsail.api.client import ApiClient, ApiError
+from mainsail.config.errors import ConfigError
 from mainsail.runtime.home import Home, default_home
 
 
@@ -63,3 +65,19 @@ def api_errors(exc: ApiError) -> str:
     if exc.errors:
         return "\n".join(str(e.get("message")) for e in exc.errors)
     return str(exc)
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` on stderr, one line per line of the message (as kubectl does)."""
+    for line in message.splitlines() or [""]:
+        print(f"error: {line}", file=sys.stderr)
+
+
+def print_api_error(exc: ApiError) -> None:
+    print_error(api_errors(exc))
+
+
+def describe(problem: ConfigError) -> str:
+    """``error: <where>: <what>`` or ``warning: <where>: <what>``."""
+    # The error's own text marks warnings in the middle; the severity leads here instead.
+    return f"{problem.severity}: {dataclasses.replace(problem, severity='error')}"

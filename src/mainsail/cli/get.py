@@ -10,9 +10,9 @@ from mainsail.api.client import ApiError
 from mainsail.cli.common import (
     CommandError,
     add_home_argument,
-    api_errors,
     client_of,
     dump,
+    print_api_error,
     print_table,
 )
 from mainsail.config.schema import lookup
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         items = client_of(args).list_config(schema.kind, namespace)["items"]
     except ApiError as exc:
-        print(f"error: {api_errors(exc)}")
+        print_api_error(exc)
         return 1
     if args.name:
         items = [i for i in items if i["metadata"]["name"] == args.name]

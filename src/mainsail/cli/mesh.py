@@ -10,11 +10,18 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from mainsail.cli.common import CommandError, add_home_argument, home_of, print_table
+from mainsail.cli.common import CommandError, add_home_argument, describe, home_of, print_table
+from mainsail.config.parse import load_paths
 from mainsail.platform.addresses import DEFAULT_POD_NETWORK
 from mainsail.platform.pod_store import PodStore
 from mainsail.runtime.home import Home
-from mainsail.runtime.launcher import LaunchError, LaunchSettings, MeshLauncher, run_until_signalled
+from mainsail.runtime.launcher import (
+    LaunchError,
+    LaunchSettings,
+    MeshLauncher,
+    check_files,
+    run_until_signalled,
+)
 from mainsail.runtime.processes import pid_alive, terminate
 
 
@@ -117,9 +124,14 @@ def _run(launcher: MeshLauncher, ready: object) -> int:
 def run_up(args: argparse.Namespace) -> int:
     home = home_of(args)
     files = tuple(args.filename)
-    for file in files:
-        if not file.exists():
-            raise CommandError(f"{file}: no such file or directory")
+    # Every error before anything starts, as `mainsail validate` would list them.
+    problems = check_files(load_paths(files))
+    if problems:
+        for problem in problems:
+            print(describe(problem), file=sys.stderr)
+        raise CommandError(
+            f"{len(problems)} error(s) in {', '.join(map(str, files))}; nothing started"
+        )
     if args.foreground:
         launcher = MeshLauncher(_launch_settings(args, files))
         return _run(launcher, lambda: print("mesh is ready; Ctrl-C stops it", flush=True))
@@ -140,6 +152,12 @@ def run_up(args: argparse.Namespace) -> int:
     for flag, value in (("--xds-port", args.xds_port), ("--api-port", args.api_port)):
         if value is not None:
             command += [flag, str(value)]
+    running = home.read_json(home.launcher_file) or {}
+    if running.get("pid") and pid_alive(int(running["pid"])):
+        raise CommandError(
+            f"a mesh is already running from {home.root} (pid {running['pid']}); "
+            "stop it with `mainsail down`"
+        )
     home.root.mkdir(parents=True, exist_ok=True)
     log = home.root / "logs" / "launcher.log"
     log.parent.mkdir(parents=True, exist_ok=True)

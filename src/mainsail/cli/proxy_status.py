@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 
 from mainsail.api.client import ApiError
-from mainsail.cli.common import add_home_argument, api_errors, client_of, dump, print_table
+from mainsail.cli.common import (
+    CommandError,
+    add_home_argument,
+    client_of,
+    dump,
+    print_api_error,
+    print_table,
+)
 
 TYPES = ("CDS", "LDS", "EDS", "RDS")
 
@@ -26,10 +33,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         proxies = client_of(args).proxy_status()["proxies"]
     except ApiError as exc:
-        print(f"error: {api_errors(exc)}")
+        print_api_error(exc)
         return 1
     if args.proxy:
-        proxies = [p for p in proxies if p["proxy"] in (args.proxy, args.proxy.split(".")[0])]
+        connected = sorted(str(p["proxy"]) for p in proxies)
+        proxies = [p for p in proxies if args.proxy in (p["proxy"], str(p["proxy"]).split(".")[0])]
+        if not proxies:
+            raise CommandError(
+                f"no connected proxy is {args.proxy!r}; connected: {', '.join(connected) or 'none'}"
+            )
     if args.output != "table":
         dump(proxies, args.output)
         return 0

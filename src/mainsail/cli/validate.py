@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mainsail.cli.common import describe
 from mainsail.config.parse import load_paths
 from mainsail.config.validation import validate_all
 
@@ -21,8 +22,7 @@ def run(args: argparse.Namespace) -> int:
     problems = [*parsed.errors, *validate_all(parsed)]
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
-        prefix = "error" if problem.severity == "error" else "warning"
-        print(f"{prefix}: {problem}")
+        print(describe(problem))
     if errors:
         print(f"{len(errors)} error(s) in {', '.join(args.filename)}")
         return 1

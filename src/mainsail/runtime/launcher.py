@@ -22,13 +22,16 @@ from typing import Any
 import aiohttp
 import yaml
 
-from mainsail.api.client import ApiClient
+from mainsail.api.client import ApiClient, ApiError
 from mainsail.config.base import Resource
+from mainsail.config.errors import ConfigError
 from mainsail.config.kube.service import Service
 from mainsail.config.kube.workloads import Deployment
-from mainsail.config.parse import load_paths
+from mainsail.config.parse import ParseResult, load_paths
+from mainsail.config.validation import validate_all
 from mainsail.platform.addresses import DEFAULT_POD_NETWORK, AddressPool, PodAllocations
 from mainsail.platform.deployments import pods_from_deployments
+from mainsail.platform.errors import PlatformError, PodSpecError
 from mainsail.platform.pod import PodSpec, ProxyPorts
 from mainsail.platform.pod_store import PodStore
 from mainsail.platform.supervisor import AppSupervisor
@@ -52,6 +55,13 @@ class LaunchSettings:
     api_port: int | None = None
     mesh_config: Path | None = None
     ready_timeout: float = 60.0
+
+
+def check_files(parsed: ParseResult) -> tuple[ConfigError, ...]:
+    """Every error (not warning) of the mesh's files, as ``mainsail validate`` finds them: a mesh
+    with any is not started at all."""
+    problems = [*parsed.errors, *validate_all(parsed)]
+    return tuple(p for p in problems if p.is_error)
 
 
 def _port_or_free(preferred: int, host: str = "127.0.0.1") -> int:
@@ -104,6 +114,9 @@ class MeshLauncher:
         self._pids: dict[str, int] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
+        # Set once this launcher owns the home (no other mesh runs from it): only then may
+        # ``stop`` clean it up.
+        self._owns_home = False
         self._on_state = on_state or (lambda _: None)
         self.client: ApiClient | None = None
 
@@ -119,12 +132,14 @@ class MeshLauncher:
                 "stop it with `mainsail down`"
             )
         parsed = load_paths(self.settings.files)
-        if parsed.errors:
-            raise LaunchError("\n".join(str(e) for e in parsed.errors))
+        problems = check_files(parsed)
+        if problems:
+            raise LaunchError("\n".join(str(e) for e in problems))
+        self._owns_home = True
         self._write_state("starting")
+        self.pods = self._place_pods(parsed)
         await self._start_control_plane()
         await self._apply(parsed.resources)
-        self.pods = self._place_pods(parsed.resources)
         await self._register_pods()
         await self._start_agent()
         for pod in self.pods:
@@ -184,18 +199,27 @@ class MeshLauncher:
     async def _apply(self, resources: Sequence[Resource]) -> None:
         assert self.client is not None
         text = yaml.safe_dump_all([r.to_wire() for r in resources], sort_keys=False)
-        await asyncio.to_thread(self.client.apply, text, "mesh")
+        try:
+            await asyncio.to_thread(self.client.apply, text, "mesh")
+        except ApiError as exc:
+            raise LaunchError(f"the control plane refused the mesh's config: {exc}") from exc
 
-    def _place_pods(self, resources: Sequence[Resource]) -> tuple[PodSpec, ...]:
-        allocations = PodAllocations(
-            self.home.platform.allocations_file, AddressPool(self.settings.pod_network)
-        )
-        pods = pods_from_deployments(
-            [r for r in resources if isinstance(r, Deployment)],
-            allocations,
-            services=[r for r in resources if isinstance(r, Service)],
-            proxy_ports=self.settings.proxy_ports,
-        )
+    def _place_pods(self, parsed: ParseResult) -> tuple[PodSpec, ...]:
+        resources = parsed.resources
+        try:
+            pool = AddressPool(self.settings.pod_network)
+        except ValueError as exc:
+            raise LaunchError(f"--pod-network {self.settings.pod_network!r}: {exc}") from exc
+        try:
+            allocations = PodAllocations(self.home.platform.allocations_file, pool)
+            pods = pods_from_deployments(
+                [r for r in resources if isinstance(r, Deployment)],
+                allocations,
+                services=[r for r in resources if isinstance(r, Service)],
+                proxy_ports=self.settings.proxy_ports,
+            )
+        except (PlatformError, ValueError) as exc:
+            raise LaunchError(_placement_error(parsed, exc)) from exc
         store = PodStore(self.home.platform)
         wanted = {p.key for p in pods}
         for stale in store.list():
@@ -272,6 +296,8 @@ class MeshLauncher:
     async def stop(self) -> None:
         """Drain and stop the proxies, then the apps, the node agent and the control plane."""
         self._stopping = True
+        if not self._owns_home:
+            return
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -304,6 +330,15 @@ class MeshLauncher:
             if not any(pid_alive(p) for p in pids):
                 return
             await asyncio.sleep(0.1)
+
+
+def _placement_error(parsed: ParseResult, exc: Exception) -> str:
+    """The platform's error, prefixed with the file and document of the Deployment it is about."""
+    if isinstance(exc, PodSpecError):
+        for resource, origin in zip(parsed.resources, parsed.origins, strict=True):
+            if exc.path.startswith(f"Deployment/{resource.namespace}/{resource.name}."):
+                return f"{origin.file}: document {origin.document}: {exc}"
+    return str(exc)
 
 
 def _listening(host: str, port: int) -> bool:
