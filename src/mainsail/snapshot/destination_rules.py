@@ -80,8 +80,10 @@ def _merge(hostname: str, rules: tuple[DestinationRule, ...]) -> AppliedRule:
 def policy_for(rule: AppliedRule | None, port: int, subset: str = "") -> dict[str, Any]:
     """The effective policy blocks for a cluster: top level → port level → subset → its port level.
 
-    A port-level or subset block replaces the whole block of the same name (Istio's layering).
-    Returns block name → model (absent blocks left out).
+    A subset block replaces the whole block of the same name. A matching port-level entry
+    replaces *all* blocks, absent ones falling back to defaults (istiod's
+    ``MergeTrafficPolicy``; the API docs: port-level settings do not inherit destination-level
+    ones). Returns block name → model (absent blocks left out).
     """
     if rule is None:
         return {}
@@ -96,7 +98,9 @@ def policy_for(rule: AppliedRule | None, port: int, subset: str = "") -> dict[st
         _apply(effective, layer)
         for level in layer.port_level_settings:
             if level.port is not None and level.port.number == port:
+                effective.clear()
                 _apply(effective, level)
+                break
     return effective
 
 

@@ -17,12 +17,17 @@ from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
 from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
+from envoy.extensions.retry.priority.previous_priorities.v3 import (
+    previous_priorities_config_pb2 as previous_priorities_pb2,
+)
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from envoy.type.v3 import percent_pb2
 from google.protobuf import any_pb2
 
 from mainsail import naming
 from mainsail.config.istio.virtual_service import VirtualService
+from mainsail.registry.model import MeshService
+from mainsail.snapshot.destination_rules import destination_rule_for, policy_for
 from mainsail.snapshot.hosts import resolve_gateway_name, resolve_short_name
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.xds.protos import duration, struct, uint32
@@ -57,18 +62,67 @@ class RouteContext:
     proxy_labels: Mapping[str, str]
 
 
-def default_route(cluster: str, host: str, port: int, *, hashed: bool = False) -> rc.Route:
+def default_route(ctx: RouteContext, service: MeshService, port: int) -> rc.Route:
     """The route of a service no VirtualService claims: all paths to the default cluster."""
+    hash_policies = destination_hash_policies(ctx, service.hostname, port, "")
+    action = rc.RouteAction(
+        cluster=naming.build_outbound_cluster(port, service.hostname),
+        retry_policy=default_retry_policy(hashed=bool(hash_policies)),
+        hash_policy=hash_policies,
+    )
+    set_timeout(action, None)
     return rc.Route(
         name=naming.DEFAULT_ROUTE,
         match=rc.RouteMatch(prefix="/"),
-        route=rc.RouteAction(
-            cluster=cluster,
-            timeout=duration(timedelta(0)),
-            retry_policy=default_retry_policy(hashed=hashed),
-        ),
-        decorator=rc.Decorator(operation=f"{host}:{port}/*"),
+        route=action,
+        decorator=rc.Decorator(operation=f"{service.hostname}:{port}/*"),
     )
+
+
+def set_timeout(action: rc.RouteAction, timeout: timedelta | None) -> None:
+    """``timeout`` (istiod's default 0 s: disabled), and the same cap on the gRPC
+    ``grpc-timeout`` header. istiod writes the cap as ``max_grpc_timeout``, deprecated in Envoy;
+    ``max_stream_duration.grpc_timeout_header_max`` is its replacement with the same meaning."""
+    value = duration(timeout if timeout is not None else timedelta(0))
+    action.timeout.CopyFrom(value)
+    action.max_stream_duration.grpc_timeout_header_max.CopyFrom(value)
+
+
+def destination_hash_policies(
+    ctx: RouteContext, host: str, port: int, subset: str
+) -> list[rc.RouteAction.HashPolicy]:
+    """The route-side hash key of a DestinationRule ``consistentHash`` for this destination."""
+    service = ctx.snapshot.services.get(host)
+    if service is None:
+        return []
+    rule = destination_rule_for(ctx.snapshot, ctx.proxy_namespace, host, service.namespace)
+    lb = policy_for(rule, port, subset).get("load_balancer")
+    consistent = lb.consistent_hash if lb is not None else None
+    if consistent is None:
+        return []
+    policy = rc.RouteAction.HashPolicy()
+    if consistent.http_header_name:
+        policy.header.header_name = consistent.http_header_name
+    elif consistent.http_cookie is not None:
+        cookie = consistent.http_cookie
+        policy.cookie.name = cookie.name
+        if cookie.path:
+            policy.cookie.path = cookie.path
+        if cookie.ttl is not None:
+            policy.cookie.ttl.CopyFrom(duration(cookie.ttl))
+        for attribute in cookie.attributes:
+            policy.cookie.attributes.append(
+                rc.RouteAction.HashPolicy.CookieAttribute(
+                    name=attribute.name, value=attribute.value or ""
+                )
+            )
+    elif consistent.use_source_ip:
+        policy.connection_properties.source_ip = True
+    elif consistent.http_query_parameter_name:
+        policy.query_parameter.name = consistent.http_query_parameter_name
+    else:
+        return []
+    return [policy]
 
 
 def default_retry_policy(*, hashed: bool = False) -> rc.RetryPolicy:
@@ -95,7 +149,7 @@ def _add_previous_hosts(policy: rc.RetryPolicy) -> None:
 def translate_virtual_service(vs: VirtualService, ctx: RouteContext) -> list[rc.Route]:
     """All routes of one VirtualService for one (gateway, port), in order; stops after a catch-all."""
     routes: list[rc.Route] = []
-    vs_gateways = _resolved_gateways(vs)
+    vs_gateways = virtual_service_gateways(vs)
     for http in vs.spec.http:
         matches: Iterable[Any] = http.match or (None,)
         for match in matches:
@@ -110,7 +164,8 @@ def translate_virtual_service(vs: VirtualService, ctx: RouteContext) -> list[rc.
     return routes
 
 
-def _resolved_gateways(vs: VirtualService) -> frozenset[str]:
+def virtual_service_gateways(vs: VirtualService) -> frozenset[str]:
+    """The VirtualService's gateways as ``<ns>/<name>`` (``mesh`` when none are listed)."""
     names = vs.spec.gateways or ("mesh",)
     return frozenset(resolve_gateway_name(g, vs.namespace) for g in names)
 
@@ -249,7 +304,11 @@ def _translate(vs: VirtualService, http: Any, match: Any, ctx: RouteContext) -> 
     return route
 
 
-def _destination_cluster(vs: VirtualService, destination: Any, ctx: RouteContext) -> str:
+def _destination_key(
+    vs: VirtualService, destination: Any, ctx: RouteContext
+) -> tuple[str, int, str]:
+    """(host, port, subset) of a destination: its port, else the service's only port, else the
+    port the routes are built for."""
     host = resolve_short_name(destination.host, vs.namespace, ctx.snapshot.mesh.domain)
     port = (
         destination.port.number if destination.port is not None and destination.port.number else 0
@@ -259,26 +318,40 @@ def _destination_cluster(vs: VirtualService, destination: Any, ctx: RouteContext
         port = (
             service.ports[0].port if service is not None and len(service.ports) == 1 else ctx.port
         )
-    return naming.build_outbound_cluster(port, host, destination.subset or "")
+    return host, port, destination.subset or ""
+
+
+def _destination_cluster(vs: VirtualService, destination: Any, ctx: RouteContext) -> str:
+    host, port, subset = _destination_key(vs, destination, ctx)
+    return naming.build_outbound_cluster(port, host, subset)
 
 
 def _set_route_action(route: rc.Route, vs: VirtualService, http: Any, ctx: RouteContext) -> None:
     action = route.route
-    destinations = [d for d in http.route if len(http.route) == 1 or (d.weight or 0) > 0]
-    if len(destinations) == 1:
-        action.cluster = _destination_cluster(vs, destinations[0].destination, ctx)
-        _set_headers(route, destinations[0].headers)
+    if len(http.route) == 1:
+        only = http.route[0]
+        host, port, subset = _destination_key(vs, only.destination, ctx)
+        action.cluster = naming.build_outbound_cluster(port, host, subset)
+        action.hash_policy.extend(destination_hash_policies(ctx, host, port, subset))
+        _set_headers(route, only.headers)
     else:
-        for destination in destinations:
+        # Several destinations are always weighted clusters; weight-0 entries are dropped.
+        for destination in http.route:
+            if not destination.weight:
+                continue
+            host, port, subset = _destination_key(vs, destination.destination, ctx)
             weighted = rc.WeightedCluster.ClusterWeight(
-                name=_destination_cluster(vs, destination.destination, ctx),
-                weight=uint32(destination.weight or 0),
+                name=naming.build_outbound_cluster(port, host, subset),
+                weight=uint32(destination.weight),
             )
             _set_cluster_weight_headers(weighted, destination.headers)
             action.weighted_clusters.clusters.append(weighted)
-    timeout = http.timeout if http.timeout is not None else timedelta(0)
-    action.timeout.CopyFrom(duration(timeout))
-    _set_retries(action, http.retries)
+            hashes = destination_hash_policies(ctx, host, port, subset)
+            if hashes:  # as istiod: the last hashed destination's key is the route's
+                del action.hash_policy[:]
+                action.hash_policy.extend(hashes)
+    set_timeout(action, http.timeout)
+    _set_retries(action, http.retries, hashed=bool(action.hash_policy))
     if http.rewrite is not None:
         if http.rewrite.uri is not None:
             action.prefix_rewrite = http.rewrite.uri
@@ -290,26 +363,34 @@ def _set_route_action(route: rc.Route, vs: VirtualService, http: Any, ctx: Route
     _set_mirrors(action, vs, http, ctx)
 
 
-def _set_retries(action: rc.RouteAction, retries: Any) -> None:
+def _set_retries(action: rc.RouteAction, retries: Any, *, hashed: bool) -> None:
+    """istiod's ``retry.ConvertPolicy``: the default policy, overlaid with the VS's fields."""
     if retries is None:
-        action.retry_policy.CopyFrom(default_retry_policy())
+        action.retry_policy.CopyFrom(default_retry_policy(hashed=hashed))
         return
     if not retries.attempts:
-        return
-    policy = rc.RetryPolicy(num_retries=uint32(retries.attempts))
-    tokens = [t.strip() for t in (retries.retry_on or DEFAULT_RETRY_ON).split(",") if t.strip()]
-    codes = [int(t) for t in tokens if t.isdigit()]
-    named = [t for t in tokens if not t.isdigit()]
-    if codes:
-        policy.retriable_status_codes.extend(codes)
-        if "retriable-status-codes" not in named:
+        return  # attempts 0: no retries at all
+    policy = default_retry_policy(hashed=hashed)
+    policy.num_retries.value = retries.attempts
+    if retries.retry_on:
+        tokens = [t.strip() for t in retries.retry_on.split(",") if t.strip()]
+        codes = [int(t) for t in tokens if t.isdigit()]
+        named = [t for t in tokens if not t.isdigit()]
+        if codes and "retriable-status-codes" not in named:
             named.append("retriable-status-codes")
-    policy.retry_on = ",".join(named)
+        policy.retry_on = ",".join(named)
+        policy.retriable_status_codes.extend(codes)
     if retries.per_try_timeout is not None:
         policy.per_try_timeout.CopyFrom(duration(retries.per_try_timeout))
-    policy.host_selection_retry_max_attempts = 5
-    if retries.retry_ignore_previous_hosts is not False:
-        _add_previous_hosts(policy)
+    if retries.retry_ignore_previous_hosts is False:
+        del policy.retry_host_predicate[:]
+    if retries.retry_remote_localities:
+        priority = any_pb2.Any()
+        priority.Pack(previous_priorities_pb2.PreviousPrioritiesConfig(update_frequency=2))
+        policy.retry_priority.name = "envoy.retry_priorities.previous_priorities"
+        policy.retry_priority.typed_config.CopyFrom(priority)
+    if retries.backoff is not None:
+        policy.retry_back_off.base_interval.CopyFrom(duration(retries.backoff))
     action.retry_policy.CopyFrom(policy)
 
 
@@ -362,31 +443,41 @@ def _set_cluster_weight_headers(weighted: rc.WeightedCluster.ClusterWeight, head
         weighted.response_headers_to_remove.extend(_removable(headers.response.remove))
 
 
-def _fraction(percentage: Any, legacy_percent: int | None) -> percent_pb2.FractionalPercent:
-    if percentage is not None:
-        return percent_pb2.FractionalPercent(
-            numerator=round(float(percentage.value) * 10000),
-            denominator=percent_pb2.FractionalPercent.MILLION,
-        )
+def _million(percentage: Any) -> percent_pb2.FractionalPercent:
+    """A VS ``Percent`` (0 to 100, fractional) as Envoy's per-million fraction."""
     return percent_pb2.FractionalPercent(
-        numerator=100 if legacy_percent is None else legacy_percent,
-        denominator=percent_pb2.FractionalPercent.HUNDRED,
+        numerator=round(float(percentage.value or 0) * 10000),
+        denominator=percent_pb2.FractionalPercent.MILLION,
+    )
+
+
+def _hundred(percent: int) -> percent_pb2.FractionalPercent:
+    """A legacy integer percent as Envoy's per-hundred fraction."""
+    return percent_pb2.FractionalPercent(
+        numerator=percent, denominator=percent_pb2.FractionalPercent.HUNDRED
     )
 
 
 def _set_fault(route: rc.Route, fault: Any) -> None:
+    """istiod's ``translateFault``. With neither ``percentage`` nor the legacy ``percent`` a
+    delay gets 0 % and an abort no percentage (Envoy: 0 %): the fault is never injected."""
     if fault is None:
         return
     config = fault_pb2.HTTPFault()
     if fault.delay is not None and fault.delay.fixed_delay is not None:
+        delay = fault.delay
         config.delay.CopyFrom(
             common_fault_pb2.FaultDelay(
-                fixed_delay=duration(fault.delay.fixed_delay),
-                percentage=_fraction(fault.delay.percentage, fault.delay.percent),
+                fixed_delay=duration(delay.fixed_delay),
+                percentage=_million(delay.percentage)
+                if delay.percentage is not None
+                else _hundred(delay.percent or 0),
             )
         )
     if fault.abort is not None:
-        abort = fault_pb2.FaultAbort(percentage=_fraction(fault.abort.percentage, None))
+        abort = fault_pb2.FaultAbort()
+        if fault.abort.percentage is not None:
+            abort.percentage.CopyFrom(_million(fault.abort.percentage))
         if fault.abort.grpc_status is not None:
             abort.grpc_status = _GRPC_CODES.get(str(fault.abort.grpc_status), 2)
         else:
@@ -397,22 +488,29 @@ def _set_fault(route: rc.Route, fault: Any) -> None:
     route.typed_per_filter_config[FAULT_FILTER].CopyFrom(packed)
 
 
+def _mirror_fraction(percentage: Any, legacy_percent: int | None) -> percent_pb2.FractionalPercent:
+    """istiod's ``mirrorPercent``: given percentage, else legacy integer percent, else 100 %."""
+    if percentage is not None:
+        return _million(percentage)
+    if legacy_percent is not None:
+        return _hundred(legacy_percent)
+    return _hundred(100)
+
+
 def _set_mirrors(action: rc.RouteAction, vs: VirtualService, http: Any, ctx: RouteContext) -> None:
-    mirrors: list[tuple[Any, Any]] = []
+    mirrors: list[tuple[Any, percent_pb2.FractionalPercent]] = []
     if http.mirror is not None:
-        mirrors.append((http.mirror, http.mirror_percentage))
+        mirrors.append((http.mirror, _mirror_fraction(http.mirror_percentage, http.mirror_percent)))
     for mirror in http.mirrors:
-        mirrors.append((mirror.destination, mirror.percentage))
-    for destination, percentage in mirrors:
+        mirrors.append((mirror.destination, _mirror_fraction(mirror.percentage, None)))
+    for destination, fraction in mirrors:
+        if fraction.numerator == 0:
+            continue  # an explicit 0 % means no mirror
         policy = rc.RouteAction.RequestMirrorPolicy(
             cluster=_destination_cluster(vs, destination, ctx)
         )
         policy.trace_sampled.value = False
-        if percentage is not None or http.mirror_percent is not None:
-            fraction = _fraction(percentage, http.mirror_percent)
-            if fraction.numerator == 0:
-                continue
-            policy.runtime_fraction.default_value.CopyFrom(fraction)
+        policy.runtime_fraction.default_value.CopyFrom(fraction)
         action.request_mirror_policies.append(policy)
 
 
@@ -424,6 +522,8 @@ def _set_redirect(route: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
     action.response_code = code
     if redirect.uri:
         action.path_redirect = redirect.uri
+    elif redirect.prefix_rewrite:
+        action.prefix_rewrite = redirect.prefix_rewrite
     if redirect.authority:
         action.host_redirect = redirect.authority
     if redirect.scheme:

@@ -28,9 +28,10 @@ from google.protobuf.message import Message
 
 from mainsail import naming
 from mainsail.registry.model import ServicePort
+from mainsail.registry.protocol import Protocol
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.gateways import GatewayServerPort
-from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER
+from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER, set_timeout
 from mainsail.xds.protos import ads_source, duration, socket_address
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -152,9 +153,7 @@ def _inbound_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
                             rc.Route(
                                 name=naming.DEFAULT_ROUTE,
                                 match=rc.RouteMatch(prefix="/"),
-                                route=rc.RouteAction(
-                                    cluster=cluster, timeout=duration(timedelta(0))
-                                ),
+                                route=_inbound_route_action(cluster, port_info),
                                 decorator=rc.Decorator(
                                     operation=f"{service.hostname}:{endpoint.service_port}/*"
                                 ),
@@ -173,6 +172,17 @@ def _inbound_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
             filters = [_tcp_proxy(cluster, cluster)]
         listeners.append(_listener(name, node.ip, endpoint.port, base_pb2.INBOUND, filters, chain))
     return listeners
+
+
+def _inbound_route_action(cluster: str, port: ServicePort) -> rc.RouteAction:
+    """istiod's inbound default route: no timeout, and (not for gRPC) 2 retries of requests
+    reset before reaching the app (``meshConfig.defaultInboundHttpRetryPolicy``'s default)."""
+    action = rc.RouteAction(cluster=cluster)
+    set_timeout(action, None)
+    if port.protocol not in (Protocol.GRPC, Protocol.GRPC_WEB):
+        action.retry_policy.retry_on = "reset-before-request"
+        action.retry_policy.num_retries.value = 2
+    return action
 
 
 def _tcp_proxy(stat_prefix: str, cluster: str) -> listener_components_pb2.Filter:

@@ -25,7 +25,12 @@ from mainsail.snapshot.hosts import (
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView, exported_to
 from mainsail.xds.gateways import GatewayServerPort
-from mainsail.xds.http_routes import RouteContext, default_route, translate_virtual_service
+from mainsail.xds.http_routes import (
+    RouteContext,
+    default_route,
+    translate_virtual_service,
+    virtual_service_gateways,
+)
 from mainsail.xds.protos import duration, uint32
 
 MAX_DIRECT_RESPONSE_BODY = 1048576
@@ -91,7 +96,9 @@ def build_sidecar_http_proxy_routes(
     candidates = [
         (vs, tuple(resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts))
         for vs in _visible_virtual_services(snapshot, view)
-        if vs.spec.http
+        # Only a VirtualService bound to ``mesh`` routes sidecar traffic (gateway-only ones
+        # would otherwise leave the service's vhost with no route at all).
+        if vs.spec.http and "mesh" in virtual_service_gateways(vs)
     ]
     vhosts: list[rc.VirtualHost] = []
     seen_domains: set[str] = set()
@@ -106,8 +113,7 @@ def build_sidecar_http_proxy_routes(
             else:
                 routes = []
             if vs is None:
-                cluster = naming.build_outbound_cluster(port.port, service.hostname)
-                routes = [default_route(cluster, service.hostname, port.port)]
+                routes = [default_route(ctx, service, port.port)]
             domains = [
                 d
                 for d in _alt_domains(service, view.node.namespace, domain, port.port)
@@ -212,6 +218,9 @@ def build_gateway_routes(
             domains=[host],
             routes=_catch_alls_last(routes),
             include_request_attempt_count=True,
+            require_tls=rc.VirtualHost.ALL
+            if _redirects_to_https(server_port, host)
+            else rc.VirtualHost.NONE,
         )
         for host, routes in sorted(by_host.items(), key=lambda item: specificity(item[0]))
     ]
@@ -220,6 +229,15 @@ def build_gateway_routes(
     config = _route_configuration(naming.build_gateway_http_route_name(server_port.number), vhosts)
     config.ignore_port_in_host_matching = True
     return config
+
+
+def _redirects_to_https(server_port: GatewayServerPort, host: str) -> bool:
+    """``tls.httpsRedirect`` on a server that serves ``host``: Envoy answers 301 to https."""
+    return any(
+        server.https_redirect
+        and any(hosts_intersect(h.rpartition("/")[2], host) for h in server.hosts)
+        for server in server_port.servers
+    )
 
 
 def _server_host_admits(server_host: str, host: str, vs_namespace: str, gw_namespace: str) -> bool:
