@@ -1,0 +1,1 @@
+"""One module per analyzer; each exports ``ANALYZER``. ``mainsail.analysis.analyze`` runs them."""

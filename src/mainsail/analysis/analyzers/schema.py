@@ -1,0 +1,57 @@
+"""schema.ValidationAnalyzer: everything ``mainsail validate`` finds, as IST0106/IST0133.
+
+Documents that did not parse and objects that break Istio's webhook rules are reported here, so
+``analyze`` is a superset of ``validate``. The Mainsail code of each rule stays in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mainsail.analysis.analyzer import Analyzer
+from mainsail.analysis.context import AnalysisContext
+from mainsail.analysis.messages import (
+    SCHEMA_VALIDATION_ERROR,
+    SCHEMA_WARNING,
+    Message,
+    ResourceRef,
+)
+from mainsail.config.errors import ConfigError
+from mainsail.config.parse import DocumentOrigin
+from mainsail.config.validation import validate
+
+
+def _message(error: ConfigError, origin: DocumentOrigin | None) -> Message:
+    detail = f"{error.reason} [{error.code}]"
+    if error.path:
+        detail = f"{error.path}: {detail}"
+    resource = None
+    if error.kind and error.name:
+        resource = ResourceRef(
+            kind=error.kind, namespace=error.namespace or "default", name=error.name
+        )
+    if origin is None and error.file:
+        origin = DocumentOrigin(file=error.file, document=error.document or 0)
+    return Message(
+        type=SCHEMA_VALIDATION_ERROR if error.is_error else SCHEMA_WARNING,
+        parameters=(detail,),
+        resource=resource,
+        origin=origin,
+        path=error.path,
+    )
+
+
+def _analyze(ctx: AnalysisContext) -> Iterator[Message]:
+    for error in ctx.read_errors:
+        yield _message(error, None)
+    for resource in ctx.resources:
+        origin = ctx.origins.get(resource.key)
+        for error in validate(resource):
+            yield _message(error, origin)
+
+
+ANALYZER = Analyzer(
+    name="schema.ValidationAnalyzer",
+    description="Runs schema and Istio webhook validation on every object",
+    run=_analyze,
+)

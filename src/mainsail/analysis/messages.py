@@ -1,0 +1,231 @@
+"""The analysis messages: one table of types with stable codes, and the messages analyzers report.
+
+Codes are Istio's (``IST0101`` …, from istio/istio ``pkg/config/analysis/msg/messages.yaml``)
+wherever istioctl has the same check, with the same level and wording, so a message reads the
+same as ``istioctl analyze`` prints it::
+
+    Error [IST0101] (VirtualService default/reviews) Referenced host not found: "reviewz"
+
+Checks istioctl does not have get Mainsail codes (``MSA0001`` …); their numbers never change
+meaning. ``MESSAGE_TYPES`` lists every type; tests pin the codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from mainsail.config.parse import DocumentOrigin
+
+DOCS_URL = "https://istio.io/latest/docs/reference/config/analysis"
+
+
+class Level(StrEnum):
+    """Severity, Istio's ``diag.Level`` names; ``rank`` orders them (Error is worst)."""
+
+    ERROR = "Error"
+    WARNING = "Warning"
+    INFO = "Info"
+
+    @property
+    def rank(self) -> int:
+        return {Level.ERROR: 2, Level.WARNING: 1, Level.INFO: 0}[self]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageType:
+    """A kind of finding; ``template`` is ``str.format`` text filled with the parameters."""
+
+    code: str
+    name: str
+    level: Level
+    template: str
+
+    @property
+    def documentation_url(self) -> str | None:
+        if not self.code.startswith("IST"):
+            return None
+        return f"{DOCS_URL}/{self.code.lower()}/"
+
+
+def _istio(code: str, name: str, level: Level, template: str) -> MessageType:
+    return MessageType(code=code, name=name, level=level, template=template)
+
+
+# Istio's own types (same code, level and wording as istioctl).
+REFERENCED_RESOURCE_NOT_FOUND = _istio(
+    "IST0101", "ReferencedResourceNotFound", Level.ERROR, "Referenced {} not found: {}"
+)
+SCHEMA_VALIDATION_ERROR = _istio(
+    "IST0106", "SchemaValidationError", Level.ERROR, "Schema validation error: {}"
+)
+CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS = _istio(
+    "IST0109",
+    "ConflictingMeshGatewayVirtualServiceHosts",
+    Level.ERROR,
+    "The VirtualServices {} associated with mesh gateway define the same host {} which can lead "
+    "to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a "
+    "single resource.",
+)
+PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION = _istio(
+    "IST0118",
+    "PortNameIsNotUnderNamingConvention",
+    Level.INFO,
+    "Port name {} (port: {}, targetPort: {}) doesn't follow the naming convention of Istio port.",
+)
+VIRTUAL_SERVICE_UNREACHABLE_RULE = _istio(
+    "IST0130",
+    "VirtualServiceUnreachableRule",
+    Level.WARNING,
+    "VirtualService rule {} not used ({}).",
+)
+VIRTUAL_SERVICE_INEFFECTIVE_MATCH = _istio(
+    "IST0131",
+    "VirtualServiceIneffectiveMatch",
+    Level.INFO,
+    "VirtualService rule {} match {} is not used (duplicate/overlapping match in rule {}).",
+)
+VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY = _istio(
+    "IST0132",
+    "VirtualServiceHostNotFoundInGateway",
+    Level.WARNING,
+    "one or more host {} defined in VirtualService {} not found in Gateway {}.",
+)
+SCHEMA_WARNING = _istio("IST0133", "SchemaWarning", Level.WARNING, "Schema validation warning: {}")
+GATEWAY_PORT_NOT_DEFINED_ON_SERVICE = _istio(
+    "IST0162",
+    "GatewayPortNotDefinedOnService",
+    Level.WARNING,
+    "The gateway is listening on a target port (port {}) that is not defined in the Service "
+    "associated with its workload instances (Pod selector {}). If you need to access the gateway "
+    "port through the gateway Service, it will not be available.",
+)
+DESTINATION_RULE_SUBSET_NOT_SELECT_PODS = _istio(
+    "IST0173",
+    "DestinationRuleSubsetNotSelectPods",
+    Level.ERROR,
+    "The Subset {} defined in the DestinationRule does not select any pods. Which may lead to "
+    "503 UH (NoHealthyUpstream).",
+)
+UNKNOWN_DESTINATION_RULE_HOST = _istio(
+    "IST0174",
+    "UnknownDestinationRuleHost",
+    Level.WARNING,
+    "The host {} defined in the DestinationRule does not match any services in the mesh.",
+)
+
+# Mainsail's own types (no istioctl equivalent).
+VIRTUAL_SERVICE_NOT_APPLIED_TO_SIDECARS = MessageType(
+    code="MSA0001",
+    name="VirtualServiceNotAppliedToSidecars",
+    level=Level.INFO,
+    template='The VirtualService is bound to gateways {} but not to "mesh", so sidecars calling '
+    '{} do not use its routes. Add "mesh" to spec.gateways if they should.',
+)
+CONFLICTING_GATEWAY_VIRTUAL_SERVICE_HOSTS = MessageType(
+    code="MSA0002",
+    name="ConflictingGatewayVirtualServiceHosts",
+    level=Level.WARNING,
+    template="The VirtualServices {} bound to gateway {} define the same host {}; their routes "
+    "are merged oldest first, so a route of a later one may never match. Merge them into a "
+    "single resource.",
+)
+SHADOWED_VIRTUAL_SERVICE_HOST = MessageType(
+    code="MSA0003",
+    name="ShadowedVirtualServiceHost",
+    level=Level.INFO,
+    template="Host {} is not routed by this VirtualService for {} on {}: VirtualService {} "
+    "defines the more specific host {}, and only the most specific host applies.",
+)
+
+MESSAGE_TYPES: tuple[MessageType, ...] = (
+    REFERENCED_RESOURCE_NOT_FOUND,
+    SCHEMA_VALIDATION_ERROR,
+    CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
+    PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION,
+    VIRTUAL_SERVICE_UNREACHABLE_RULE,
+    VIRTUAL_SERVICE_INEFFECTIVE_MATCH,
+    VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
+    SCHEMA_WARNING,
+    GATEWAY_PORT_NOT_DEFINED_ON_SERVICE,
+    DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
+    UNKNOWN_DESTINATION_RULE_HOST,
+    VIRTUAL_SERVICE_NOT_APPLIED_TO_SIDECARS,
+    CONFLICTING_GATEWAY_VIRTUAL_SERVICE_HOSTS,
+    SHADOWED_VIRTUAL_SERVICE_HOST,
+)
+
+
+def quoted(value: str) -> str:
+    """Go's ``%q`` for plain strings, as istioctl's templates use it."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def go_list(values: Iterable[str]) -> str:
+    """Go's ``%v`` of a string slice: ``[a b]``."""
+    return "[" + " ".join(values) + "]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceRef:
+    """The object a message is about."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One finding about one resource (or one file, for documents that did not parse).
+
+    ``path`` is the field the finding is about, in wire form (``spec.http[0].route[0]``), or
+    empty; ``origin`` is where the resource was read from (None for objects from the mesh).
+    """
+
+    type: MessageType
+    parameters: tuple[str, ...]
+    resource: ResourceRef | None = None
+    origin: DocumentOrigin | None = None
+    path: str = ""
+
+    @property
+    def level(self) -> Level:
+        return self.type.level
+
+    @property
+    def code(self) -> str:
+        return self.type.code
+
+    @property
+    def text(self) -> str:
+        return self.type.template.format(*self.parameters)
+
+    def __str__(self) -> str:
+        if self.resource is not None:
+            where = f" ({self.resource})"
+        elif self.origin is not None:
+            where = f" ({self.origin.file})"
+        else:
+            where = ""
+        return f"{self.level} [{self.code}]{where} {self.text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """istioctl's JSON/YAML shape (code, level, origin, reference, message, url) plus path."""
+        found: dict[str, Any] = {"code": self.code, "level": str(self.level)}
+        if self.resource is not None:
+            found["origin"] = str(self.resource)
+        if self.origin is not None:
+            found["reference"] = f"{self.origin.file}#{self.origin.document}"
+        if self.path:
+            found["path"] = self.path
+        found["message"] = self.text
+        url = self.type.documentation_url
+        if url:
+            found["documentationUrl"] = url
+        return found
