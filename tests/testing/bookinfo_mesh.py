@@ -7,11 +7,13 @@ sidecar and the ingress gateway are the proxies the tests look through.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 
 import yaml
 
+from mainsail.config.base import Resource
 from mainsail.config.kube.workloads import Deployment
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
@@ -97,18 +99,29 @@ class BookInfo:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[Resource, ...]:
+    """Parsed once per text: pure-Python YAML is most of a simulation test's time."""
+    parsed = parse_documents(text, source="bookinfo")
+    assert parsed.ok, [str(e) for e in parsed.errors]
+    return tuple(parsed.resources)
+
+
+@functools.lru_cache(maxsize=4)
+def _platform(network: str) -> tuple[Resource, ...]:
+    manifests = sample("ingress/istio-ingressgateway.yaml") + "\n---\n"
+    manifests += sample("bookinfo/platform/bookinfo.yaml")
+    return _parsed(manifests) + _parsed(_pods(manifests, network))
+
+
 def bookinfo(
     *networking: str, extra: str = "", network: str = NETWORK, mesh: MeshConfig | None = None
 ) -> BookInfo:
     """BookInfo plus the ingress gateway, the given ``bookinfo/networking/*.yaml`` samples and
     ``extra`` YAML."""
-    manifests = sample("ingress/istio-ingressgateway.yaml") + "\n---\n"
-    manifests += sample("bookinfo/platform/bookinfo.yaml")
-    text = manifests + "\n---\n" + _pods(manifests, network)
+    found = list(_platform(network))
     for name in networking:
-        text += "\n---\n" + sample(f"bookinfo/networking/{name}")
+        found += _parsed(sample(f"bookinfo/networking/{name}"))
     if extra:
-        text += "\n---\n" + extra
-    parsed = parse_documents(text, source="bookinfo")
-    assert parsed.ok, [str(e) for e in parsed.errors]
-    return BookInfo(build_snapshot(parsed.resources, mesh), network)
+        found += _parsed(extra)
+    return BookInfo(build_snapshot(found, mesh), network)
