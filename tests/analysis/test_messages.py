@@ -1,0 +1,29 @@
+from mainsail.analysis import MESSAGE_TYPES, Level
+
+# Codes are stable: a code never changes meaning, Istio's keep Istio's level.
+EXPECTED = {
+    "IST0101": ("ReferencedResourceNotFound", Level.ERROR),
+    "IST0106": ("SchemaValidationError", Level.ERROR),
+    "IST0109": ("ConflictingMeshGatewayVirtualServiceHosts", Level.ERROR),
+    "IST0118": ("PortNameIsNotUnderNamingConvention", Level.INFO),
+    "IST0130": ("VirtualServiceUnreachableRule", Level.WARNING),
+    "IST0131": ("VirtualServiceIneffectiveMatch", Level.INFO),
+    "IST0132": ("VirtualServiceHostNotFoundInGateway", Level.WARNING),
+    "IST0133": ("SchemaWarning", Level.WARNING),
+    "IST0162": ("GatewayPortNotDefinedOnService", Level.WARNING),
+    "IST0173": ("DestinationRuleSubsetNotSelectPods", Level.ERROR),
+    "IST0174": ("UnknownDestinationRuleHost", Level.WARNING),
+    "MSA0001": ("VirtualServiceNotAppliedToSidecars", Level.INFO),
+    "MSA0002": ("ConflictingGatewayVirtualServiceHosts", Level.WARNING),
+    "MSA0003": ("ShadowedVirtualServiceHost", Level.INFO),
+}
+
+
+def test_message_table_is_pinned() -> None:
+    assert {t.code: (t.name, t.level) for t in MESSAGE_TYPES} == EXPECTED
+
+
+def test_only_istio_codes_link_to_istio_docs() -> None:
+    for t in MESSAGE_TYPES:
+        url = t.documentation_url
+        assert (url is not None) == t.code.startswith("IST")
