@@ -49,7 +49,7 @@ def analyze(
     mesh: MeshConfig | None = None,
     analyzers: Iterable[Analyzer] = ANALYZERS,
 ) -> tuple[Message, ...]:
-    """Every message about ``resources``, worst first, then by resource and code.
+    """Every message about ``resources``, worst first, then by resource, then in analyzer order.
 
     All resources are context; only messages about objects in ``namespace`` are kept (all when
     None), like ``istioctl analyze -n``. Messages about unparsable documents are always kept.
@@ -68,14 +68,12 @@ def analyze(
     return tuple(sorted(unique, key=_order))
 
 
-def _order(message: Message) -> tuple[int, str, str, str, str]:
+def _order(message: Message) -> tuple[int, str, str]:
     ref = message.resource
     return (
         -message.level.rank,
         ref.kind if ref else "",
         f"{ref.namespace}/{ref.name}" if ref else "",
-        message.code,
-        message.path,
     )
 
 
