@@ -4,11 +4,16 @@ on which stream, and the exit code."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mainsail.runtime.home import Home
+from mainsail.testing.waiting import wait_for_sync
 from tests.cli.conftest import Cli, ControlPlane, run_mainsail
 
 REVIEWS = """\
@@ -349,3 +354,58 @@ def test_validate_needs_a_file() -> None:
     ran = run_mainsail("validate")
     assert ran.returncode == 2
     assert "the following arguments are required: -f/--filename" in ran.stderr
+
+
+# --- the control plane's store across restarts
+
+
+def start_control_plane(state: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mainsail", "control-plane", "--state-dir", str(state),
+         "--xds-port", "0", "--api-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_a_restarted_control_plane_serves_its_stored_objects(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    store = state / "config" / "store.yaml"
+    store.parent.mkdir(parents=True)
+    # Written by hand, with a creation time that has no zone: Kubernetes times are UTC.
+    created = (datetime.now(UTC) - timedelta(hours=2, minutes=1)).replace(tzinfo=None)
+    stored = yaml.safe_load(REVIEWS)
+    stored["metadata"] |= {"creationTimestamp": created.isoformat(), "resourceVersion": "7"}
+    store.write_text(yaml.safe_dump(stored))
+    process = start_control_plane(state)
+    try:
+        home = Home(state)
+        wait_for_sync(
+            lambda: (home.read_json(home.control_plane_file) or {}).get("pid") == process.pid,
+            timeout=30,
+            message="the control plane's address file",
+        )
+        cli = Cli(state)
+        rows = [line.split() for line in cli("get", "vs").out.splitlines()]
+        assert rows[1] == ["reviews", "[]", '["reviews"]', "2h"]
+        ran = cli("apply", "-f", write(tmp_path / "r.yaml", RULE))
+        assert ran.out == "destinationrule/reviews created\n"
+        rule = yaml.safe_load(cli("get", "dr", "reviews", "-o", "yaml").out)
+        assert rule["metadata"]["resourceVersion"] == "8"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_a_control_plane_refuses_a_corrupt_store_naming_the_problem(tmp_path: Path) -> None:
+    store = tmp_path / "config" / "store.yaml"
+    store.parent.mkdir(parents=True)
+    store.write_text(RULE.replace("host: reviews", "host: [a, list]"))
+    process = start_control_plane(tmp_path)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.decode().splitlines()[:2] == [
+        f"error: {store}: the config store has errors; fix or move the file away:",
+        f"  {store}: document 1 (DestinationRule default/reviews): spec.host: "
+        "must be a valid string (got list) [MS-SCHEMA-TYPE]",
+    ]
+    assert store.read_text() == RULE.replace("host: reviews", "host: [a, list]")

@@ -32,7 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _age(created: str | None) -> str:
     if not created:
         return "<unknown>"
-    seconds = int((datetime.now(UTC) - datetime.fromisoformat(created)).total_seconds())
+    try:
+        when = datetime.fromisoformat(created)
+    except ValueError:
+        return "<unknown>"
+    if when.tzinfo is None:  # written without a zone (by hand): Kubernetes times are UTC
+        when = when.replace(tzinfo=UTC)
+    seconds = int((datetime.now(UTC) - when).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
