@@ -528,8 +528,9 @@ def _set_redirect(route: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
         action.host_redirect = redirect.authority
     if redirect.scheme:
         action.scheme_redirect = redirect.scheme
-    if redirect.port:
-        action.port_redirect = redirect.port
-    elif redirect.derive_port == "FROM_REQUEST_PORT":
-        action.port_redirect = ctx.port
+    port = redirect.port or (ctx.port if redirect.derive_port == "FROM_REQUEST_PORT" else 0)
+    # The scheme's default port is left out of the Location, as Istio does.
+    scheme = redirect.scheme or "http"
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        action.port_redirect = port
     return True
