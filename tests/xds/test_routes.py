@@ -302,3 +302,15 @@ spec:
 """
     (vhost,) = _routes(gateway, router=True)["http.80"].virtual_hosts
     assert vhost.name == "blackhole:80" and list(vhost.domains) == ["*"] and not vhost.routes
+
+
+def test_redirect_leaves_the_schemes_default_port_out() -> None:
+    def redirect(spec: str) -> rc.RedirectAction:
+        body = f"  hosts: [reviews]\n  http:\n  - redirect: {{{spec}}}\n"
+        (route,) = _vhost(_routes(_vs("r", body))["http_proxy"], f"{REVIEWS}:9080").routes
+        return route.redirect
+
+    assert redirect("authority: a.example, port: 80").port_redirect == 0
+    assert redirect("scheme: https, authority: a.example, port: 443").port_redirect == 0
+    assert redirect("scheme: https, authority: a.example, port: 80").port_redirect == 80
+    assert redirect("authority: a.example, derivePort: FROM_REQUEST_PORT").port_redirect == 9080
