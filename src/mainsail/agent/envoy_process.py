@@ -26,12 +26,12 @@ from pathlib import Path
 import aiohttp
 
 from mainsail.agent.admin import EnvoyAdmin
-from mainsail.backoff import RestartBackoff
 from mainsail.agent.bootstrap import BootstrapOptions, bootstrap_json
 from mainsail.agent.errors import EnvoyStartError
 from mainsail.agent.layout import AgentLayout
 from mainsail.agent.settings import NodeAgentSettings
 from mainsail.agent.workload import ProxyWorkload
+from mainsail.backoff import RestartBackoff
 from mainsail.naming import build_listener_name
 
 log = logging.getLogger(__name__)

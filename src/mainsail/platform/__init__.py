@@ -6,9 +6,9 @@ Public API: ``PodSpec``, ``ProxyPorts``, ``ContainerSpec``, ``pods_from_deployme
 ``PodStore``, ``StateLayout``.
 """
 
+from mainsail.backoff import RestartBackoff
 from mainsail.platform.addresses import AddressPool, PodAllocations
 from mainsail.platform.app_env import ServiceEnv, build_app_env
-from mainsail.backoff import RestartBackoff
 from mainsail.platform.deployments import (
     ROUTER_TEMPLATE_ANNOTATION,
     pod_name,

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from mainsail.platform.app_env import ServiceEnv, build_app_env
 from mainsail.backoff import RestartBackoff
+from mainsail.platform.app_env import ServiceEnv, build_app_env
 from mainsail.platform.layout import StateLayout
 from mainsail.platform.pod import ContainerSpec, PodSpec
 
