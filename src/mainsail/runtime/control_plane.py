@@ -29,7 +29,7 @@ from mainsail.runtime.home import Home
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
-from mainsail.xds.generate import generate
+from mainsail.xds.generate import Translator
 from mainsail.xds.resources import ProxyConfig
 from mainsail.xds.tcp_outbound import local_service_env
 
@@ -115,12 +115,7 @@ async def run_control_plane(
 
 
 def _generator_for(store: ConfigStore, mesh: MeshConfig) -> Callable[[ProxyNode], ProxyConfig]:
-    snapshot = build_snapshot(store.objects(), mesh)
-
-    def generator(node: ProxyNode) -> ProxyConfig:
-        return generate(snapshot, node)
-
-    return generator
+    return Translator(build_snapshot(store.objects(), mesh)).generate
 
 
 def _bound_port(site: web.TCPSite) -> int:

@@ -7,7 +7,7 @@ translation needs. No locks, no metrics, no connections: those live with the ADS
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from mainsail.config.base import Resource
@@ -37,12 +37,22 @@ class MeshSnapshot:
     virtual_services: tuple[VirtualService, ...]
     destination_rules: tuple[DestinationRule, ...]
     gateways: tuple[Gateway, ...]
+    # Indexes (derived in ``build_snapshot``): per-proxy lookups must not scan the mesh.
+    endpoints_by_address: Mapping[str, tuple[ServiceEndpoint, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    workloads_by_address: Mapping[str, Workload] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def endpoints_of(self, hostname: str, port: int) -> tuple[ServiceEndpoint, ...]:
         return self.endpoints.get((hostname, port), ())
 
+    def endpoints_at(self, address: str) -> tuple[ServiceEndpoint, ...]:
+        return self.endpoints_by_address.get(address, ())
+
     def workload_at(self, address: str) -> Workload | None:
-        return next((w for w in self.workloads if w.address == address), None)
+        return self.workloads_by_address.get(address)
 
     def gateway(self, namespace: str, name: str) -> Gateway | None:
         return next((g for g in self.gateways if g.namespace == namespace and g.name == name), None)
@@ -88,6 +98,10 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
                 endpoints.setdefault((endpoint.hostname, endpoint.service_port), []).append(
                     endpoint
                 )
+    by_address: dict[str, list[ServiceEndpoint]] = {}
+    for key in sorted(endpoints):
+        for endpoint in endpoints[key]:
+            by_address.setdefault(endpoint.address, []).append(endpoint)
     return MeshSnapshot(
         mesh=mesh,
         services=MappingProxyType(dict(sorted(services.items()))),
@@ -97,6 +111,8 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
                 for key, found in endpoints.items()
             }
         ),
+        endpoints_by_address=MappingProxyType({a: tuple(e) for a, e in by_address.items()}),
+        workloads_by_address=MappingProxyType({w.address: w for w in reversed(workloads)}),
         workloads=workloads,
         virtual_services=tuple(
             sorted((r for r in items if isinstance(r, VirtualService)), key=_creation_order)

@@ -34,10 +34,5 @@ def build_proxy_view(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyView:
         for s in snapshot.services.values()
         if exported_to(s.export_to, s.namespace, node.namespace)
     )
-    inbound = tuple(
-        e
-        for endpoints in snapshot.endpoints.values()
-        for e in endpoints
-        if e.address == node.ip and node.proxy_type == "sidecar"
-    )
+    inbound = snapshot.endpoints_at(node.ip) if node.proxy_type == "sidecar" else ()
     return ProxyView(node=node, workload=workload, visible_services=visible, inbound=inbound)

@@ -37,7 +37,18 @@ _SIMPLE_LB = {
 
 
 def build_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
-    clusters = [*_special_clusters(snapshot), *_inbound_clusters(view)]
+    return [*build_local_clusters(snapshot, view), *build_outbound_clusters(snapshot, view)]
+
+
+def build_local_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
+    """The special clusters and this proxy's own inbound clusters."""
+    return [*_special_clusters(snapshot), *_inbound_clusters(view)]
+
+
+def build_outbound_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
+    """Service clusters: they depend only on the proxy's namespace, address family and what it
+    sees (``xds.generate.Translator`` shares them between proxies on that basis)."""
+    clusters = []
     for service in view.visible_services:
         rule = destination_rule_for(
             snapshot, view.node.namespace, service.hostname, service.namespace

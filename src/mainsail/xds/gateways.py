@@ -61,8 +61,7 @@ def gateway_server_ports(snapshot: MeshSnapshot, view: ProxyView) -> list[Gatewa
 
 def _target_port(snapshot: MeshSnapshot, view: ProxyView, number: int) -> int:
     """A Service port of the gateway pod maps to its container port (80 → 8080)."""
-    for endpoints in snapshot.endpoints.values():
-        for endpoint in endpoints:
-            if endpoint.address == view.node.ip and endpoint.service_port == number:
-                return endpoint.port
+    for endpoint in snapshot.endpoints_at(view.node.ip):
+        if endpoint.service_port == number:
+            return endpoint.port
     return number

@@ -1,12 +1,24 @@
-"""``generate(snapshot, node)``: everything one proxy should hold. Pure; no I/O, no clock."""
+"""``generate(snapshot, node)``: everything one proxy should hold. Pure; no I/O, no clock.
+
+``Translator`` is the same function for many proxies of one snapshot: what depends only on a
+proxy's namespace and what it can see (service clusters, their endpoints, the HTTP-proxy route
+table) is built and serialized once and shared by every proxy with the same key. What is the
+proxy's own (listeners on its address, inbound clusters) is built per proxy. A Translator is made
+per snapshot and dropped with it, so sharing never crosses snapshots.
+"""
 
 from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Hashable
+
+from envoy.config.cluster.v3 import cluster_pb2
 
 from mainsail import naming
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
-from mainsail.snapshot.view import build_proxy_view
-from mainsail.xds.clusters import build_clusters
+from mainsail.snapshot.view import ProxyView, build_proxy_view
+from mainsail.xds.clusters import build_local_clusters, build_outbound_clusters
 from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
@@ -14,29 +26,86 @@ from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import build_gateway_routes, build_sidecar_http_proxy_routes
 from mainsail.xds.tcp_outbound import build_tcp_outbound_listeners, tcp_outbound_ports
 
+Shared = tuple[XdsResource, ...]
+
+
+class Translator:
+    def __init__(self, snapshot: MeshSnapshot) -> None:
+        self.snapshot = snapshot
+        self._shared: dict[Hashable, Shared] = {}
+        self._routes_read_labels = any(
+            match.source_labels
+            for vs in snapshot.virtual_services
+            for http in vs.spec.http
+            for match in http.match
+        )
+
+    def _once(self, key: Hashable, build: Callable[[], Shared]) -> Shared:
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = build()
+        return found
+
+    def generate(self, node: ProxyNode) -> ProxyConfig:
+        snapshot = self.snapshot
+        view = build_proxy_view(snapshot, node)
+        seen = (
+            node.namespace,
+            node.proxy_type,
+            ipaddress.ip_address(node.ip).version,
+            tuple(s.hostname for s in view.visible_services),
+        )
+        clusters = self._once(
+            ("cds", seen), lambda: _packed_clusters(build_outbound_clusters(snapshot, view))
+        )
+        endpoints = self._once(
+            ("eds", seen),
+            lambda: tuple(
+                XdsResource.pack(e.cluster_name, e) for e in build_endpoints(snapshot, view)
+            ),
+        )
+        local_clusters = _packed_clusters(build_local_clusters(snapshot, view))
+        if node.proxy_type == "router":
+            server_ports = gateway_server_ports(snapshot, view)
+            listeners = build_gateway_listeners(view, server_ports)
+            routes: Shared = tuple(
+                XdsResource.pack(r.name, r)
+                for r in (
+                    build_gateway_routes(snapshot, view, p)
+                    for p in server_ports
+                    if p.protocol.is_http
+                )
+            )
+        else:
+            listeners = build_sidecar_listeners(view)
+            if node.interception_mode == "NONE":
+                listeners += build_tcp_outbound_listeners(
+                    view, tcp_outbound_ports(view, node.own_ports)
+                )
+            routes = ()
+            if node.http_proxy_port:
+                labels = node.labels if self._routes_read_labels else ()
+                routes = self._once(
+                    ("rds", seen, labels), lambda: _packed_http_proxy_routes(snapshot, view)
+                )
+        return ProxyConfig.of(
+            {
+                naming.CLUSTER_TYPE: [*local_clusters, *clusters],
+                naming.ENDPOINT_TYPE: endpoints,
+                naming.LISTENER_TYPE: [XdsResource.pack(lst.name, lst) for lst in listeners],
+                naming.ROUTE_TYPE: routes,
+            }
+        )
+
+
+def _packed_clusters(clusters: list[cluster_pb2.Cluster]) -> Shared:
+    return tuple(XdsResource.pack(c.name, c) for c in clusters)
+
+
+def _packed_http_proxy_routes(snapshot: MeshSnapshot, view: ProxyView) -> Shared:
+    config = build_sidecar_http_proxy_routes(snapshot, view)
+    return (XdsResource.pack(config.name, config),)
+
 
 def generate(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyConfig:
-    view = build_proxy_view(snapshot, node)
-    clusters = build_clusters(snapshot, view)
-    endpoints = build_endpoints(snapshot, view)
-    if node.proxy_type == "router":
-        server_ports = gateway_server_ports(snapshot, view)
-        listeners = build_gateway_listeners(view, server_ports)
-        routes = [
-            build_gateway_routes(snapshot, view, p) for p in server_ports if p.protocol.is_http
-        ]
-    else:
-        listeners = build_sidecar_listeners(view)
-        if node.interception_mode == "NONE":
-            listeners += build_tcp_outbound_listeners(
-                view, tcp_outbound_ports(view, node.own_ports)
-            )
-        routes = [build_sidecar_http_proxy_routes(snapshot, view)] if node.http_proxy_port else []
-    return ProxyConfig.of(
-        {
-            naming.CLUSTER_TYPE: [XdsResource.pack(c.name, c) for c in clusters],
-            naming.ENDPOINT_TYPE: [XdsResource.pack(e.cluster_name, e) for e in endpoints],
-            naming.LISTENER_TYPE: [XdsResource.pack(lst.name, lst) for lst in listeners],
-            naming.ROUTE_TYPE: [XdsResource.pack(r.name, r) for r in routes],
-        }
-    )
+    return Translator(snapshot).generate(node)
