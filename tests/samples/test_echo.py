@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,9 +12,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import pytest
 
-from mainsail.samples.echo import EchoServer, EchoSettings
+from mainsail.samples.echo import EchoServer, EchoSettings, build_app
 from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
@@ -95,3 +97,44 @@ async def test_runs_as_a_module_on_instance_ip_and_port() -> None:
         assert process.wait(10) == 0
         assert process.stdout is not None
         assert f"listening on {host} port {port}" in process.stdout.read().decode()
+
+
+async def test_fail_rate_answers_503_to_the_drawn_share_of_requests(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    draws = iter([0.1, 0.9, 0.49, 0.5])  # below 0.5 fails
+    settings = EchoSettings(host=random_loopback_address(), port=0, fail_rate=0.5)
+    app = build_app(settings, draw=lambda: next(draws))
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port(settings.host)
+    await aiohttp.web.TCPSite(runner, settings.host, port).start()
+    try:
+        url = f"http://{settings.host}:{port}/x"
+        statuses = [(await _get(url))[0] for _ in range(4)]
+    finally:
+        await runner.cleanup()
+    assert statuses == [503, 200, 503, 200]
+    assert capsys.readouterr().out == ""  # no request log unless asked for
+
+
+async def test_fail_rate_extremes_and_request_log(capsys: pytest.CaptureFixture[str]) -> None:
+    host = random_loopback_address()
+    for rate, expected in ((1.0, 503), (0.0, 200)):
+        settings = EchoSettings(host=host, port=0, fail_rate=rate, log_requests=True)
+        async with EchoServer(settings) as server:
+            for _ in range(20):
+                status, body = await _get(f"http://{host}:{server.port}/p?k=v")
+                assert status == expected and body["path"] == "/p"
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert len(lines) == 20
+        assert {(line["status"], line["path"], line["query"]["k"]) for line in lines} == {
+            (expected, "/p", "v")
+        }
+
+
+def test_fail_rate_and_request_log_from_env() -> None:
+    settings = EchoSettings.from_env({"FAIL_RATE": "0.5", "LOG_REQUESTS": "true"})
+    assert settings.fail_rate == 0.5 and settings.log_requests
+    with pytest.raises(ValueError, match="fail_rate"):
+        EchoSettings.from_env({"FAIL_RATE": "1.5"})

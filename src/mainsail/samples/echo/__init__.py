@@ -14,6 +14,10 @@ JSON body::
   server received (after any rewrite), ``query`` the decoded query parameters (first value).
 - ``?status=NNN`` answers with that status (same body); ``?delay=0.5`` waits that many seconds
   first (both together work). Bad values answer ``400``.
+- ``$FAIL_RATE`` (default ``0``): that share of requests, chosen at random, is answered ``503``
+  (same body): a flaky endpoint for retry and outlier-detection tests.
+- ``$LOG_REQUESTS=true`` prints each answered request (the JSON body plus ``status``) as one line
+  on stdout, so a request nobody reads the answer to (a mirror's) is still seen.
 - ``GET /health`` answers ``200`` ``{"status": "ok"}`` without echoing.
 
 ``EchoServer`` runs the same app in-process (tests, OS-chosen port).

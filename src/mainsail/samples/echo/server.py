@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -21,6 +23,13 @@ class EchoSettings:
     port: int = DEFAULT_PORT
     version: str = "v1"
     pod: str = ""
+    # The share of requests answered 503 on purpose (a flaky endpoint for resilience tests).
+    fail_rate: float = 0.0
+    log_requests: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError(f"fail_rate must be within [0, 1], not {self.fail_rate}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EchoSettings:
@@ -29,6 +38,8 @@ class EchoSettings:
             port=int(env.get("PORT") or DEFAULT_PORT),
             version=env.get("SERVICE_VERSION") or "v1",
             pod=env.get("POD_NAME", ""),
+            fail_rate=float(env.get("FAIL_RATE") or 0.0),
+            log_requests=(env.get("LOG_REQUESTS") or "").lower() in ("1", "true", "yes"),
         )
 
 
@@ -39,7 +50,11 @@ def _headers(request: web.Request) -> dict[str, str]:
     return {name: ",".join(values) for name, values in found.items()}
 
 
-def build_app(settings: EchoSettings) -> web.Application:
+def build_app(
+    settings: EchoSettings, *, draw: Callable[[], float] = random.random
+) -> web.Application:
+    """``draw`` decides the purposely failed requests (``draw() < fail_rate``)."""
+
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -58,6 +73,8 @@ def build_app(settings: EchoSettings) -> web.Application:
                 await asyncio.sleep(delay)  # the delay is what the caller asked for
         except ValueError:
             return web.json_response({"error": "bad status or delay"}, status=400)
+        if settings.fail_rate and draw() < settings.fail_rate:
+            status = 503
         payload = {
             "version": settings.version,
             "pod": settings.pod,
@@ -67,6 +84,8 @@ def build_app(settings: EchoSettings) -> web.Application:
             "headers": _headers(request),
             "body_length": len(body),
         }
+        if settings.log_requests:
+            print(json.dumps({**payload, "status": status}, sort_keys=True), flush=True)
         return web.json_response(payload, status=status)
 
     app = web.Application()
