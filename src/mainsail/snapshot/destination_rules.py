@@ -2,16 +2,19 @@
 
 Lookup order (Istio's ``PushContext.destinationRule``): the proxy's namespace, then the service's
 namespace, then the root namespace; exact hosts before wildcards, most specific wildcard first.
+Rules with a ``workloadSelector`` count only in their own namespace, for the proxies they select.
 Several rules for one host in one namespace merge: subsets are appended (first name wins) and the
 oldest rule's top-level traffic policy is kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mainsail.config.istio.destination_rule import DestinationRule, Subset, TrafficPolicy
+from mainsail.registry.model import labels_match
 from mainsail.snapshot.hosts import host_matches, resolve_short_name, specificity
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import exported_to
@@ -33,19 +36,32 @@ class AppliedRule:
 
 
 def destination_rule_for(
-    snapshot: MeshSnapshot, proxy_namespace: str, hostname: str, service_namespace: str
+    snapshot: MeshSnapshot,
+    proxy_namespace: str,
+    hostname: str,
+    service_namespace: str,
+    proxy_labels: Mapping[str, str] | None = None,
 ) -> AppliedRule | None:
+    """The rule for ``hostname`` as seen by a proxy of ``proxy_namespace`` with ``proxy_labels``.
+
+    A rule with ``workloadSelector`` applies only to the proxies it selects in its own namespace
+    and is never exported; in the proxy's namespace it wins over the rules without a selector
+    (istiod's ``SidecarScope.DestinationRule``). As in istiod, when the proxy's namespace has
+    rules for the host but none applies to this proxy, no other namespace is consulted.
+    """
     domain = snapshot.mesh.domain
+    labels = proxy_labels or {}
     for namespace in dict.fromkeys(
         (proxy_namespace, service_namespace, snapshot.mesh.root_namespace)
     ):
+        local = namespace == proxy_namespace
         candidates = [
             rule
             for rule in snapshot.destination_rules
             if rule.namespace == namespace
-            and rule.spec.workload_selector is None
+            and (local or rule.spec.workload_selector is None)
             and (
-                namespace == proxy_namespace
+                local
                 or exported_to(frozenset(rule.spec.export_to or ("*",)), namespace, proxy_namespace)
             )
             and host_matches(resolve_short_name(rule.spec.host, rule.namespace, domain), hostname)
@@ -55,13 +71,39 @@ def destination_rule_for(
         best = min(
             specificity(resolve_short_name(r.spec.host, r.namespace, domain)) for r in candidates
         )
-        chosen = tuple(
+        chosen = [
             r
             for r in candidates
             if specificity(resolve_short_name(r.spec.host, r.namespace, domain)) == best
-        )
-        return _merge(hostname, chosen)
+        ]
+        selected = [r for r in chosen if _selects(r, labels)]
+        if selected:
+            first = selected[0].spec.workload_selector
+            assert first is not None
+            return _merge(
+                hostname,
+                tuple(r for r in selected if r.spec.workload_selector == first),
+            )
+        plain = tuple(r for r in chosen if r.spec.workload_selector is None)
+        return _merge(hostname, plain) if plain else None
     return None
+
+
+def _selects(rule: DestinationRule, labels: Mapping[str, str]) -> bool:
+    selector = rule.spec.workload_selector
+    return selector is not None and labels_match(selector.match_labels, labels)
+
+
+def selecting_rules(
+    snapshot: MeshSnapshot, proxy_namespace: str, proxy_labels: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Names of the rules with a ``workloadSelector`` that select this proxy (a cache key part:
+    proxies differing in them see different rules)."""
+    return tuple(
+        r.name
+        for r in snapshot.destination_rules
+        if r.namespace == proxy_namespace and _selects(r, proxy_labels)
+    )
 
 
 def _merge(hostname: str, rules: tuple[DestinationRule, ...]) -> AppliedRule:

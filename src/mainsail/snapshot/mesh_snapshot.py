@@ -14,6 +14,7 @@ from mainsail.config.base import Resource
 from mainsail.config.istio.destination_rule import DestinationRule
 from mainsail.config.istio.gateway import Gateway
 from mainsail.config.istio.service_entry import ServiceEntry
+from mainsail.config.istio.sidecar import Sidecar
 from mainsail.config.istio.virtual_service import VirtualService
 from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.kube.service import Service
@@ -23,6 +24,7 @@ from mainsail.registry.kube import endpoints_from_kube, service_from_kube, workl
 from mainsail.registry.model import MeshService, ServiceEndpoint, Workload
 from mainsail.registry.service_entry import services_from_service_entry
 from mainsail.registry.workload_entry import workload_from_entry
+from mainsail.snapshot.delegates import merge_delegates
 from mainsail.snapshot.hosts import resolve_short_name
 
 EndpointKey = tuple[str, int]
@@ -34,9 +36,12 @@ class MeshSnapshot:
     services: Mapping[str, MeshService]
     endpoints: Mapping[EndpointKey, tuple[ServiceEndpoint, ...]]
     workloads: tuple[Workload, ...]
+    # Oldest first; delegates merged into their roots (``snapshot.delegates``) and left out.
     virtual_services: tuple[VirtualService, ...]
     destination_rules: tuple[DestinationRule, ...]
     gateways: tuple[Gateway, ...]
+    # Oldest first (selection picks the oldest match).
+    sidecars: tuple[Sidecar, ...] = ()
     # Indexes (derived in ``build_snapshot``): per-proxy lookups must not scan the mesh.
     endpoints_by_address: Mapping[str, tuple[ServiceEndpoint, ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -114,13 +119,15 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         endpoints_by_address=MappingProxyType({a: tuple(e) for a, e in by_address.items()}),
         workloads_by_address=MappingProxyType({w.address: w for w in reversed(workloads)}),
         workloads=workloads,
-        virtual_services=tuple(
-            sorted((r for r in items if isinstance(r, VirtualService)), key=_creation_order)
+        virtual_services=merge_delegates(
+            sorted((r for r in items if isinstance(r, VirtualService)), key=_creation_order),
+            mesh.domain,
         ),
         destination_rules=tuple(
             sorted((r for r in items if isinstance(r, DestinationRule)), key=_creation_order)
         ),
         gateways=tuple(sorted((r for r in items if isinstance(r, Gateway)), key=_creation_order)),
+        sidecars=tuple(sorted((r for r in items if isinstance(r, Sidecar)), key=_creation_order)),
     )
 
 

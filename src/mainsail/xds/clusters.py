@@ -51,7 +51,7 @@ def build_outbound_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[clu
     clusters = []
     for service in view.visible_services:
         rule = destination_rule_for(
-            snapshot, view.node.namespace, service.hostname, service.namespace
+            snapshot, view.node.namespace, service.hostname, service.namespace, view.node.label_map
         )
         for port in service.ports:
             if port.protocol == "UDP":

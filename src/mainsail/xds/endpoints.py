@@ -26,7 +26,7 @@ def build_endpoints(
         if service.resolution is not Resolution.CLIENT_SIDE_LB:
             continue
         rule = destination_rule_for(
-            snapshot, view.node.namespace, service.hostname, service.namespace
+            snapshot, view.node.namespace, service.hostname, service.namespace, view.node.label_map
         )
         subsets = [""] + [s.name for s in rule.subsets] if rule else [""]
         for port in service.ports:

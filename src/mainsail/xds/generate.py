@@ -2,7 +2,9 @@
 
 ``Translator`` is the same function for many proxies of one snapshot: what depends only on a
 proxy's namespace and what it can see (service clusters, their endpoints, the HTTP-proxy route
-table) is built and serialized once and shared by every proxy with the same key. What is the
+table) is built and serialized once and shared by every proxy with the same key: namespace, proxy
+type, address family, visible services, the Sidecar resource in force and the workload-selected
+DestinationRules (plus the labels when a route matches ``sourceLabels``). What is the
 proxy's own (listeners on its address, inbound clusters) is built per proxy. A Translator is made
 per snapshot and dropped with it, so sharing never crosses snapshots.
 """
@@ -11,10 +13,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 
 from envoy.config.cluster.v3 import cluster_pb2
 
 from mainsail import naming
+from mainsail.snapshot.destination_rules import selecting_rules
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.snapshot.view import ProxyView, build_proxy_view
@@ -24,6 +28,12 @@ from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import build_gateway_routes, build_sidecar_http_proxy_routes
+from mainsail.xds.sidecar_ingress import (
+    build_ingress_clusters,
+    build_ingress_listeners,
+    has_sidecar_ingress,
+    ingress_ports,
+)
 from mainsail.xds.tcp_outbound import build_tcp_outbound_listeners, tcp_outbound_ports
 
 Shared = tuple[XdsResource, ...]
@@ -49,11 +59,16 @@ class Translator:
     def generate(self, node: ProxyNode) -> ProxyConfig:
         snapshot = self.snapshot
         view = build_proxy_view(snapshot, node)
+        sidecar = view.sidecar
         seen = (
             node.namespace,
             node.proxy_type,
             ipaddress.ip_address(node.ip).version,
             tuple(s.hostname for s in view.visible_services),
+            # What else shapes the shared resources: the Sidecar (egress scope, ports, outbound
+            # policy) and the DestinationRules whose workloadSelector picks this proxy.
+            (sidecar.namespace, sidecar.name) if sidecar is not None else None,
+            selecting_rules(snapshot, node.namespace, node.label_map),
         )
         clusters = self._once(
             ("cds", seen), lambda: _packed_clusters(build_outbound_clusters(snapshot, view))
@@ -64,7 +79,13 @@ class Translator:
                 XdsResource.pack(e.cluster_name, e) for e in build_endpoints(snapshot, view)
             ),
         )
-        local_clusters = _packed_clusters(build_local_clusters(snapshot, view))
+        # Sidecar ``ingress`` replaces the Service-derived inbound listeners and clusters.
+        ingress = has_sidecar_ingress(view)
+        own_view = replace(view, inbound=()) if ingress else view
+        local_clusters = _packed_clusters(
+            build_local_clusters(snapshot, own_view)
+            + (build_ingress_clusters(view) if ingress else [])
+        )
         if node.proxy_type == "router":
             server_ports = gateway_server_ports(snapshot, view)
             listeners = build_gateway_listeners(view, server_ports)
@@ -77,10 +98,12 @@ class Translator:
                 )
             )
         else:
-            listeners = build_sidecar_listeners(view)
+            listeners = build_sidecar_listeners(own_view)
+            if ingress:
+                listeners += build_ingress_listeners(view)
             if node.interception_mode == "NONE":
                 listeners += build_tcp_outbound_listeners(
-                    view, tcp_outbound_ports(view, node.own_ports)
+                    view, tcp_outbound_ports(view, node.own_ports | ingress_ports(view))
                 )
             routes = ()
             if node.http_proxy_port:

@@ -15,6 +15,7 @@ from typing import Any
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault_pb2
+from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
 from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
 from envoy.extensions.retry.priority.previous_priorities.v3 import (
@@ -95,7 +96,9 @@ def destination_hash_policies(
     service = ctx.snapshot.services.get(host)
     if service is None:
         return []
-    rule = destination_rule_for(ctx.snapshot, ctx.proxy_namespace, host, service.namespace)
+    rule = destination_rule_for(
+        ctx.snapshot, ctx.proxy_namespace, host, service.namespace, ctx.proxy_labels
+    )
     lb = policy_for(rule, port, subset).get("load_balancer")
     consistent = lb.consistent_hash if lb is not None else None
     if consistent is None:
@@ -295,8 +298,10 @@ def _translate(vs: VirtualService, http: Any, match: Any, ctx: RouteContext) -> 
                 route.direct_response.body.inline_bytes = base64.b64decode(body.bytes)
     else:
         _set_route_action(route, vs, http, ctx)
+    route.decorator.operation = _operation(route, vs, ctx.port)
     _set_headers(route, http.headers)
     _set_fault(route, http.fault)
+    _set_cors(route, http.cors_policy)
     if vs.name in ctx.snapshot.mesh.test_nack_virtual_services:
         # Test hook: a regex Envoy's RE2 refuses, so the whole RDS update is NACKed.
         route.match.ClearField("path_specifier")
@@ -534,3 +539,50 @@ def _set_redirect(route: rc.Route, redirect: Any, ctx: RouteContext) -> bool:
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
         action.port_redirect = port
     return True
+
+
+def _operation(route: rc.Route, vs: VirtualService, port: int) -> str:
+    """istiod's ``getRouteOperation`` (the tracing span name): ``<host>:<port><path>`` for a route
+    to one cluster, else ``<vs name>:<port><path>``; the path is ``<prefix>*``, the exact path or
+    the regex."""
+    match = route.match
+    specifier = match.WhichOneof("path_specifier")
+    path = "/*"
+    if specifier == "prefix":
+        path = match.prefix + "*"
+    elif specifier == "path":
+        path = match.path
+    elif specifier == "safe_regex":
+        path = match.safe_regex.regex
+    cluster = route.route.cluster if route.WhichOneof("action") == "route" else ""
+    key = naming.parse_cluster_name(cluster) if cluster else None
+    owner = key.host if key is not None else vs.name
+    return f"{owner}:{port}{path}"
+
+
+def _set_cors(route: rc.Route, cors: Any) -> None:
+    """istiod's ``TranslateCORSPolicy`` as the route's config of the (always present) CORS
+    filter. Preflights that match no policy go on to the app unless ``unmatchedPreflights:
+    IGNORE`` (Envoy's own default since 1.30 is to answer them)."""
+    if cors is None:
+        return
+    policy = cors_pb2.CorsPolicy(
+        allow_methods=",".join(cors.allow_methods),
+        allow_headers=",".join(cors.allow_headers),
+        expose_headers=",".join(cors.expose_headers),
+    )
+    policy.forward_not_matching_preflights.value = cors.unmatched_preflights != "IGNORE"
+    if cors.allow_origins:
+        policy.allow_origin_string_match.extend(_string_matcher(o) for o in cors.allow_origins)
+    else:
+        policy.allow_origin_string_match.extend(
+            string_pb2.StringMatcher(exact=o) for o in cors.allow_origin
+        )
+    policy.filter_enabled.default_value.CopyFrom(_hundred(100))
+    if cors.allow_credentials is not None:
+        policy.allow_credentials.value = cors.allow_credentials
+    if cors.max_age is not None:
+        policy.max_age = str(int(cors.max_age.total_seconds()))
+    packed = any_pb2.Any()
+    packed.Pack(policy)
+    route.typed_per_filter_config[CORS_FILTER].CopyFrom(packed)

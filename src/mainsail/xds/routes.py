@@ -1,7 +1,7 @@
 """RDS: the sidecar's HTTP-proxy route table and the gateways' ``http.<port>`` tables.
 
-Reads: services, VirtualService (bound to ``mesh`` or to a Gateway), Gateway servers, MeshConfig
-``outboundTrafficPolicy``. Host precedence: exact hosts, then the most specific wildcard
+Reads: services, VirtualService (bound to ``mesh`` or to a Gateway), Gateway servers, the
+``outboundTrafficPolicy`` mode (the proxy's Sidecar, else MeshConfig; in ``ProxyView``). Host precedence: exact hosts, then the most specific wildcard
 VirtualService; first match wins inside a VirtualService; no fallback route under a VS (404 NR).
 """
 
@@ -23,7 +23,8 @@ from mainsail.snapshot.hosts import (
     specificity,
 )
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
-from mainsail.snapshot.view import ProxyView, exported_to
+from mainsail.snapshot.sidecar_scope import OutboundMode
+from mainsail.snapshot.view import ProxyView
 from mainsail.xds.gateways import GatewayServerPort
 from mainsail.xds.http_routes import (
     RouteContext,
@@ -44,14 +45,6 @@ def _route_configuration(name: str, vhosts: list[rc.VirtualHost]) -> route_pb2.R
     )
     config.validate_clusters.value = False
     return config
-
-
-def _visible_virtual_services(snapshot: MeshSnapshot, view: ProxyView) -> list[VirtualService]:
-    return [
-        vs
-        for vs in snapshot.virtual_services
-        if exported_to(frozenset(vs.spec.export_to or ("*",)), vs.namespace, view.node.namespace)
-    ]
 
 
 def _vs_for_host(
@@ -95,7 +88,7 @@ def build_sidecar_http_proxy_routes(
     domain = snapshot.mesh.domain
     candidates = [
         (vs, tuple(resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts))
-        for vs in _visible_virtual_services(snapshot, view)
+        for vs in view.virtual_services
         # Only a VirtualService bound to ``mesh`` routes sidecar traffic (gateway-only ones
         # would otherwise leave the service's vhost with no route at all).
         if vs.spec.http and "mesh" in virtual_service_gateways(vs)
@@ -145,12 +138,12 @@ def build_sidecar_http_proxy_routes(
                     include_request_attempt_count=True,
                 )
             )
-    vhosts.append(_catch_all(snapshot))
+    vhosts.append(_catch_all(snapshot, view.outbound_traffic_policy))
     return _route_configuration(naming.HTTP_PROXY_ROUTE, vhosts)
 
 
-def _catch_all(snapshot: MeshSnapshot) -> rc.VirtualHost:
-    if snapshot.mesh.outbound_traffic_policy.mode == "REGISTRY_ONLY":
+def _catch_all(snapshot: MeshSnapshot, mode: OutboundMode) -> rc.VirtualHost:
+    if mode == "REGISTRY_ONLY":
         return rc.VirtualHost(
             name=naming.BLOCK_ALL_VHOST,
             domains=["*"],
@@ -196,7 +189,7 @@ def build_gateway_routes(
     for server in server_port.servers:
         gateway_name = f"{server.gateway_namespace}/{server.gateway_name}"
         ctx = _context(snapshot, view, gateway_name, server_port.number)
-        for vs in _visible_virtual_services(snapshot, view):
+        for vs in view.virtual_services:
             if not vs.spec.http:
                 continue
             if gateway_name not in {
