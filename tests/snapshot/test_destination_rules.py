@@ -178,3 +178,49 @@ def test_unknown_subset_uses_the_top_level() -> None:
 
 def test_no_rule_no_policy() -> None:
     assert policy_for(None, 80) == {}
+
+
+def _selected(snapshot: MeshSnapshot, proxy_namespace: str, labels: dict[str, str]) -> list[str]:
+    rule = destination_rule_for(snapshot, proxy_namespace, HOST, "shop", labels)
+    return [] if rule is None else [r.name for r in rule.sources]
+
+
+SELECTED = "  host: reviews.shop.svc.cluster.local\n  workloadSelector: {matchLabels: {app: web}}"
+
+
+def test_workload_selector_rule_wins_for_the_proxies_it_selects_in_its_namespace() -> None:
+    plain = _dr("plain", "client", "  host: reviews.shop.svc.cluster.local")
+    selected = _dr("selected", "client", SELECTED, created="2025-01-01T00:00:00Z")
+    snapshot = _snapshot(plain, selected)
+    assert _selected(snapshot, "client", {"app": "web", "version": "v1"}) == ["selected"]
+    assert _selected(snapshot, "client", {"app": "batch"}) == ["plain"]
+    assert _selected(snapshot, "client", {}) == ["plain"]
+
+
+def test_workload_selector_rule_is_never_exported_to_other_namespaces() -> None:
+    selected = _dr("selected", "shop", SELECTED)
+    fallback = _dr("fallback", "istio-system", "  host: reviews.shop.svc.cluster.local")
+    snapshot = _snapshot(selected, fallback)
+    # A proxy in another namespace with matching labels: the shop rule does not apply.
+    assert _selected(snapshot, "client", {"app": "web"}) == ["fallback"]
+    assert _selected(snapshot, "shop", {"app": "web"}) == ["selected"]
+
+
+def test_unselected_proxy_with_only_selector_rules_in_its_namespace_gets_none() -> None:
+    """istiod's quirk: the proxy namespace holds rules for the host, none applies, and the
+    service namespace is not consulted."""
+    selected = _dr("selected", "client", SELECTED)
+    service = _dr("service", "shop", "  host: reviews")
+    assert _selected(_snapshot(selected, service), "client", {"app": "batch"}) == []
+
+
+def test_rules_with_the_same_selector_merge() -> None:
+    first = _dr("first", "client", SELECTED + "\n  subsets: [{name: v1, labels: {v: '1'}}]")
+    second = _dr(
+        "second",
+        "client",
+        SELECTED + "\n  subsets: [{name: v2, labels: {v: '2'}}]",
+        created="2025-01-01T00:00:00Z",
+    )
+    rule = destination_rule_for(_snapshot(first, second), "client", HOST, "shop", {"app": "web"})
+    assert rule is not None and [s.name for s in rule.subsets] == ["v1", "v2"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
 
 from mainsail import naming
-from mainsail.xds.http_routes import FAULT_FILTER
+from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER
 
 from .cases import Case, generate_case, load_case
 
@@ -314,3 +315,145 @@ def test_redirect_leaves_the_schemes_default_port_out() -> None:
     assert redirect("scheme: https, authority: a.example, port: 443").port_redirect == 0
     assert redirect("scheme: https, authority: a.example, port: 80").port_redirect == 80
     assert redirect("authority: a.example, derivePort: FROM_REQUEST_PORT").port_redirect == 9080
+
+
+def test_cors_policy_is_the_routes_cors_filter_config() -> None:
+    vs = _vs(
+        "reviews",
+        """  hosts: [reviews]
+  http:
+  - name: modern
+    match: [{uri: {prefix: /a}}]
+    route: [{destination: {host: reviews}}]
+    corsPolicy:
+      allowOrigins: [{exact: "https://a.example"}, {prefix: "https://b."}, {regex: ".*\\\\.c\\\\.example"}]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-a, x-b]
+      exposeHeaders: [x-c]
+      maxAge: 24h
+      allowCredentials: true
+  - name: legacy
+    route: [{destination: {host: reviews}}]
+    corsPolicy: {allowOrigin: ["https://old.example"], unmatchedPreflights: IGNORE}
+""",
+    )
+    modern, legacy = _vhost(_routes(vs)["http_proxy"], f"{REVIEWS}:9080").routes
+    policy = cors_pb2.CorsPolicy()
+    modern.typed_per_filter_config[CORS_FILTER].Unpack(policy)
+    origins = [m.WhichOneof("match_pattern") for m in policy.allow_origin_string_match]
+    assert origins == ["exact", "prefix", "safe_regex"]
+    assert policy.allow_origin_string_match[2].safe_regex.regex == ".*\\.c\\.example"
+    assert (policy.allow_methods, policy.allow_headers, policy.expose_headers) == (
+        "GET,POST",
+        "x-a,x-b",
+        "x-c",
+    )
+    assert policy.max_age == "86400" and policy.allow_credentials.value
+    assert policy.filter_enabled.default_value.numerator == 100
+    assert policy.forward_not_matching_preflights.value
+    legacy.typed_per_filter_config[CORS_FILTER].Unpack(policy := cors_pb2.CorsPolicy())
+    assert [m.exact for m in policy.allow_origin_string_match] == ["https://old.example"]
+    assert not policy.forward_not_matching_preflights.value
+    assert not policy.HasField("allow_credentials") and policy.max_age == ""
+
+
+def test_route_decorators_name_the_host_or_the_virtual_service() -> None:
+    vs = _vs(
+        "reviews",
+        """  hosts: [reviews]
+  http:
+  - match: [{uri: {exact: /one}}]
+    route: [{destination: {host: reviews}}]
+  - match: [{uri: {regex: "/r/[0-9]+"}}]
+    route: [{destination: {host: reviews, subset: v1}, weight: 50},
+            {destination: {host: reviews, subset: v2}, weight: 50}]
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new}
+  - route: [{destination: {host: ratings}}]
+""",
+    )
+    routes = _vhost(_routes(vs)["http_proxy"], f"{REVIEWS}:9080").routes
+    assert [r.decorator.operation for r in routes] == [
+        f"{REVIEWS}:9080/one",
+        "reviews:9080/r/[0-9]+",
+        "reviews:9080/old*",
+        f"{RATINGS}:9080/*",
+    ]
+
+
+def test_gateway_merges_virtual_services_of_one_host_oldest_first_catch_alls_last() -> None:
+    gateway = """
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*/shop.com"]}]
+---
+"""
+    body = "  hosts: [shop.com]\n  gateways: [istio-system/gw]\n  http:\n{}"
+    newer = _vs(
+        "newer",
+        body.format("  - {name: newer, match: [{uri: {prefix: /b}}], "
+                    "route: [{destination: {host: reviews}}]}"),
+        created="2024-05-01T00:00:00Z",
+    )  # fmt: skip
+    older = _vs(
+        "older",
+        body.format("  - {name: older-a, match: [{uri: {prefix: /a}}], "
+                    "route: [{destination: {host: reviews}}]}\n"
+                    "  - {name: older-rest, route: [{destination: {host: ratings}}]}"),
+        created="2024-01-01T00:00:00Z",
+    )  # fmt: skip
+    config = _routes(gateway + newer + older, router=True)["http.80"]
+    assert [r.name for r in _vhost(config, "shop.com:80").routes] == [
+        "older-a",
+        "newer",
+        "older-rest",
+    ]
+
+
+DELEGATING = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-root, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - name: root
+    match: [{uri: {prefix: /api}}]
+    delegate: {name: reviews-api, namespace: other}
+    timeout: 5s
+  - name: rest
+    route: [{destination: {host: reviews}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-api, namespace: other}
+spec:
+  http:
+  - name: v2
+    match: [{uri: {prefix: /api/v2}, headers: {x-b: {exact: "1"}}}]
+    route: [{destination: {host: reviews.default.svc.cluster.local, subset: v2}}]
+  - name: all
+    route: [{destination: {host: details}}]
+---
+"""
+
+
+def test_delegate_routes_appear_under_the_root_host_and_never_alone() -> None:
+    config = _routes(DELEGATING)["http_proxy"]
+    routes = _vhost(config, f"{REVIEWS}:9080").routes
+    assert [r.name for r in routes] == ["root-v2", "root-all", "rest"]
+    v2, everything, _ = routes
+    assert v2.match.prefix == "/api/v2" and [h.name for h in v2.match.headers] == ["x-b"]
+    assert v2.route.cluster == f"outbound|9080|v2|{REVIEWS}"
+    assert v2.route.timeout.ToTimedelta().total_seconds() == 5
+    assert everything.match.prefix == "/api"
+    # The delegate's short host resolves in its own namespace.
+    assert everything.route.cluster == "outbound|80||details.other.svc.cluster.local"
+    assert (
+        routes[0]
+        .metadata.filter_metadata["istio"]["config"]
+        .endswith("/namespaces/default/virtual-service/reviews-root")
+    )
