@@ -28,6 +28,8 @@ SHORT_TYPE_NAMES: dict[str, str] = {
 PASSTHROUGH_CLUSTER = "PassthroughCluster"
 BLACKHOLE_CLUSTER = "BlackHoleCluster"
 INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster"
+# Local platform: the dynamic forward proxy's DNS cache (``xds.forward_proxy``).
+FORWARD_PROXY_DNS_CACHE = "mainsail_egress_dns"
 ALLOW_ANY_VHOST = "allow_any"
 BLOCK_ALL_VHOST = "block_all"
 HTTP_PROXY_ROUTE = "http_proxy"

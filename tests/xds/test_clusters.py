@@ -47,11 +47,11 @@ def test_dns_round_robin_is_logical_dns_with_one_endpoint() -> None:
     assert only.endpoint.address.socket_address.address == "rr-1.example.com"
 
 
-def test_resolution_none_is_original_dst_with_target_port_override() -> None:
+def test_resolution_none_forwards_by_name_on_the_local_platform() -> None:
+    # Captured proxies get ORIGINAL_DST with the port override (tests/xds/test_egress.py).
     passthrough = _clusters("service_entries")["outbound|8443||passthrough.example.com"]
-    assert passthrough.type == cluster_pb2.Cluster.ORIGINAL_DST
+    assert passthrough.cluster_type.name == "envoy.clusters.dynamic_forward_proxy"
     assert passthrough.lb_policy == cluster_pb2.Cluster.CLUSTER_PROVIDED
-    assert passthrough.original_dst_lb_config.upstream_port_override.value == 443
 
 
 def test_defaults_without_a_destination_rule() -> None:

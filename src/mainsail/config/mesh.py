@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from mainsail.config.base import WireModel
+from mainsail.config.istio.destination_rule import LocalityLoadBalancerSetting
 
 
 class OutboundTrafficPolicy(WireModel):
@@ -24,6 +25,11 @@ class MeshConfig(WireModel):
     enable_auto_mtls: bool = True
     protocol_detection_timeout: timedelta = timedelta(0)
     ingress_service: str = "istio-ingressgateway"
+    # Istio's default: locality load balancing on (failover needs outlier detection to act).
+    locality_lb_setting: LocalityLoadBalancerSetting = Field(
+        default_factory=lambda: LocalityLoadBalancerSetting(enabled=True)
+    )
+    h2_upgrade_policy: Literal["DO_NOT_UPGRADE", "UPGRADE"] = "DO_NOT_UPGRADE"
     # Test hook (never set in production): VirtualService names whose routes translation
     # deliberately corrupts so that Envoy NACKs them; proves NACK handling end to end.
     test_nack_virtual_services: tuple[str, ...] = ()

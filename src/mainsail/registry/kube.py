@@ -6,7 +6,7 @@ The local platform and Kubernetes mode share this conversion: the platform repor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from mainsail.config.kube.service import Service
 from mainsail.config.kube.workloads import Pod
@@ -70,7 +70,31 @@ def workload_from_pod(pod: Pod) -> Workload | None:
         labels=sorted_labels(pod.metadata.labels),
         service_account=pod.spec.service_account_name or "default",
         named_ports=named,
+        locality=locality_from_labels(pod.metadata.labels),
     )
+
+
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+SUBZONE_LABEL = "topology.istio.io/subzone"
+ISTIO_LOCALITY_LABEL = "istio-locality"
+
+
+def locality_from_labels(labels: Mapping[str, str]) -> str:
+    """``region/zone/subzone`` from a pod's labels, as istiod reads them: the ``istio-locality``
+    label (``region.zone.subzone``) first, else the topology labels (on Kubernetes they come from
+    the node; on the local platform the pod carries them)."""
+    legacy = labels.get(ISTIO_LOCALITY_LABEL)
+    if legacy:
+        return legacy.replace(".", "/")
+    parts = [
+        labels.get(REGION_LABEL, ""),
+        labels.get(ZONE_LABEL, ""),
+        labels.get(SUBZONE_LABEL, ""),
+    ]
+    while parts and not parts[-1]:
+        parts.pop()
+    return "/".join(parts)
 
 
 def _target_port(port: ServicePort, workload: Workload) -> int | None:

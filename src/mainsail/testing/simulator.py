@@ -164,8 +164,11 @@ class Upstream:
 
     @property
     def discovery_type(self) -> str:
+        """``EDS``, ``ORIGINAL_DST``… or an extension cluster's name (DNS, forward proxy)."""
         if self.cluster is None:
             return ""
+        if self.cluster.WhichOneof("cluster_discovery_type") == "cluster_type":
+            return str(self.cluster.cluster_type.name)
         return str(cluster_pb2.Cluster.DiscoveryType.Name(self.cluster.type))
 
 

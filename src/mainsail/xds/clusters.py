@@ -10,18 +10,24 @@ from datetime import timedelta
 from typing import Any
 
 from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
+from envoy.config.common.matcher.v3 import matcher_pb2
 from envoy.config.core.v3 import base_pb2, protocol_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
+from envoy.config.route.v3 import route_components_pb2
 from envoy.extensions.clusters.common.dns.v3 import dns_pb2
 from envoy.extensions.clusters.dns.v3 import dns_cluster_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
+from envoy.type.matcher.v3 import string_pb2
 from google.protobuf import any_pb2
 
 from mainsail import naming
+from mainsail.config.istio.destination_rule import LoadBalancerSettings
 from mainsail.registry.model import MeshService, Resolution, ServicePort
 from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for, policy_for
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.forward_proxy import make_forward_proxy_cluster
+from mainsail.xds.locality import locality_setting, wants_locality_weighted_config
 from mainsail.xds.protos import MAX_UINT32, ads_source, duration, socket_address, struct, uint32
 
 HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -42,7 +48,7 @@ def build_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.
 
 def build_local_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
     """The special clusters and this proxy's own inbound clusters."""
-    return [*_special_clusters(snapshot), *_inbound_clusters(view)]
+    return [*_special_clusters(snapshot, view), *_inbound_clusters(view)]
 
 
 def build_outbound_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
@@ -92,7 +98,7 @@ def _service_cluster(
             f"/destination-rule/{source.name}"
         )
     cluster.metadata.filter_metadata["istio"].CopyFrom(struct(metadata))
-    _set_discovery(snapshot, view.node.ip, cluster, service, port, subset, rule)
+    _set_discovery(snapshot, view, cluster, service, port, subset, rule)
     if port.protocol.is_http2:
         _set_http_options(
             cluster,
@@ -113,27 +119,48 @@ def _service_cluster(
                 )
             ),
         )
-    _apply_policy(cluster, policy_for(rule, port.port, subset), port)
+    _apply_policy(snapshot, view, cluster, policy_for(rule, port.port, subset), port)
     return cluster
 
 
 def _set_discovery(
     snapshot: MeshSnapshot,
-    ip: str,
+    view: ProxyView,
     cluster: cluster_pb2.Cluster,
     service: MeshService,
     port: ServicePort,
     subset: str,
     rule: AppliedRule | None,
 ) -> None:
-    if service.resolution is Resolution.PASSTHROUGH:
+    resolution = effective_resolution(service, view)
+    if resolution is Resolution.PASSTHROUGH:
+        if forwards_by_name(service, port, view):
+            make_forward_proxy_cluster(cluster, view.node.ip)
+            return
+        static = _static_passthrough_addresses(service, view)
+        if static:
+            # Local platform, a TCP port of a ``resolution: NONE`` entry with addresses: the app
+            # dialled our listener, so "the original destination" is the entry's address.
+            cluster.type = cluster_pb2.Cluster.STATIC
+            cluster.lb_policy = cluster_pb2.Cluster.LEAST_REQUEST
+            target = port.target_port if isinstance(port.target_port, int) else port.port
+            cluster.load_assignment.cluster_name = cluster.name
+            cluster.load_assignment.endpoints.add().lb_endpoints.extend(
+                endpoint_components_pb2.LbEndpoint(
+                    endpoint=endpoint_components_pb2.Endpoint(
+                        address=socket_address(address, target)
+                    )
+                )
+                for address in static
+            )
+            return
         cluster.type = cluster_pb2.Cluster.ORIGINAL_DST
         cluster.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
         if isinstance(port.target_port, int) and port.target_port != port.port:
             # ServiceEntry ``ports[].targetPort`` with resolution NONE (istiod does the same).
             cluster.original_dst_lb_config.upstream_port_override.value = port.target_port
         return
-    if service.resolution is Resolution.CLIENT_SIDE_LB:
+    if resolution is Resolution.CLIENT_SIDE_LB:
         cluster.type = cluster_pb2.Cluster.EDS
         cluster.eds_cluster_config.eds_config.CopyFrom(ads_source())
         cluster.eds_cluster_config.service_name = cluster.name
@@ -149,12 +176,12 @@ def _set_discovery(
     dns = dns_cluster_pb2.DnsCluster(
         respect_dns_ttl=True,
         dns_refresh_rate=duration(timedelta(seconds=60)),
-        dns_lookup_family=_dns_lookup_family(ip),
+        dns_lookup_family=_dns_lookup_family(view.node.ip),
         all_addresses_in_single_endpoint=logical,
     )
     cluster.cluster_type.name = DNS_CLUSTER_EXTENSION
     cluster.cluster_type.typed_config.Pack(dns)
-    assignment = load_assignment(snapshot, cluster.name, service, port.port, subset, rule)
+    assignment = load_assignment(snapshot, view, cluster.name, service, port.port, subset, rule)
     if logical and assignment.endpoints:
         # Envoy takes exactly one endpoint for LOGICAL_DNS (else a NACK); istiod keeps the first.
         first = assignment.endpoints[0]
@@ -162,6 +189,51 @@ def _set_discovery(
         first.load_balancing_weight.value = first.lb_endpoints[0].load_balancing_weight.value
         del assignment.endpoints[1:]
     cluster.load_assignment.CopyFrom(assignment)
+
+
+def effective_resolution(service: MeshService, view: ProxyView) -> Resolution:
+    """The service's resolution for this proxy. On the local platform (nothing captured) a
+    headless Kubernetes Service is load-balanced over its endpoints (istiod's
+    ``PILOT_ENABLE_EDS_FOR_HEADLESS_SERVICES``): there is no original destination to pass to."""
+    if (
+        service.resolution is Resolution.PASSTHROUGH
+        and service.registry == "Kubernetes"
+        and local_platform(view)
+    ):
+        return Resolution.CLIENT_SIDE_LB
+    return service.resolution
+
+
+def local_platform(view: ProxyView) -> bool:
+    return view.node.interception_mode == "NONE" and view.node.proxy_type == "sidecar"
+
+
+def forwards_by_name(service: MeshService, port: ServicePort, view: ProxyView) -> bool:
+    """A ``resolution: NONE`` HTTP or TLS port on the local platform: the dynamic forward proxy
+    goes to the request's host (or the SNI), as passthrough goes to the connection's original
+    destination (``xds.forward_proxy``)."""
+    return (
+        effective_resolution(service, view) is Resolution.PASSTHROUGH
+        and local_platform(view)
+        and (
+            port.protocol.is_http or port.protocol.is_tls or port.protocol == "UnsupportedProtocol"
+        )
+    )
+
+
+def _static_passthrough_addresses(service: MeshService, view: ProxyView) -> list[str]:
+    """Single addresses (IPs or host-length CIDRs) of a NONE entry, on the local platform."""
+    if not local_platform(view):
+        return []
+    found = []
+    for address in service.addresses:
+        try:
+            network = ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            continue
+        if network.num_addresses == 1:
+            found.append(str(network.network_address))
+    return found
 
 
 def _dns_lookup_family(proxy_ip: str) -> int:
@@ -199,28 +271,128 @@ def _set_http_options(
     cluster.typed_extension_protocol_options[HTTP_OPTIONS_KEY].CopyFrom(packed)
 
 
-def _apply_policy(cluster: cluster_pb2.Cluster, policy: dict[str, Any], port: ServicePort) -> None:
-    lb = policy.get("load_balancer")
-    original_dst = (
-        cluster.WhichOneof("cluster_discovery_type") == "type"
-        and cluster.type == cluster_pb2.Cluster.ORIGINAL_DST
-    )
-    if lb is not None and not original_dst:
-        if lb.simple == "PASSTHROUGH":
-            cluster.ClearField("eds_cluster_config")
-            cluster.ClearField("load_assignment")
-            cluster.type = cluster_pb2.Cluster.ORIGINAL_DST
-            cluster.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
-        elif lb.simple is not None:
-            cluster.lb_policy = _SIMPLE_LB.get(lb.simple, cluster_pb2.Cluster.LEAST_REQUEST)
-        elif lb.consistent_hash is not None:
-            _apply_consistent_hash(cluster, lb.consistent_hash)
+def _apply_policy(
+    snapshot: MeshSnapshot,
+    view: ProxyView,
+    cluster: cluster_pb2.Cluster,
+    policy: dict[str, Any],
+    port: ServicePort,
+) -> None:
+    """istiod's ``applyTrafficPolicy`` order: connection pool, HTTP/2 upgrade, outlier
+    detection, then the load balancer (locality failover needs to know about outlier detection)."""
     pool = policy.get("connection_pool")
     if pool is not None:
         _apply_connection_pool(cluster, pool, port)
+    _apply_h2_upgrade(snapshot, cluster, pool, port)
+    if pool is not None and pool.http is not None:
+        _apply_http2_settings(cluster, pool.http)
     outlier = policy.get("outlier_detection")
     if outlier is not None:
-        _apply_outlier_detection(cluster, outlier)
+        _apply_outlier_detection(cluster, outlier, port)
+    lb = policy.get("load_balancer")
+    setting = locality_setting(snapshot.mesh, lb)
+    if wants_locality_weighted_config(setting, cluster.HasField("outlier_detection")):
+        cluster.common_lb_config.locality_weighted_lb_config.SetInParent()
+    if lb is None or cluster.lb_policy == cluster_pb2.Cluster.CLUSTER_PROVIDED:
+        return  # ORIGINAL_DST and forward-proxy clusters pick their own hosts
+    if lb.simple == "PASSTHROUGH":
+        cluster.ClearField("eds_cluster_config")
+        cluster.ClearField("load_assignment")
+        cluster.type = cluster_pb2.Cluster.ORIGINAL_DST
+        cluster.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
+        return
+    if lb.simple is not None:
+        cluster.lb_policy = _SIMPLE_LB.get(lb.simple, cluster_pb2.Cluster.LEAST_REQUEST)
+    elif lb.consistent_hash is not None:
+        _apply_consistent_hash(cluster, lb.consistent_hash)
+    _apply_warmup(cluster, lb)
+
+
+def _apply_warmup(cluster: cluster_pb2.Cluster, lb: LoadBalancerSettings) -> None:
+    """``warmup`` (or the older ``warmupDurationSecs``) → slow start, for ROUND_ROBIN and
+    LEAST_REQUEST only (Envoy has no slow start for the others)."""
+    if lb.warmup is not None:
+        window = lb.warmup.duration
+    elif lb.warmup_duration_secs is not None:
+        window = lb.warmup_duration_secs
+    else:
+        return
+    if cluster.lb_policy == cluster_pb2.Cluster.ROUND_ROBIN:
+        slow_start = cluster.round_robin_lb_config.slow_start_config
+    elif cluster.lb_policy == cluster_pb2.Cluster.LEAST_REQUEST:
+        slow_start = cluster.least_request_lb_config.slow_start_config
+    else:
+        return
+    slow_start.slow_start_window.CopyFrom(duration(window))
+    if lb.warmup is not None and lb.warmup.aggression is not None:
+        slow_start.aggression.default_value = lb.warmup.aggression
+        slow_start.aggression.runtime_key = f"upstream.{cluster.name}.slow_start_aggression"
+    if lb.warmup is not None and lb.warmup.minimum_percent is not None:
+        slow_start.min_weight_percent.value = lb.warmup.minimum_percent
+
+
+def _apply_h2_upgrade(
+    snapshot: MeshSnapshot, cluster: cluster_pb2.Cluster, pool: Any, port: ServicePort
+) -> None:
+    """istiod's ``shouldH2Upgrade``: the rule's ``h2UpgradePolicy`` (UPGRADE even on a sniffed
+    port: the user vouches it is HTTP), else the mesh's, for HTTP ports only."""
+    override = pool.http.h2_upgrade_policy if pool is not None and pool.http is not None else None
+    if override == "DO_NOT_UPGRADE":
+        return
+    if override != "UPGRADE" and (
+        not port.protocol.is_http or snapshot.mesh.h2_upgrade_policy != "UPGRADE"
+    ):
+        return
+    options = _http_options(cluster)
+    if options.explicit_http_config.HasField("http2_protocol_options"):
+        return
+    options.ClearField("use_downstream_protocol_config")
+    options.explicit_http_config.http2_protocol_options.SetInParent()
+    _store_http_options(cluster, options)
+
+
+def _apply_http2_settings(cluster: cluster_pb2.Cluster, http: Any) -> None:
+    """``useClientProtocol``, then ``maxConcurrentStreams``/``http2KeepAlive`` on HTTP/2 clusters."""
+    options = _http_options(cluster)
+    if http.use_client_protocol:
+        options.ClearField("explicit_http_config")
+        downstream = options.use_downstream_protocol_config
+        downstream.http_protocol_options.SetInParent()
+        downstream.http2_protocol_options.SetInParent()
+    if options.HasField("explicit_http_config"):
+        h2 = options.explicit_http_config.http2_protocol_options
+        h2_set = options.explicit_http_config.HasField("http2_protocol_options")
+    else:
+        h2 = options.use_downstream_protocol_config.http2_protocol_options
+        h2_set = options.use_downstream_protocol_config.HasField("http2_protocol_options")
+    if h2_set and http.max_concurrent_streams:
+        h2.max_concurrent_streams.value = http.max_concurrent_streams
+    if h2_set and http.http2_keep_alive is not None:
+        keepalive = h2.connection_keepalive
+        if http.http2_keep_alive.interval is not None:
+            keepalive.interval.CopyFrom(duration(http.http2_keep_alive.interval))
+        if http.http2_keep_alive.timeout is not None:
+            keepalive.timeout.CopyFrom(duration(http.http2_keep_alive.timeout))
+    if options.ByteSize():
+        _store_http_options(cluster, options)
+
+
+def _http_options(cluster: cluster_pb2.Cluster) -> http_protocol_options_pb2.HttpProtocolOptions:
+    options = http_protocol_options_pb2.HttpProtocolOptions()
+    existing = cluster.typed_extension_protocol_options.get(HTTP_OPTIONS_KEY)
+    if existing is not None:
+        existing.Unpack(options)
+    return options
+
+
+def _store_http_options(
+    cluster: cluster_pb2.Cluster, options: http_protocol_options_pb2.HttpProtocolOptions
+) -> None:
+    if not options.HasField("explicit_http_config") and not options.HasField(
+        "use_downstream_protocol_config"
+    ):
+        options.explicit_http_config.http_protocol_options.SetInParent()  # Envoy requires one
+    cluster.typed_extension_protocol_options[HTTP_OPTIONS_KEY].Pack(options)
 
 
 def _apply_consistent_hash(cluster: cluster_pb2.Cluster, consistent: Any) -> None:
@@ -289,7 +461,7 @@ def _enforcing(value: int) -> int:
     return 100 if value else 0
 
 
-def _apply_outlier_detection(cluster: cluster_pb2.Cluster, outlier: Any) -> None:
+def _apply_outlier_detection(cluster: cluster_pb2.Cluster, outlier: Any, port: ServicePort) -> None:
     # ``consecutiveErrors`` (deprecated) is ignored, as istiod has done since 1.7.
     detection = outlier_detection_pb2.OutlierDetection(enforcing_success_rate=uint32(0))
     five_xx = outlier.consecutive_5xx_errors
@@ -315,10 +487,49 @@ def _apply_outlier_detection(cluster: cluster_pb2.Cluster, outlier: Any) -> None
     if outlier.min_health_percent is not None:
         cluster.common_lb_config.healthy_panic_threshold.value = float(outlier.min_health_percent)
     cluster.outlier_detection.CopyFrom(detection)
+    codes = outlier.outlier_detection_http_error_codes
+    if codes and (port.protocol.is_http or port.protocol == "UnsupportedProtocol"):
+        options = _http_options(cluster)
+        options.outlier_detection.error_matcher.CopyFrom(_status_codes_matcher(codes))
+        _store_http_options(cluster, options)
 
 
-def _special_clusters(snapshot: MeshSnapshot) -> list[cluster_pb2.Cluster]:
+def _status_codes_matcher(codes: tuple[int, ...]) -> matcher_pb2.MatchPredicate:
+    """Responses with one of ``codes`` count as errors for outlier detection (and others not)."""
+    predicates = [
+        matcher_pb2.MatchPredicate(
+            http_response_headers_match=matcher_pb2.HttpHeadersMatch(
+                headers=[
+                    route_components_pb2.HeaderMatcher(
+                        name=":status",
+                        string_match=string_pb2.StringMatcher(exact=str(code)),
+                    )
+                ]
+            )
+        )
+        for code in sorted(set(codes))
+    ]
+    if len(predicates) == 1:
+        return predicates[0]
+    return matcher_pb2.MatchPredicate(
+        or_match=matcher_pb2.MatchPredicate.MatchSet(rules=predicates)
+    )
+
+
+def _special_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
     timeout = duration(snapshot.mesh.connect_timeout)
+    passthrough = cluster_pb2.Cluster(
+        name=naming.PASSTHROUGH_CLUSTER,
+        alt_stat_name=naming.build_alt_stat_name(naming.PASSTHROUGH_CLUSTER),
+        type=cluster_pb2.Cluster.ORIGINAL_DST,
+        lb_policy=cluster_pb2.Cluster.CLUSTER_PROVIDED,
+        connect_timeout=timeout,
+        circuit_breakers=_default_circuit_breakers(),
+    )
+    if local_platform(view):
+        # Nothing captured: ``allow_any`` goes where the request's authority says
+        # (``xds.forward_proxy``), under Istio's name so stats and proxy-config read the same.
+        make_forward_proxy_cluster(passthrough, view.node.ip)
     return [
         cluster_pb2.Cluster(
             name=naming.BLACKHOLE_CLUSTER,
@@ -329,14 +540,7 @@ def _special_clusters(snapshot: MeshSnapshot) -> list[cluster_pb2.Cluster]:
                 cluster_name=naming.BLACKHOLE_CLUSTER
             ),
         ),
-        cluster_pb2.Cluster(
-            name=naming.PASSTHROUGH_CLUSTER,
-            alt_stat_name=naming.build_alt_stat_name(naming.PASSTHROUGH_CLUSTER),
-            type=cluster_pb2.Cluster.ORIGINAL_DST,
-            lb_policy=cluster_pb2.Cluster.CLUSTER_PROVIDED,
-            connect_timeout=timeout,
-            circuit_breakers=_default_circuit_breakers(),
-        ),
+        passthrough,
     ]
 
 

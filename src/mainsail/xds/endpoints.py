@@ -1,20 +1,28 @@
-"""EDS: one ClusterLoadAssignment per EDS cluster, endpoints filtered by subset labels here.
+"""EDS: one ClusterLoadAssignment per EDS cluster, endpoints filtered by subset labels here,
+grouped by locality, with the proxy's locality priorities/weights (``xds.locality``).
 
-Reads: services and endpoints (registry), DestinationRule subsets.
+Reads: services and endpoints (registry), DestinationRule subsets and ``localityLbSetting``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from envoy.config.core.v3 import base_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 
 from mainsail import naming
-from mainsail.registry.model import MeshService, Resolution, ServiceEndpoint, labels_match
-from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for
+from mainsail.registry.model import (
+    MeshService,
+    Resolution,
+    ServiceEndpoint,
+    Workload,
+    labels_match,
+)
+from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for, policy_for
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.clusters import effective_resolution
+from mainsail.xds.locality import Locality, apply_locality_lb, locality_setting
 from mainsail.xds.protos import socket_address, struct, uint32
 
 
@@ -23,7 +31,7 @@ def build_endpoints(
 ) -> list[endpoint_pb2.ClusterLoadAssignment]:
     assignments = []
     for service in view.visible_services:
-        if service.resolution is not Resolution.CLIENT_SIDE_LB:
+        if effective_resolution(service, view) is not Resolution.CLIENT_SIDE_LB:
             continue
         rule = destination_rule_for(
             snapshot, view.node.namespace, service.hostname, service.namespace, view.node.label_map
@@ -35,13 +43,14 @@ def build_endpoints(
             for subset in subsets:
                 name = naming.build_outbound_cluster(port.port, service.hostname, subset)
                 assignments.append(
-                    load_assignment(snapshot, name, service, port.port, subset, rule)
+                    load_assignment(snapshot, view, name, service, port.port, subset, rule)
                 )
     return assignments
 
 
 def load_assignment(
     snapshot: MeshSnapshot,
+    view: ProxyView,
     cluster_name: str,
     service: MeshService,
     port: int,
@@ -55,22 +64,41 @@ def load_assignment(
     by_locality: dict[str, list[ServiceEndpoint]] = defaultdict(list)
     for endpoint in endpoints:
         by_locality[endpoint.workload.locality].append(endpoint)
-    return endpoint_pb2.ClusterLoadAssignment(
+    groups = sorted(by_locality.items())
+    assignment = endpoint_pb2.ClusterLoadAssignment(
         cluster_name=cluster_name,
         endpoints=[
             endpoint_components_pb2.LocalityLbEndpoints(
-                locality=_locality(locality),
+                locality=Locality.parse(locality).proto(),
                 lb_endpoints=[_lb_endpoint(e) for e in found],
                 load_balancing_weight=uint32(sum(e.workload.weight for e in found)),
             )
-            for locality, found in sorted(by_locality.items())
+            for locality, found in groups
         ],
     )
+    policy = policy_for(rule, port, subset)
+    apply_locality_lb(
+        assignment,
+        [[_topology_labels(e.workload) for e in found] for _, found in groups],
+        proxy_locality(view),
+        proxy_topology_labels(view),
+        locality_setting(snapshot.mesh, policy.get("load_balancer")),
+        failover_enabled="outlier_detection" in policy,
+    )
+    return assignment
 
 
-def _locality(text: str) -> base_pb2.Locality:
-    region, zone, subzone = ([*text.split("/"), "", ""])[:3]
-    return base_pb2.Locality(region=region, zone=zone, sub_zone=subzone)
+def proxy_locality(view: ProxyView) -> Locality:
+    """The proxy's own locality: its workload's (topology labels, WorkloadEntry ``locality``)."""
+    return Locality.parse(view.workload.locality if view.workload is not None else "")
+
+
+def proxy_topology_labels(view: ProxyView) -> dict[str, str]:
+    return {**proxy_locality(view).labels(), **view.node.label_map}
+
+
+def _topology_labels(workload: Workload) -> dict[str, str]:
+    return {**Locality.parse(workload.locality).labels(), **workload.label_map}
 
 
 def _lb_endpoint(endpoint: ServiceEndpoint) -> endpoint_components_pb2.LbEndpoint:

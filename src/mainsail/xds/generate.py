@@ -18,6 +18,11 @@ from dataclasses import replace
 from envoy.config.cluster.v3 import cluster_pb2
 
 from mainsail import naming
+from mainsail.config.istio.destination_rule import (
+    DestinationRule,
+    PortTrafficPolicy,
+    TrafficPolicy,
+)
 from mainsail.snapshot.destination_rules import selecting_rules
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
@@ -49,6 +54,15 @@ class Translator:
             for http in vs.spec.http
             for match in http.match
         )
+        self._locality_reads_labels = bool(
+            snapshot.mesh.locality_lb_setting.failover_priority
+        ) or any(
+            policy.load_balancer.locality_lb_setting.failover_priority
+            for rule in snapshot.destination_rules
+            for policy in _traffic_policies(rule)
+            if policy.load_balancer is not None
+            and policy.load_balancer.locality_lb_setting is not None
+        )
 
     def _once(self, key: Hashable, build: Callable[[], Shared]) -> Shared:
         found = self._shared.get(key)
@@ -69,6 +83,12 @@ class Translator:
             # policy) and the DestinationRules whose workloadSelector picks this proxy.
             (sidecar.namespace, sidecar.name) if sidecar is not None else None,
             selecting_rules(snapshot, node.namespace, node.label_map),
+            # Locality load balancing: EDS priorities/weights (and DNS clusters' inline
+            # endpoints) follow the proxy's locality, and its labels for ``failoverPriority``;
+            # on the local platform special clusters and DNS caches differ too.
+            view.workload.locality if view.workload is not None else "",
+            node.labels if self._locality_reads_labels else (),
+            node.interception_mode,
         )
         clusters = self._once(
             ("cds", seen), lambda: _packed_clusters(build_outbound_clusters(snapshot, view))
@@ -103,7 +123,7 @@ class Translator:
                 listeners += build_ingress_listeners(view)
             if node.interception_mode == "NONE":
                 listeners += build_tcp_outbound_listeners(
-                    view, tcp_outbound_ports(view, node.own_ports | ingress_ports(view))
+                    snapshot, view, tcp_outbound_ports(view, node.own_ports | ingress_ports(view))
                 )
             routes = ()
             if node.http_proxy_port:
@@ -119,6 +139,17 @@ class Translator:
                 naming.ROUTE_TYPE: routes,
             }
         )
+
+
+def _traffic_policies(rule: DestinationRule) -> list[TrafficPolicy | PortTrafficPolicy]:
+    """Every traffic policy of a rule: top level, subsets, and their port-level settings."""
+    tops = [rule.spec.traffic_policy, *(s.traffic_policy for s in rule.spec.subsets)]
+    found: list[TrafficPolicy | PortTrafficPolicy] = []
+    for top in tops:
+        if top is not None:
+            found.append(top)
+            found.extend(top.port_level_settings)
+    return found
 
 
 def _packed_clusters(clusters: list[cluster_pb2.Cluster]) -> Shared:

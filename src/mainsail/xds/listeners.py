@@ -30,6 +30,7 @@ from mainsail import naming
 from mainsail.registry.model import ServicePort
 from mainsail.registry.protocol import Protocol
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.forward_proxy import FORWARD_PROXY_FILTER, forward_proxy_filter_config
 from mainsail.xds.gateways import GatewayServerPort
 from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER, set_timeout
 from mainsail.xds.protos import ads_source, duration, socket_address
@@ -45,13 +46,22 @@ def _typed(message: Message) -> any_pb2.Any:
     return packed
 
 
-def _http_filters() -> list[hcm_pb2.HttpFilter]:
+def _http_filters(forward_proxy_ip: str | None = None) -> list[hcm_pb2.HttpFilter]:
     # Fault and CORS are always present (possibly empty) so per-route configs take effect.
-    return [
+    filters = [
         hcm_pb2.HttpFilter(name=FAULT_FILTER, typed_config=_typed(fault_pb2.HTTPFault())),
         hcm_pb2.HttpFilter(name=CORS_FILTER, typed_config=_typed(cors_pb2.Cors())),
-        hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=_typed(router_pb2.Router())),
     ]
+    if forward_proxy_ip is not None:
+        # Resolves the authority for requests routed to forward-proxy clusters only.
+        filters.append(
+            hcm_pb2.HttpFilter(
+                name=FORWARD_PROXY_FILTER,
+                typed_config=forward_proxy_filter_config(forward_proxy_ip),
+            )
+        )
+    filters.append(hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=_typed(router_pb2.Router())))
+    return filters
 
 
 def http_connection_manager(
@@ -60,11 +70,12 @@ def http_connection_manager(
     rds_name: str | None = None,
     route_config: route_pb2.RouteConfiguration | None = None,
     gateway: bool = False,
+    forward_proxy_ip: str | None = None,
 ) -> listener_components_pb2.Filter:
     manager = hcm_pb2.HttpConnectionManager(
         stat_prefix=stat_prefix,
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
-        http_filters=_http_filters(),
+        http_filters=_http_filters(forward_proxy_ip),
         normalize_path=_bool(True),
         path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.KEEP_UNCHANGED,
         use_remote_address=_bool(gateway),
@@ -116,6 +127,7 @@ def build_sidecar_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
                     http_connection_manager(
                         naming.build_stat_prefix("outbound", name),
                         rds_name=naming.HTTP_PROXY_ROUTE,
+                        forward_proxy_ip=node.ip if node.interception_mode == "NONE" else None,
                     )
                 ],
                 name,

@@ -6,7 +6,11 @@ pod address. The service's port is used when it is free on the pod, else the nex
 ``service port + 10000`` up. The control plane computes the assignment (here, purely) and the
 platform reads it through the API, so listeners and variables always agree.
 
-Reads: services (registry).
+A plain TCP port of a ``resolution: NONE`` ServiceEntry gets a listener only when the entry has
+a single address to send to (its ``addresses``; the book's "VIP for TCP"): the app dials the
+listener instead of the VIP. Its chains follow the VirtualServices' ``tcp``/``tls`` routes.
+
+Reads: services (registry), VirtualService and DestinationRule (through ``xds.tcp_routes``).
 """
 
 from __future__ import annotations
@@ -15,18 +19,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from envoy.config.core.v3 import base_pb2
-from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
+from envoy.config.listener.v3 import listener_pb2
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from google.protobuf import any_pb2
 
 from mainsail import naming
-from mainsail.registry.model import MeshService, ServicePort
+from mainsail.registry.model import MeshService, Resolution, ServicePort
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.snapshot.view import ProxyView, build_proxy_view
+from mainsail.xds.clusters import effective_resolution
 from mainsail.xds.protos import socket_address
+from mainsail.xds.tcp_routes import needs_tls_inspector, outbound_filter_chains
 
 _SHIFT = 10000
+TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +52,7 @@ def tcp_outbound_ports(view: ProxyView, reserved: frozenset[int]) -> tuple[TcpOu
     assigned: list[TcpOutbound] = []
     for service in view.visible_services:
         for port in service.ports:
-            if not port.protocol.is_tcp:
+            if not port.protocol.is_tcp or not _reachable(service, port, view):
                 continue
             listen = port.port
             if listen in taken:
@@ -57,33 +64,36 @@ def tcp_outbound_ports(view: ProxyView, reserved: frozenset[int]) -> tuple[TcpOu
     return tuple(assigned)
 
 
+def _reachable(service: MeshService, port: ServicePort, view: ProxyView) -> bool:
+    """A plain TCP port of a ``resolution: NONE`` entry without a single address has nowhere to
+    go when nothing is captured (passthrough would dial this very listener): no listener."""
+    if effective_resolution(service, view) is not Resolution.PASSTHROUGH:
+        return True
+    if port.protocol.is_tls:
+        return True  # forwarded by SNI
+    return any("/" not in a or a.endswith(("/32", "/128")) for a in service.addresses)
+
+
 def build_tcp_outbound_listeners(
-    view: ProxyView, outbound: tuple[TcpOutbound, ...]
+    snapshot: MeshSnapshot, view: ProxyView, outbound: tuple[TcpOutbound, ...]
 ) -> list[listener_pb2.Listener]:
+    """One listener per assigned port; its chains come from the VirtualServices' ``tcp``/``tls``
+    routes (``xds.tcp_routes``)."""
     listeners = []
     for item in outbound:
-        cluster = naming.build_outbound_cluster(item.port.port, item.service.hostname)
-        proxy = tcp_proxy_pb2.TcpProxy(stat_prefix=cluster, cluster=cluster)
-        packed = any_pb2.Any()
-        packed.Pack(proxy)
         name = naming.build_listener_name(view.node.ip, item.listen_port)
-        listeners.append(
-            listener_pb2.Listener(
-                name=name,
-                address=socket_address(view.node.ip, item.listen_port),
-                traffic_direction=base_pb2.OUTBOUND,
-                filter_chains=[
-                    listener_components_pb2.FilterChain(
-                        name=name,
-                        filters=[
-                            listener_components_pb2.Filter(
-                                name="envoy.filters.network.tcp_proxy", typed_config=packed
-                            )
-                        ],
-                    )
-                ],
-            )
+        chains = outbound_filter_chains(snapshot, view, item.service, item.port, name)
+        listener = listener_pb2.Listener(
+            name=name,
+            address=socket_address(view.node.ip, item.listen_port),
+            traffic_direction=base_pb2.OUTBOUND,
+            filter_chains=chains,
         )
+        if needs_tls_inspector(chains):
+            inspector = any_pb2.Any()
+            inspector.Pack(tls_inspector_pb2.TlsInspector())
+            listener.listener_filters.add(name=TLS_INSPECTOR, typed_config=inspector)
+        listeners.append(listener)
     return listeners
 
 
