@@ -246,3 +246,48 @@ spec:
 def test_wildcard_dns_names_in_egress_hosts() -> None:
     config = _config(_sidecar("  egress: [{hosts: ['*/*.other.svc.cluster.local']}]"))
     assert _hosts(config) == {DETAILS}
+
+
+def test_export_to_of_services_service_entries_and_virtual_services() -> None:
+    hidden = """
+apiVersion: v1
+kind: Service
+metadata:
+  name: secret
+  namespace: other
+  annotations: {networking.istio.io/exportTo: "."}
+spec: {clusterIP: 10.96.0.71, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shared
+  namespace: other
+  annotations: {networking.istio.io/exportTo: "default"}
+spec: {clusterIP: 10.96.0.72, ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private-api, namespace: other}
+spec:
+  hosts: [api.private.example]
+  exportTo: ["."]
+  resolution: DNS
+  ports: [{number: 80, name: http, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: to-default, namespace: other}
+spec:
+  hosts: [details.other.svc.cluster.local]
+  exportTo: [default]
+  http: [{name: exported, route: [{destination: {host: details.other.svc.cluster.local}}]}]
+---
+"""
+    config = _config(hidden)
+    hosts = _hosts(config)
+    assert "shared.other.svc.cluster.local" in hosts
+    assert "secret.other.svc.cluster.local" not in hosts
+    assert "api.private.example" not in hosts
+    vhost = next(v for v in _http_proxy(config).virtual_hosts if v.name == f"{DETAILS}:80")
+    assert [r.name for r in vhost.routes] == ["exported"]
