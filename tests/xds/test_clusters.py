@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.extensions.clusters.dns.v3 import dns_cluster_pb2
+from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 
 from mainsail import naming
 
@@ -90,3 +91,44 @@ def test_destination_rule_policies() -> None:
     passthrough = clusters["outbound|80||details.other.svc.cluster.local"]
     assert passthrough.type == cluster_pb2.Cluster.ORIGINAL_DST
     assert not passthrough.HasField("eds_cluster_config")
+
+
+def _http_options(cluster: cluster_pb2.Cluster) -> http_protocol_options_pb2.HttpProtocolOptions:
+    options = http_protocol_options_pb2.HttpProtocolOptions()
+    cluster.typed_extension_protocol_options[
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    ].Unpack(options)
+    return options
+
+
+def test_http2_upgrade_streams_keepalive_and_outlier_error_codes() -> None:
+    cluster = _clusters("dr_extras")["outbound|8080||zones.default.svc.cluster.local"]
+    options = _http_options(cluster)
+    h2 = options.explicit_http_config.http2_protocol_options
+    assert h2.max_concurrent_streams.value == 50
+    assert h2.connection_keepalive.interval.seconds == 20
+    rules = options.outlier_detection.error_matcher.or_match.rules
+    assert [r.http_response_headers_match.headers[0].string_match.exact for r in rules] == [
+        "500",
+        "503",
+    ]
+    slow = cluster.round_robin_lb_config.slow_start_config
+    assert (slow.slow_start_window.seconds, slow.min_weight_percent.value) == (60, 20)
+    assert cluster.common_lb_config.HasField("locality_weighted_lb_config")
+
+
+def test_use_client_protocol_and_do_not_upgrade() -> None:
+    cluster = _clusters("dr_extras")["outbound|80||details.other.svc.cluster.local"]
+    options = _http_options(cluster)
+    assert options.HasField("use_downstream_protocol_config")
+    assert not options.HasField("explicit_http_config")
+
+
+def test_warmup_duration_secs_on_a_subset_and_locality_disabled() -> None:
+    clusters = _clusters("dr_extras")
+    # the subset's loadBalancer block replaces the top-level one (default LEAST_REQUEST)
+    distributed = clusters["outbound|8080|distributed|zones.default.svc.cluster.local"]
+    assert distributed.least_request_lb_config.slow_start_config.slow_start_window.seconds == 30
+    off = clusters["outbound|8080|no-locality|zones.default.svc.cluster.local"]
+    assert not off.common_lb_config.HasField("locality_weighted_lb_config")
+    assert not off.HasField("least_request_lb_config")
