@@ -20,7 +20,6 @@ import ipaddress
 from datetime import timedelta
 
 from envoy.config.cluster.v3 import cluster_pb2
-from envoy.extensions.clusters.common.dns.v3 import dns_pb2
 from envoy.extensions.clusters.dynamic_forward_proxy.v3 import cluster_pb2 as dfp_cluster_pb2
 from envoy.extensions.common.dynamic_forward_proxy.v3 import dns_cache_pb2
 from envoy.extensions.filters.http.dynamic_forward_proxy.v3 import dynamic_forward_proxy_pb2
@@ -37,7 +36,9 @@ _DNS_REFRESH = timedelta(seconds=60)
 
 
 def dns_cache_config(proxy_ip: str) -> dns_cache_pb2.DnsCacheConfig:
-    family = dns_pb2.V6_ONLY if ipaddress.ip_address(proxy_ip).version == 6 else dns_pb2.V4_ONLY
+    # This field takes the Cluster's DnsLookupFamily (V4_ONLY = 1), not the DNS extension's.
+    v6 = ipaddress.ip_address(proxy_ip).version == 6
+    family = cluster_pb2.Cluster.V6_ONLY if v6 else cluster_pb2.Cluster.V4_ONLY
     return dns_cache_pb2.DnsCacheConfig(
         name=naming.FORWARD_PROXY_DNS_CACHE,
         dns_lookup_family=family,
