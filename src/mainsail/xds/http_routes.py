@@ -81,12 +81,15 @@ def default_route(ctx: RouteContext, service: MeshService, port: int) -> rc.Rout
 
 
 def set_timeout(action: rc.RouteAction, timeout: timedelta | None) -> None:
-    """``timeout`` (istiod's default 0 s: disabled), and the same cap on the gRPC
-    ``grpc-timeout`` header. istiod writes the cap as ``max_grpc_timeout``, deprecated in Envoy;
-    ``max_stream_duration.grpc_timeout_header_max`` is its replacement with the same meaning."""
-    value = duration(timeout if timeout is not None else timedelta(0))
-    action.timeout.CopyFrom(value)
-    action.max_stream_duration.grpc_timeout_header_max.CopyFrom(value)
+    """``timeout`` (istiod's default 0 s: disabled).
+
+    istiod also caps the gRPC ``grpc-timeout`` header with the same value through
+    ``max_grpc_timeout``, deprecated in Envoy. Its replacement must not be used: any
+    ``max_stream_duration`` on a route switches Envoy's router to its "new timeouts", which
+    ignore ``timeout`` - every VirtualService timeout would be lost (istiod keeps the deprecated
+    field for that reason). So Envoy does not read ``grpc-timeout``; gRPC requests get the
+    route ``timeout`` like any other request."""
+    action.timeout.CopyFrom(duration(timeout if timeout is not None else timedelta(0)))
 
 
 def destination_hash_policies(
