@@ -76,3 +76,11 @@ def test_tls_routes_choose_by_sni(sim: Simulator, sni: str, expected: set[str]) 
 def test_tls_port_without_tls_routes_goes_to_the_service(sim: Simulator) -> None:
     result = sim.simulate(Request(listener=(IP, 9443), server_name="any", transport_protocol="tls"))
     assert result.cluster == f"outbound|9443||{SECURE}"
+
+
+def test_tcp_gateway_server_routes_by_virtual_service() -> None:
+    gateway = Simulator(generate_case(load_case("gateway_tcp")))
+    result = gateway.simulate(Request(listener="0.0.0.0_31400"))
+    assert result.cluster == "outbound|27017||mongo.default.svc.cluster.local"
+    assert [e.address for e in result.endpoints] == ["10.10.0.51"]
+    assert gateway.simulate(Request(listener="0.0.0.0_31401")).outcome == "no_listener"

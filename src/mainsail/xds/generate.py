@@ -108,7 +108,7 @@ class Translator:
         )
         if node.proxy_type == "router":
             server_ports = gateway_server_ports(snapshot, view)
-            listeners = build_gateway_listeners(view, server_ports)
+            listeners = build_gateway_listeners(snapshot, view, server_ports)
             routes: Shared = tuple(
                 XdsResource.pack(r.name, r)
                 for r in (

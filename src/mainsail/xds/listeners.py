@@ -29,11 +29,13 @@ from google.protobuf.message import Message
 from mainsail import naming
 from mainsail.registry.model import ServicePort
 from mainsail.registry.protocol import Protocol
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.forward_proxy import FORWARD_PROXY_FILTER, forward_proxy_filter_config
 from mainsail.xds.gateways import GatewayServerPort
 from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER, set_timeout
 from mainsail.xds.protos import ads_source, duration, socket_address
+from mainsail.xds.tcp_routes import gateway_tcp_chains
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy"
@@ -203,13 +205,25 @@ def _tcp_proxy(stat_prefix: str, cluster: str) -> listener_components_pb2.Filter
 
 
 def build_gateway_listeners(
-    view: ProxyView, server_ports: list[GatewayServerPort]
+    snapshot: MeshSnapshot, view: ProxyView, server_ports: list[GatewayServerPort]
 ) -> list[listener_pb2.Listener]:
     listeners = []
     for server_port in server_ports:
-        if not server_port.protocol.is_http:
-            continue  # TLS/TCP gateway servers arrive with the traffic-management issue.
         name = naming.build_listener_name("0.0.0.0", server_port.listen_port)
+        if server_port.protocol.is_tcp and not server_port.protocol.is_tls:
+            chains = gateway_tcp_chains(snapshot, view, server_port, name)
+            if chains:  # no VirtualService routes it: no listener
+                listeners.append(
+                    listener_pb2.Listener(
+                        name=name,
+                        address=socket_address(view.node.ip, server_port.listen_port),
+                        traffic_direction=base_pb2.OUTBOUND,
+                        filter_chains=chains,
+                    )
+                )
+            continue
+        if not server_port.protocol.is_http:
+            continue  # TLS/HTTPS gateway servers (termination, passthrough) are not built yet.
         listeners.append(
             _listener(
                 name,

@@ -23,7 +23,10 @@ the local platform's listeners (one per visible TCP service port, on the pod add
 - A ``resolution: NONE`` TLS port forwards by SNI (``sni_dynamic_forward_proxy``): there is no
   original destination to pass through to.
 
-Reads: VirtualService, DestinationRule (``tcp`` pool settings), services.
+TCP Gateway servers (``gateway_tcp_chains``) take the first ``tcp`` route of a VirtualService
+bound to the gateway whose hosts the server admits.
+
+Reads: VirtualService, DestinationRule (``tcp`` pool settings), services, Gateway servers.
 """
 
 from __future__ import annotations
@@ -46,11 +49,17 @@ from mainsail.config.istio.virtual_service import (
 )
 from mainsail.registry.model import MeshService, ServicePort, labels_match
 from mainsail.snapshot.destination_rules import destination_rule_for, policy_for
-from mainsail.snapshot.hosts import host_matches, resolve_gateway_name, resolve_short_name
+from mainsail.snapshot.hosts import (
+    host_matches,
+    hosts_intersect,
+    resolve_gateway_name,
+    resolve_short_name,
+)
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView, exported_to
 from mainsail.xds.clusters import forwards_by_name
 from mainsail.xds.forward_proxy import dns_cache_config
+from mainsail.xds.gateways import GatewayServerPort
 from mainsail.xds.http_routes import virtual_service_gateways
 from mainsail.xds.protos import duration
 
@@ -268,6 +277,43 @@ def _apply_tcp_policy(
         proxy.idle_timeout.CopyFrom(duration(tcp.idle_timeout))
     if tcp.max_connection_duration is not None:
         proxy.max_downstream_connection_duration.CopyFrom(duration(tcp.max_connection_duration))
+
+
+def gateway_tcp_chains(
+    snapshot: MeshSnapshot, view: ProxyView, server_port: GatewayServerPort, chain_name: str
+) -> list[listener_components_pb2.FilterChain]:
+    """A TCP Gateway server: the first ``tcp`` route of a VirtualService bound to one of the
+    port's servers whose hosts the server admits (static matches for the gateway; a
+    ``destinationSubnets`` match holds when the gateway's own address is in it). None: no chain."""
+    domain = snapshot.mesh.domain
+    for server in server_port.servers:
+        gateway = f"{server.gateway_namespace}/{server.gateway_name}"
+        server_hosts = [h.rpartition("/")[2] for h in server.hosts]
+        for vs in snapshot.virtual_services:
+            if not vs.spec.tcp or gateway not in virtual_service_gateways(vs):
+                continue
+            if not exported_to(
+                frozenset(vs.spec.export_to or ("*",)), vs.namespace, view.node.namespace
+            ):
+                continue
+            hosts = [resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts]
+            if not any(hosts_intersect(s, h) for s in server_hosts for h in hosts):
+                continue
+            for tcp in vs.spec.tcp:
+                if not tcp.match or any(
+                    _static_match(m, view, server_port.number, gateway, vs.namespace)
+                    and _address_in(m.destination_subnets, view.node.ip)
+                    for m in tcp.match
+                ):
+                    return [_chain(snapshot, view, vs, tcp.route, server_port.number, chain_name)]
+    return []
+
+
+def _address_in(subnets: tuple[str, ...], address: str) -> bool:
+    if not subnets:
+        return True
+    ip = ipaddress.ip_address(address)
+    return any(ip in ipaddress.ip_network(s, strict=False) for s in subnets)
 
 
 def needs_tls_inspector(chains: list[listener_components_pb2.FilterChain]) -> bool:
