@@ -4,7 +4,9 @@ once the client's sidecar holds its original configuration again."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from mainsail.testing.mesh import LocalMesh
 from tests.e2e_traffic.helpers import Traffic
 
 MESH = Path(__file__).with_name("mesh.yaml")
+PATIENT_DELAY = 16.0
 
 
 @pytest.fixture(scope="package")
@@ -24,6 +27,26 @@ def echo_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMesh]:
 @pytest.fixture(scope="package")
 def baseline(echo_mesh: LocalMesh) -> Traffic:
     return Traffic.attach(echo_mesh)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def patient_request(baseline: Traffic) -> Future[tuple[int, float]]:
+    """A request to a service without a timeout that outlasts Envoy's own 15 s route default.
+
+    Started with the mesh and read by the last test (``test_timeouts``), so the wait overlaps
+    the other tests instead of adding to them.
+    """
+    future: Future[tuple[int, float]] = Future()
+
+    def send() -> None:
+        try:
+            future.set_result(baseline.slow_get(f"http://patient:8080/?delay={PATIENT_DELAY}"))
+        except Exception as error:
+            future.set_exception(error)
+
+    # A daemon thread: a run that stops early does not wait for the answer.
+    threading.Thread(target=send, name="patient-request", daemon=True).start()
+    return future
 
 
 @pytest.fixture

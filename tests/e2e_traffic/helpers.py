@@ -7,6 +7,10 @@ import contextlib
 import json
 import math
 import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from multidict import CIMultiDict
 
 from mainsail.api.client import ApiClient
 from mainsail.platform.pod import PodSpec
@@ -28,7 +33,7 @@ Z_999 = 3.29  # two-sided 99.9 % normal quantile
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive
     body: str
 
     def json(self) -> dict[str, Any]:
@@ -112,7 +117,18 @@ class Traffic:
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout) if timeout else None,
         ) as response:
-            return Reply(response.status, dict(response.headers), await response.text())
+            return Reply(response.status, CIMultiDict(response.headers), await response.text())
+
+    def slow_get(self, url: str) -> tuple[int, float]:
+        """(status, seconds) of one request, blocking, through the client's sidecar."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.proxy}))
+        started = time.monotonic()
+        try:
+            with opener.open(url, timeout=60) as response:
+                status = int(response.status)
+        except urllib.error.HTTPError as error:
+            status = error.code
+        return status, time.monotonic() - started
 
     async def many(
         self,
@@ -141,15 +157,22 @@ class Traffic:
     async def apply(self, text: str) -> None:
         """Apply Istio YAML and wait until the client's sidecar holds every rule in it."""
         await asyncio.to_thread(self.api.apply, text, "test")
+        docs = [doc for doc in yaml.safe_load_all(text) if doc]
         wanted = [
-            f"/{_KIND_PATHS[doc['kind']]}/{doc['metadata']['name']}"
-            for doc in yaml.safe_load_all(text)
-            if doc and doc["kind"] in _KIND_PATHS
+            f'/{_KIND_PATHS[doc["kind"]]}/{doc["metadata"]["name"]}"'
+            for doc in docs
+            if doc["kind"] in _KIND_PATHS
+        ] + [
+            f'"outbound|{port["number"]}||{host}"'
+            for doc in docs
+            if doc["kind"] == "ServiceEntry"
+            for host in doc["spec"]["hosts"]
+            for port in doc["spec"]["ports"]
         ]
 
         def holds_rules() -> bool:
             dump = json.dumps(self.client_config())
-            return all(f'{path}"' in dump for path in wanted)
+            return all(path in dump for path in wanted)
 
         await wait_for(holds_rules, timeout=10, message=f"client sidecar holds {wanted}")
 
@@ -183,7 +206,8 @@ class Traffic:
 
     def stats(self, pod: PodSpec | None = None, pattern: str = "") -> dict[str, int]:
         """Counters and gauges of a sidecar (the client's by default) whose name matches."""
-        text = self.mesh.admin(pod or self.client, f"/stats?filter={pattern}")
+        query = urllib.parse.urlencode({"filter": pattern})
+        text = self.mesh.admin(pod or self.client, f"/stats?{query}")
         found: dict[str, int] = {}
         for line in str(text).splitlines():
             name, _, value = line.partition(": ")
@@ -192,7 +216,8 @@ class Traffic:
         return found
 
     def cluster_stat(self, cluster: str, stat: str) -> int:
-        name = f"cluster.{cluster}.{stat}"
+        """One statistic of an outbound cluster (its stat name is Istio's: the name plus ``;``)."""
+        name = f"cluster.{cluster};.{stat}"
         return self.stats(pattern=f"^{re.escape(name)}$").get(name, 0)
 
 

@@ -1,7 +1,9 @@
 """``mainsail proxy-config cluster|listener|route|endpoint|bootstrap|all <pod>``.
 
 Read from the pod's Envoy admin ``/config_dump`` (what Envoy really holds, not what we sent),
-printed as tables like ``istioctl proxy-config``, or whole with ``-o json|yaml``.
+printed as tables like ``istioctl proxy-config``, or whole with ``-o json|yaml``. The endpoint
+table's ``OUTLIER CHECK`` is Envoy's live view (admin ``/clusters``): ``FAILED`` while outlier
+detection has the endpoint ejected.
 """
 
 from __future__ import annotations
@@ -138,10 +140,13 @@ def run(args: argparse.Namespace) -> int:
         e["endpoint_config"]
         for e in _configs(config, "EndpointsConfigDump").get("dynamic_endpoint_configs", [])
     ]
+    ejected = set()
+    if args.output == "table":
+        ejected = outlier_ejected(_admin_get(pod, "/clusters?format=json"))
     return _emit(
         args.output,
         items,
-        _endpoint_rows(items),
+        _endpoint_rows(items, ejected),
         ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"],
     )
 
@@ -248,18 +253,35 @@ def _route_rows(configs: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def _endpoint_rows(assignments: list[dict[str, Any]]) -> list[list[str]]:
+def outlier_ejected(clusters: dict[str, Any]) -> set[tuple[str, str]]:
+    """(cluster, ``address:port``) of every host Envoy's admin ``/clusters?format=json`` reports
+    as failing its outlier check (ejected)."""
+    found = set()
+    for cluster in clusters.get("cluster_statuses", []):
+        for host in cluster.get("host_statuses", []):
+            if host.get("health_status", {}).get("failed_outlier_check"):
+                address = host.get("address", {}).get("socket_address", {})
+                endpoint = f"{address.get('address')}:{address.get('port_value')}"
+                found.add((str(cluster.get("name", "")), endpoint))
+    return found
+
+
+def _endpoint_rows(
+    assignments: list[dict[str, Any]], ejected: set[tuple[str, str]]
+) -> list[list[str]]:
     rows = []
     for assignment in assignments:
+        cluster = str(assignment.get("cluster_name", ""))
         for locality in assignment.get("endpoints", []):
             for endpoint in locality.get("lb_endpoints", []):
                 address = endpoint.get("endpoint", {}).get("address", {}).get("socket_address", {})
+                shown = f"{address.get('address')}:{address.get('port_value')}"
                 rows.append(
                     [
-                        f"{address.get('address')}:{address.get('port_value')}",
+                        shown,
                         str(endpoint.get("health_status", "HEALTHY")),
-                        "OK",
-                        str(assignment.get("cluster_name", "")),
+                        "FAILED" if (cluster, shown) in ejected else "OK",
+                        cluster,
                     ]
                 )
     return rows
