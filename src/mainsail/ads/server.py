@@ -55,6 +55,10 @@ class AdsServer:
         self._stale_after = stale_after
         self._worker: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        # Whether each connection's session was in sync when last looked at; a connection is
+        # re-checked only after it received or was pushed something (``_touched``).
+        self._in_sync: dict[str, bool] = {}
+        self._touched: set[str] = set()
 
     @property
     def generation(self) -> int:
@@ -117,6 +121,7 @@ class AdsServer:
             return
         config = self._config_for(connection.node)
         connection.send(connection.session.set_target(config, self._generation, self._clock.now()))
+        self._touched.add(connection.id)
         self._notify()
 
     def _config_for(self, node: ProxyNode) -> ProxyConfig:
@@ -133,10 +138,13 @@ class AdsServer:
 
     def received(self, connection: Connection, request: Request) -> None:
         connection.send(connection.session.receive(request, self._clock.now()))
+        self._touched.add(connection.id)
         self._notify()
 
     def disconnected(self, connection: Connection) -> None:
         self._connections.pop(connection.id, None)
+        self._in_sync.pop(connection.id, None)
+        self._touched.discard(connection.id)
         self._queue.forget(connection.id)
         self._notify()
 
@@ -193,9 +201,18 @@ class AdsServer:
             sorted(
                 c.node.proxy_id
                 for c in connections
-                if c.session.generation < self._generation or not c.session.in_sync()
+                if c.session.generation < self._generation or not self._session_in_sync(c)
             )
         )
+
+    def _session_in_sync(self, connection: Connection) -> bool:
+        """``session.in_sync()``, recomputed only for connections touched since the last look
+        (it walks every resource; waiting on 100 proxies must not redo it on every ACK)."""
+        known = self._in_sync.get(connection.id)
+        if known is None or connection.id in self._touched:
+            known = self._in_sync[connection.id] = connection.session.in_sync()
+            self._touched.discard(connection.id)
+        return known
 
     async def wait_synced(self, proxy_id: str | None = None, timeout: float = 5.0) -> None:
         """Until every (or one) connected proxy ACKed the latest generation, all stages done."""

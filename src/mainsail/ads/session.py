@@ -25,7 +25,7 @@ from mainsail import naming
 from mainsail.ads import staging
 from mainsail.ads.errors import ProtocolViolation
 from mainsail.ads.exchange import Event, Exchange, step
-from mainsail.xds.resources import ProxyConfig, XdsResource
+from mainsail.xds.resources import ProxyConfig, XdsResource, set_version
 
 WILDCARD_TYPES: Final = frozenset({naming.CLUSTER_TYPE, naming.LISTENER_TYPE})
 
@@ -41,7 +41,7 @@ class Mode(Enum):
 
 def content_version(resources: Mapping[str, XdsResource]) -> str:
     """The version of a set of resources: the same hash as ``ProxyConfig.version``."""
-    return ProxyConfig.of({"": resources.values()}).version("")
+    return set_version(resources.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +130,21 @@ class Session:
         wanted = self.target.of_type(state.type_url)
         if not state.requested:
             return not (wanted and state.type_url in WILDCARD_TYPES)
-        held = {n: r.version for n, r in state.acked.items() if state.in_scope(n)}
-        return held == {n: r.version for n, r in state.scope(wanted).items()}
+        # Same as comparing {name: version} of the ACKed and wanted scopes, without building
+        # them: resources are shared objects, so identity settles most entries.
+        acked = state.acked
+        names: Iterable[str] = wanted if state.wildcard else state.names
+        wanted_count = 0
+        for name in names:
+            resource = wanted.get(name)
+            if resource is None:
+                continue
+            wanted_count += 1
+            have = acked.get(name)
+            if have is None or (have is not resource and have.version != resource.version):
+                return False
+        held = len(acked) if state.wildcard else sum(1 for n in acked if n in state.names)
+        return held == wanted_count
 
     def in_sync(self) -> bool:
         """The client ACKed the whole target (all stages done) and nothing is in flight."""

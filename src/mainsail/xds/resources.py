@@ -22,6 +22,12 @@ class XdsResource:
     name: str
     version: str
     body: any_pb2.Any
+    # A 64-bit digest of (name, version): set versions are sums of these (see ``set_version``).
+    token: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.blake2b(f"{self.name}\0{self.version}".encode(), digest_size=8).digest()
+        object.__setattr__(self, "token", int.from_bytes(digest, "big"))
 
     @classmethod
     def pack(cls, name: str, message: Message) -> XdsResource:
@@ -55,10 +61,15 @@ class ProxyConfig:
 
     def version(self, type_url: str) -> str:
         """Content hash over the names and versions of one type (the SotW ``version_info``)."""
-        digest = hashlib.blake2b(digest_size=8)
-        for name, resource in sorted(self.of_type(type_url).items()):
-            digest.update(name.encode())
-            digest.update(b"\0")
-            digest.update(resource.version.encode())
-            digest.update(b"\n")
-        return digest.hexdigest()
+        return set_version(self.of_type(type_url).values())
+
+
+def set_version(resources: Iterable[XdsResource]) -> str:
+    """The version of a set of named resources: order-free, and cheap to recompute (a sum of
+    per-resource digests, each computed once), since sessions ask for it on every response."""
+    total = 0
+    count = 0
+    for resource in resources:
+        total = (total + resource.token) & 0xFFFFFFFFFFFFFFFF
+        count += 1
+    return f"{total ^ (count * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF):016x}"
