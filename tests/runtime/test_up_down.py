@@ -166,3 +166,21 @@ def test_up_with_a_deployment_the_platform_cannot_run_names_it_and_leaves_nothin
     assert home.read_json(home.control_plane_file) is None
     assert home.read_json(home.launcher_file) is None
     assert mesh_processes(state, set()) == []
+
+
+def test_down_after_the_launcher_was_killed_stops_what_it_left(tmp_path: Path, state: Path) -> None:
+    network = random_loopback_network(24)
+    started = up(state, network, write_mesh(tmp_path))
+    assert started.returncode == 0, started.stdout + started.stderr
+    ips = {p.ip for p in PodStore(Home(state).platform).list()}
+    launcher = int(json.loads((state / "launcher.json").read_text())["pid"])
+    os.kill(launcher, signal.SIGKILL)
+    running = mesh_processes(state, ips)
+    assert len(running) >= 5  # control plane, agent, two Envoys, two apps
+
+    stopped = mainsail("down", state=state)
+    assert stopped.returncode == 0
+    assert stopped.stdout.startswith("mesh stopped (")
+    assert "left by a launcher that had died" in stopped.stdout
+    assert [(pid, command_line(pid)) for pid in running if not process_gone(pid)] == []
+    assert mainsail("down", state=state).stdout == "no mesh is running\n"

@@ -22,7 +22,7 @@ from mainsail.runtime.launcher import (
     check_files,
     run_until_signalled,
 )
-from mainsail.runtime.processes import pid_alive, terminate
+from mainsail.runtime.processes import pid_alive, processes_of_mesh, terminate, terminate_all
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -187,11 +187,19 @@ def _tail(path: Path, lines: int = 15) -> str:
 def run_down(args: argparse.Namespace) -> int:
     home = home_of(args)
     state = home.read_json(home.launcher_file)
-    if not state or not pid_alive(int(state.get("pid", 0))):
+    if state and pid_alive(int(state.get("pid", 0))):
+        asyncio.run(terminate(int(state["pid"]), grace=60))
+        print("mesh stopped")
+        return 0
+    # The launcher is gone (killed, or crashed): stop whatever it left running.
+    leftovers = processes_of_mesh(home.root)
+    if not leftovers:
         print("no mesh is running")
         return 0
-    asyncio.run(terminate(int(state["pid"]), grace=60))
-    print("mesh stopped")
+    asyncio.run(terminate_all(leftovers))
+    for path in (home.launcher_file, home.control_plane_file):
+        path.unlink(missing_ok=True)
+    print(f"mesh stopped ({len(leftovers)} processes left by a launcher that had died)")
     return 0
 
 

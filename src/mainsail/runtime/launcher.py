@@ -36,7 +36,7 @@ from mainsail.platform.pod import PodSpec, ProxyPorts
 from mainsail.platform.pod_store import PodStore
 from mainsail.platform.supervisor import AppSupervisor
 from mainsail.runtime.home import Home
-from mainsail.runtime.processes import pid_alive, spawn_mainsail, terminate
+from mainsail.runtime.processes import mark_as_mesh, pid_alive, spawn_mainsail, terminate
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class MeshLauncher:
         self.settings = settings
         self.home = settings.home
         self.pods: tuple[PodSpec, ...] = ()
+        # Before the supervisor copies this process's environment for the apps.
+        mark_as_mesh(self.home.root)
         self.supervisor = AppSupervisor(self.home.platform)
         # The mesh's own processes, restarted if they die: name → (argv, log file) and pid.
         self._daemons: dict[str, tuple[list[str], Path]] = {}
