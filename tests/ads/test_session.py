@@ -260,3 +260,18 @@ def _route_cluster(wire: Wire) -> str:
     config = route_pb2.RouteConfiguration()
     wire.client.held[RDS]["r"][1].Unpack(config)
     return str(config.virtual_hosts[0].routes[0].route.cluster)
+
+
+def test_a_placeholder_does_not_hide_the_eds_name_of_the_real_cluster_with_its_version() -> None:
+    """After a reconnect the client reports versions only; when the real cluster of that same
+    version is sent later, its endpoints must still be re-sent (regression: a cached None)."""
+    from google.protobuf import any_pb2
+
+    from mainsail.ads import staging
+    from mainsail.testing import envoy_config as ec
+    from mainsail.xds.resources import XdsResource
+
+    real = ec.eds_cluster("reconnected-cluster")
+    placeholder = XdsResource(name=real.name, version=real.version, body=any_pb2.Any())
+    assert staging.eds_service_name(placeholder) is None
+    assert staging.eds_service_name(real) == "reconnected-cluster"

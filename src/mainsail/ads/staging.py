@@ -69,7 +69,13 @@ _eds_names: dict[str, str | None] = {}
 
 
 def eds_service_name(cluster: XdsResource) -> str | None:
-    """The ClusterLoadAssignment name an EDS cluster waits for; None for other cluster types."""
+    """The ClusterLoadAssignment name an EDS cluster waits for; None for other cluster types.
+
+    None, and nothing cached, for a placeholder (a version the client reported on reconnect,
+    no body): the real cluster with that same version may be sent later and must be read.
+    """
+    if not cluster.body.type_url:
+        return None
     if cluster.version not in _eds_names:
         if len(_eds_names) > 100_000:
             _eds_names.clear()
@@ -90,6 +96,8 @@ _route_names: dict[str, frozenset[str]] = {}
 
 def route_names(listener: XdsResource) -> frozenset[str]:
     """The RDS route configurations a listener's HTTP connection managers ask for."""
+    if not listener.body.type_url:
+        return frozenset()  # a placeholder: nothing to read, nothing to cache
     if listener.version not in _route_names:
         if len(_route_names) > 100_000:
             _route_names.clear()
