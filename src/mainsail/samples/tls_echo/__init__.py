@@ -1,0 +1,1 @@
+"""A TLS echo server: like tcp-echo, inside TLS, with a self-signed certificate made at start."""
