@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,6 +17,12 @@ from tests.e2e_traffic.helpers import Reply, Traffic
 
 # Every kind a test of this package may apply; all are removed after it.
 RULE_KINDS = ("VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Sidecar")
+Z_9999 = 3.89  # two-sided 99.99 %: a test checks several shares at once
+
+
+def within_binomial(count: int, n: int, p: float) -> bool:
+    """``count`` successes of ``n`` trials is plausible for probability ``p`` (99.99 %)."""
+    return abs(count - n * p) <= Z_9999 * math.sqrt(n * p * (1 - p))
 
 
 async def apply_until(
