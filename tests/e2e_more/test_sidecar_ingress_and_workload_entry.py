@@ -138,8 +138,20 @@ spec:
   workloadSelector: {labels: {app: legacy}}
 """
     await traffic.apply(entries)
+
+    def endpoints() -> set[str]:
+        clusters = str(traffic.mesh.admin(traffic.client, "/clusters"))
+        prefix = "outbound|80||legacy.example::"
+        return {
+            line[len(prefix) :].split("::")[0]
+            for line in clusters.splitlines()
+            if line.startswith(prefix) and "::health_flags::" in line
+        }
+
+    wanted = {f"{s.host}:{s.port}" for s in outside}
+    await wait_for(lambda: endpoints() == wanted, timeout=10, message=f"endpoints {wanted}")
     replies = await traffic.many("http://legacy.example/vm?x=1", 40)
-    assert {r.status for r in replies} == {200}
+    assert {r.status for r in replies} == {200}, [r.body for r in replies if r.status != 200][:2]
     # Both selected entries answer (each at its own port); the unrelated one is never tried.
     assert {r.version for r in replies} == {"vm-1", "vm-2"}
     assert {r.json()["headers"]["host"] for r in replies} == {"legacy.example"}
