@@ -15,7 +15,7 @@ from typing import Any
 
 from mainsail.config.istio.destination_rule import DestinationRule, Subset, TrafficPolicy
 from mainsail.registry.model import labels_match
-from mainsail.snapshot.hosts import host_matches, resolve_short_name, specificity
+from mainsail.snapshot.hosts import host_matches, specificity
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import exported_to
 
@@ -49,33 +49,30 @@ def destination_rule_for(
     (istiod's ``SidecarScope.DestinationRule``). As in istiod, when the proxy's namespace has
     rules for the host but none applies to this proxy, no other namespace is consulted.
     """
-    domain = snapshot.mesh.domain
     labels = proxy_labels or {}
     for namespace in dict.fromkeys(
         (proxy_namespace, service_namespace, snapshot.mesh.root_namespace)
     ):
         local = namespace == proxy_namespace
-        candidates = [
-            rule
-            for rule in snapshot.destination_rules
-            if rule.namespace == namespace
-            and (local or rule.spec.workload_selector is None)
-            and (
+
+        def usable(rule: DestinationRule, local: bool = local, namespace: str = namespace) -> bool:
+            return (local or rule.spec.workload_selector is None) and (
                 local
                 or exported_to(frozenset(rule.spec.export_to or ("*",)), namespace, proxy_namespace)
             )
-            and host_matches(resolve_short_name(rule.spec.host, rule.namespace, domain), hostname)
-        ]
-        if not candidates:
-            continue
-        best = min(
-            specificity(resolve_short_name(r.spec.host, r.namespace, domain)) for r in candidates
-        )
-        chosen = [
-            r
-            for r in candidates
-            if specificity(resolve_short_name(r.spec.host, r.namespace, domain)) == best
-        ]
+
+        # Exact hosts are more specific than any wildcard, and all equally so.
+        chosen = [r for r in snapshot.rules_by_host.get((namespace, hostname), ()) if usable(r)]
+        if not chosen:
+            candidates = [
+                (host, rule)
+                for host, rule in snapshot.wildcard_rules.get(namespace, ())
+                if usable(rule) and host_matches(host, hostname)
+            ]
+            if not candidates:
+                continue
+            best = min(specificity(host) for host, _ in candidates)
+            chosen = [rule for host, rule in candidates if specificity(host) == best]
         selected = [r for r in chosen if _selects(r, labels)]
         if selected:
             first = selected[0].spec.workload_selector
