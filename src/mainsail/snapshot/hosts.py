@@ -57,7 +57,12 @@ def specificity(pattern: str) -> tuple[int, int]:
     return (1, -len(pattern)) if pattern.startswith("*") else (0, -len(pattern))
 
 
+_NOT_IN_ADDRESSES = frozenset("ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ-_*")
+
+
 def _is_ip(text: str) -> bool:
+    if not _NOT_IN_ADDRESSES.isdisjoint(text):
+        return False  # a letter beyond hex, a dash, ...: a name (most hosts; ip_network is slow)
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:

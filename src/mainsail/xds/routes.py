@@ -47,20 +47,35 @@ def _route_configuration(name: str, vhosts: list[rc.VirtualHost]) -> route_pb2.R
     return config
 
 
-def _vs_for_host(
-    hostname: str, candidates: list[tuple[VirtualService, tuple[str, ...]]]
-) -> VirtualService | None:
-    """The VirtualService that claims ``hostname``: an exact host first (oldest VS wins), else the
-    most specific wildcard."""
-    best: tuple[tuple[int, int], VirtualService] | None = None
-    for vs, hosts in candidates:
-        for pattern in hosts:
-            if pattern == "*" or not host_matches(pattern, hostname):
+class _VirtualServiceHosts:
+    """Which VirtualService claims a host: an exact host first (oldest VS wins), else the most
+    specific wildcard. Exact hosts are a dict lookup: scanning every VirtualService per service
+    is quadratic in the mesh's size."""
+
+    def __init__(self, candidates: list[tuple[VirtualService, tuple[str, ...]]]) -> None:
+        self._exact: dict[str, VirtualService] = {}
+        self._wildcards: list[tuple[str, VirtualService]] = []
+        for vs, hosts in candidates:
+            for pattern in hosts:
+                if pattern == "*":
+                    continue
+                if pattern.startswith("*"):
+                    self._wildcards.append((pattern, vs))
+                else:
+                    self._exact.setdefault(pattern, vs)
+
+    def claiming(self, hostname: str) -> VirtualService | None:
+        found = self._exact.get(hostname)
+        if found is not None:
+            return found
+        best: tuple[tuple[int, int], VirtualService] | None = None
+        for pattern, vs in self._wildcards:
+            if not host_matches(pattern, hostname):
                 continue
             key = specificity(pattern)
             if best is None or key < best[0]:
                 best = (key, vs)
-    return best[1] if best else None
+        return best[1] if best else None
 
 
 def _alt_domains(service: MeshService, proxy_namespace: str, domain: str, port: int) -> list[str]:
@@ -96,8 +111,9 @@ def build_sidecar_http_proxy_routes(
     vhosts: list[rc.VirtualHost] = []
     seen_domains: set[str] = set()
     claimed_hosts: set[str] = set()
+    claims = _VirtualServiceHosts(candidates)
     for service in view.visible_services:
-        vs = _vs_for_host(service.hostname, candidates)
+        vs = claims.claiming(service.hostname)
         for port in _http_proxy_ports(service):
             ctx = _context(snapshot, view, "mesh", port.port)
             if vs is not None:
