@@ -32,6 +32,7 @@ from mainsail.sources.store import ConfigStore
 from mainsail.xds.generate import Translator
 from mainsail.xds.resources import ProxyConfig
 from mainsail.xds.tcp_outbound import local_service_env
+from mainsail.xds.translation_cache import TranslationCache
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def load_mesh_config(path: Path | None) -> MeshConfig:
     return MeshConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 
-def _validator(parsed: ParseResult) -> tuple[ConfigError, ...]:
+def validate_config(parsed: ParseResult) -> tuple[ConfigError, ...]:
     return validate_all(parsed)
 
 
@@ -62,13 +63,15 @@ async def run_control_plane(
 ) -> None:
     stop = stop or asyncio.Event()
     home = settings.home
-    store = ConfigStore(home.store_file, validator=_validator)
+    store = ConfigStore(home.store_file, validator=validate_config)
+    # Translated pieces reused across snapshots (content-keyed; see ``xds.translation_cache``).
+    cache = TranslationCache()
     ads = AdsServer(
-        _generator_for(store, settings.mesh),
+        generator_for(store, settings.mesh, cache),
         debounce_after=settings.debounce_after,
         debounce_max=settings.debounce_max,
     )
-    store.on_change(lambda: ads.config_changed(_generator_for(store, settings.mesh)))
+    store.on_change(lambda: ads.config_changed(generator_for(store, settings.mesh, cache)))
 
     server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000)])
     ads.add_to_server(server)
@@ -114,8 +117,11 @@ async def run_control_plane(
         await server.stop(grace=1.0)
 
 
-def _generator_for(store: ConfigStore, mesh: MeshConfig) -> Callable[[ProxyNode], ProxyConfig]:
-    return Translator(build_snapshot(store.objects(), mesh)).generate
+def generator_for(
+    store: ConfigStore, mesh: MeshConfig, cache: TranslationCache | None = None
+) -> Callable[[ProxyNode], ProxyConfig]:
+    """What the ADS server generates with after a store change: a Translator of a new snapshot."""
+    return Translator(build_snapshot(store.objects(), mesh), cache).generate
 
 
 def _bound_port(site: web.TCPSite) -> int:

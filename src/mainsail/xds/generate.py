@@ -32,7 +32,7 @@ from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.resources import ProxyConfig, XdsResource
-from mainsail.xds.routes import build_gateway_routes, build_sidecar_http_proxy_routes
+from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
 from mainsail.xds.sidecar_ingress import (
     build_ingress_clusters,
     build_ingress_listeners,
@@ -40,14 +40,26 @@ from mainsail.xds.sidecar_ingress import (
     ingress_ports,
 )
 from mainsail.xds.tcp_outbound import build_tcp_outbound_listeners, tcp_outbound_ports
+from mainsail.xds.translation_cache import Same, TranslationCache
 
 Shared = tuple[XdsResource, ...]
 
 
 class Translator:
-    def __init__(self, snapshot: MeshSnapshot) -> None:
+    def __init__(self, snapshot: MeshSnapshot, cache: TranslationCache | None = None) -> None:
         self.snapshot = snapshot
         self._shared: dict[Hashable, Shared] = {}
+        self._pairs: dict[Hashable, tuple[Shared, Shared]] = {}
+        self._cache = cache
+        if cache is not None:
+            cache.new_round()
+            # What every cached piece may read of the snapshot besides its own inputs, as two
+            # tokens: the services (values) and the DestinationRules (instances).
+            self._snapshot_key: Hashable = (
+                cache.token(("services", tuple(snapshot.services.values()))),
+                cache.token(("rules", tuple(Same(r) for r in snapshot.destination_rules))),
+                Same(snapshot.mesh),
+            )
         self._routes_read_labels = any(
             match.source_labels
             for vs in snapshot.virtual_services
@@ -70,6 +82,47 @@ class Translator:
             found = self._shared[key] = build()
         return found
 
+    def _once_pair(
+        self, key: Hashable, build: Callable[[], tuple[Shared, Shared]]
+    ) -> tuple[Shared, Shared]:
+        found = self._pairs.get(key)
+        if found is None:
+            found = self._pairs[key] = build()
+        return found
+
+    def _per_service(self, view: ProxyView, seen: Hashable) -> tuple[Shared, Shared]:
+        """Service clusters and endpoints, one service at a time through the cache. A service's
+        entry is keyed by everything they are built from: the proxy's sharing key (``seen``,
+        the Sidecar in force by identity), the snapshot's services, DestinationRules and mesh
+        settings, the service and its endpoints."""
+        cache = self._cache
+        assert cache is not None
+        snapshot = self.snapshot
+        proxy_key = (
+            cache.token(("proxy", seen, Same(view.sidecar))),
+            self._snapshot_key,
+        )
+        clusters: list[XdsResource] = []
+        endpoints: list[XdsResource] = []
+        for service in view.visible_services:
+            key = (
+                "service",
+                proxy_key,
+                service,
+                tuple(snapshot.endpoints_of(service.hostname, p.port) for p in service.ports),
+            )
+            one = replace(view, visible_services=(service,))
+            found = cache.get(
+                key,
+                lambda one=one: (  # type: ignore[misc]
+                    _packed_clusters(build_outbound_clusters(snapshot, one)),
+                    _packed_endpoints(snapshot, one),
+                ),
+            )
+            clusters += found[0]
+            endpoints += found[1]
+        return tuple(clusters), tuple(endpoints)
+
     def generate(self, node: ProxyNode) -> ProxyConfig:
         snapshot = self.snapshot
         view = build_proxy_view(snapshot, node)
@@ -90,15 +143,15 @@ class Translator:
             node.labels if self._locality_reads_labels else (),
             node.interception_mode,
         )
-        clusters = self._once(
-            ("cds", seen), lambda: _packed_clusters(build_outbound_clusters(snapshot, view))
-        )
-        endpoints = self._once(
-            ("eds", seen),
-            lambda: tuple(
-                XdsResource.pack(e.cluster_name, e) for e in build_endpoints(snapshot, view)
-            ),
-        )
+        if self._cache is None:
+            clusters = self._once(
+                ("cds", seen), lambda: _packed_clusters(build_outbound_clusters(snapshot, view))
+            )
+            endpoints = self._once(("eds", seen), lambda: _packed_endpoints(snapshot, view))
+        else:
+            clusters, endpoints = self._once_pair(
+                ("cds+eds", seen), lambda: self._per_service(view, seen)
+            )
         # Sidecar ``ingress`` replaces the Service-derived inbound listeners and clusters.
         ingress = has_sidecar_ingress(view)
         own_view = replace(view, inbound=()) if ingress else view
@@ -128,8 +181,18 @@ class Translator:
             routes = ()
             if node.http_proxy_port:
                 labels = node.labels if self._routes_read_labels else ()
+                reuse = None
+                if self._cache is not None:
+                    # Labels matter to routes through sourceLabels and workload-selected rules.
+                    rules = selecting_rules(snapshot, node.namespace, node.label_map)
+                    reads_labels = self._routes_read_labels or bool(rules)
+                    reuse = Reuse(
+                        self._cache,
+                        (self._snapshot_key, node.namespace, node.labels if reads_labels else ()),
+                    )
                 routes = self._once(
-                    ("rds", seen, labels), lambda: _packed_http_proxy_routes(snapshot, view)
+                    ("rds", seen, labels),
+                    lambda: _packed_http_proxy_routes(snapshot, view, reuse),
                 )
         return ProxyConfig.of(
             {
@@ -156,8 +219,14 @@ def _packed_clusters(clusters: list[cluster_pb2.Cluster]) -> Shared:
     return tuple(XdsResource.pack(c.name, c) for c in clusters)
 
 
-def _packed_http_proxy_routes(snapshot: MeshSnapshot, view: ProxyView) -> Shared:
-    config = build_sidecar_http_proxy_routes(snapshot, view)
+def _packed_endpoints(snapshot: MeshSnapshot, view: ProxyView) -> Shared:
+    return tuple(XdsResource.pack(e.cluster_name, e) for e in build_endpoints(snapshot, view))
+
+
+def _packed_http_proxy_routes(
+    snapshot: MeshSnapshot, view: ProxyView, reuse: Reuse | None
+) -> Shared:
+    config = build_sidecar_http_proxy_routes(snapshot, view, reuse)
     return (XdsResource.pack(config.name, config),)
 
 

@@ -7,6 +7,8 @@ VirtualService; first match wins inside a VirtualService; no fallback route unde
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from envoy.config.route.v3 import route_components_pb2 as rc
@@ -33,6 +35,7 @@ from mainsail.xds.http_routes import (
     virtual_service_gateways,
 )
 from mainsail.xds.protos import duration, uint32
+from mainsail.xds.translation_cache import Same, TranslationCache
 
 MAX_DIRECT_RESPONSE_BODY = 1048576
 
@@ -97,9 +100,15 @@ def _http_proxy_ports(service: MeshService) -> list[ServicePort]:
 
 
 def build_sidecar_http_proxy_routes(
-    snapshot: MeshSnapshot, view: ProxyView
+    snapshot: MeshSnapshot, view: ProxyView, reuse: Reuse | None = None
 ) -> route_pb2.RouteConfiguration:
-    """``http_proxy``: every visible service port reachable through the HTTP-proxy listener."""
+    """``http_proxy``: every visible service port reachable through the HTTP-proxy listener.
+
+    With ``reuse``, a service port's vhost is taken from the cache when its key matches: the
+    VirtualService claiming it (by identity), the service, port and domains, and
+    ``reuse.key``, which the caller makes hold everything else a vhost reads (the snapshot's
+    services and DestinationRules, the mesh settings, the proxy's namespace and, when routes or
+    rules read them, its labels)."""
     domain = snapshot.mesh.domain
     candidates = [
         (vs, tuple(resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts))
@@ -114,29 +123,46 @@ def build_sidecar_http_proxy_routes(
     claims = _VirtualServiceHosts(candidates)
     for service in view.visible_services:
         vs = claims.claiming(service.hostname)
+        if vs is not None:
+            claimed_hosts.add(service.hostname)
         for port in _http_proxy_ports(service):
-            ctx = _context(snapshot, view, "mesh", port.port)
-            if vs is not None:
-                routes = translate_virtual_service(vs, ctx)
-                claimed_hosts.add(service.hostname)
-            else:
-                routes = []
-            if vs is None:
-                routes = [default_route(ctx, service, port.port)]
             domains = [
                 d
                 for d in _alt_domains(service, view.node.namespace, domain, port.port)
                 if d not in seen_domains
             ]
             seen_domains.update(domains)
-            vhosts.append(
-                rc.VirtualHost(
-                    name=naming.build_virtual_host_name(service.hostname, port.port),
+
+            def build(
+                service: MeshService = service,
+                port: int = port.port,
+                vs: VirtualService | None = vs,
+                domains: list[str] = domains,
+            ) -> rc.VirtualHost:
+                ctx = _context(snapshot, view, "mesh", port)
+                return rc.VirtualHost(
+                    name=naming.build_virtual_host_name(service.hostname, port),
                     domains=domains,
-                    routes=routes,
+                    routes=(
+                        translate_virtual_service(vs, ctx)
+                        if vs is not None
+                        else [default_route(ctx, service, port)]
+                    ),
                     include_request_attempt_count=True,
                 )
-            )
+
+            if reuse is None:
+                vhosts.append(build())
+            else:
+                key = (
+                    "http_proxy_vhost",
+                    reuse.key,
+                    None if vs is None else Same(vs),
+                    service,
+                    port.port,
+                    tuple(domains),
+                )
+                vhosts.append(reuse.cache.get(key, build))
     # VirtualService hosts that are not services: reachable on port 80 (Istio's quirk).
     for vs, hosts in candidates:
         for host in hosts:
@@ -156,6 +182,15 @@ def build_sidecar_http_proxy_routes(
             )
     vhosts.append(_catch_all(snapshot, view.outbound_traffic_policy))
     return _route_configuration(naming.HTTP_PROXY_ROUTE, vhosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """A cross-snapshot cache and the key part standing for the inputs a piece reads besides
+    its own (see ``build_sidecar_http_proxy_routes``)."""
+
+    cache: TranslationCache
+    key: Hashable
 
 
 def _catch_all(snapshot: MeshSnapshot, mode: OutboundMode) -> rc.VirtualHost:

@@ -1,0 +1,293 @@
+"""Translation cost against config size, and an incremental push after one weight change.
+
+The mesh: N services (a Service and a Pod each, pods labelled ``version: v1|v2|v3``), each with
+a VirtualService of 10 HTTP routes (header, prefix, exact, regex, method, query and authority
+matches; weighted subset destinations; a weighted default) and a DestinationRule with 3 subsets.
+
+(a) ``translate``: ``build_snapshot``; a full generation for one proxy (``generate``, cold,
+    nothing shared) and the amortized time per proxy of 100 proxies through one ``Translator``
+    made the way the control plane makes it (``control_plane.generator_for``, with the control
+    plane's translation cache: empty for the first snapshot, warm from the previous snapshot
+    for a snapshot after a one-weight change). Baseline: 100 services.
+(b) ``push``: from the store change (``ConfigStore.apply`` of one VirtualService whose weights
+    changed; the store persists to a file as the control plane's does) until every one of 100
+    proxies ACKed the new generation (``AdsServer.wait_synced``): an in-process ``AdsServer``
+    on grpc.aio, a few real Envoys and simulated delta-ADS clients in a child process, wired
+    as ``runtime/control_plane.py`` wires them (store listener -> ``generator_for`` ->
+    ``config_changed``; 100 ms debounce included). Baseline, interleaved: a no-op change (a
+    DestinationRule for a host no service has: the store and snapshot change, no proxy's
+    config does).
+
+Targets (issue 3): <= 20 ms per proxy for a full generation; a weight change reaching 100
+proxies in <= 1 s end to end.
+
+Run: ``.venv/bin/python benchmarks/translation_cost.py [all|translate|push]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from _mesh import (
+    ads_server,
+    envoy_rss,
+    median_ms,
+    node_of,
+    proxy_bootstrap,
+    rss_mb,
+    service_and_pod_yaml,
+    start_envoys,
+    start_simulated,
+    until_connected,
+)
+
+from mainsail.ads.server import AdsServer
+from mainsail.config.mesh import MeshConfig
+from mainsail.config.parse import parse_documents
+from mainsail.runtime.control_plane import TranslationCache, generator_for, validate_config
+from mainsail.snapshot.mesh_snapshot import build_snapshot
+from mainsail.snapshot.proxy import ProxyNode
+from mainsail.sources.store import ConfigStore
+from mainsail.testing.envoy_process import EnvoyProcess
+from mainsail.testing.loopback import random_loopback_network
+from mainsail.xds.generate import generate
+
+FULL_TARGET_MS = 20.0
+PUSH_TARGET_S = 1.0
+ROUTES = 10
+
+
+def virtual_service_yaml(i: int, services: int, variant: int = 0) -> str:
+    """svc-<i>'s 10 routes; ``variant`` moves 10 points of weight in the last (default) one."""
+    host = f"svc-{i}"
+    other = f"svc-{(i + 1) % services}"
+    v1 = 90 - 10 * variant
+    routes = [
+        f"  - match: [{{headers: {{end-user: {{exact: user-{i}}}}}}}]\n"
+        f"    route: [{{destination: {{host: {host}, subset: v2}}}}]\n",
+        f"  - match: [{{uri: {{prefix: /api/v2/}}}}, {{uri: {{prefix: /v2/}}}}]\n"
+        f"    route:\n    - {{destination: {{host: {host}, subset: v2}}, weight: 75}}\n"
+        f"    - {{destination: {{host: {host}, subset: v3}}, weight: 25}}\n",
+        f"  - match: [{{uri: {{exact: /health}}, method: {{exact: GET}}}}]\n"
+        f"    route: [{{destination: {{host: {host}, subset: v1}}}}]\n",
+        f"  - match: [{{uri: {{regex: '/items/[0-9]+'}}}}]\n"
+        f"    route: [{{destination: {{host: {host}, subset: v3}}}}]\n"
+        f"    timeout: 3s\n",
+        f"  - match: [{{queryParams: {{canary: {{exact: 'true'}}}}}}]\n"
+        f"    route: [{{destination: {{host: {host}, subset: v3}}}}]\n",
+        f"  - match: [{{headers: {{x-tenant: {{prefix: team-}}}}}}]\n"
+        f"    route:\n    - {{destination: {{host: {host}, subset: v1}}, weight: 50}}\n"
+        f"    - {{destination: {{host: {host}, subset: v2}}, weight: 50}}\n"
+        f"    retries: {{attempts: 3, perTryTimeout: 1s, retryOn: '5xx,reset'}}\n",
+        f"  - match: [{{uri: {{prefix: /static/}}, ignoreUriCase: true}}]\n"
+        f"    route: [{{destination: {{host: {host}, subset: v1}}}}]\n"
+        f"    headers: {{response: {{set: {{cache-control: max-age=60}}}}}}\n",
+        f"  - match: [{{method: {{exact: POST}}, uri: {{prefix: /orders}}}}]\n"
+        f"    route: [{{destination: {{host: {host}, subset: v2}}}}]\n"
+        f"    timeout: 10s\n",
+        f"  - match: [{{uri: {{prefix: /proxy/}}}}]\n"
+        f"    rewrite: {{uri: /}}\n"
+        f"    route: [{{destination: {{host: {other}}}}}]\n",
+        f"  - route:\n    - {{destination: {{host: {host}, subset: v1}}, weight: {v1}}}\n"
+        f"    - {{destination: {{host: {host}, subset: v2}}, weight: {100 - v1}}}\n",
+    ]
+    assert len(routes) == ROUTES
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+        f"metadata: {{name: {host}, namespace: default}}\n"
+        f"spec:\n  hosts: [{host}]\n  http:\n" + "".join(routes)
+    )
+
+
+def destination_rule_yaml(i: int) -> str:
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+        f"metadata: {{name: svc-{i}, namespace: default}}\n"
+        f"spec:\n  host: svc-{i}\n"
+        f"  trafficPolicy: {{connectionPool: {{http: {{http1MaxPendingRequests: 100}}}}}}\n"
+        f"  subsets:\n"
+        f"  - {{name: v1, labels: {{version: v1}}}}\n"
+        f"  - {{name: v2, labels: {{version: v2}}}}\n"
+        f"  - name: v3\n    labels: {{version: v3}}\n"
+        f"    trafficPolicy: {{loadBalancer: {{simple: LEAST_REQUEST}}}}\n"
+    )
+
+
+def noop_rule_yaml(variant: int) -> str:
+    """A DestinationRule for a host no service has: it changes the store, not any config."""
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+        f"metadata: {{name: no-such-host, namespace: default}}\n"
+        f"spec:\n  host: no-such-host\n"
+        f"  trafficPolicy: {{connectionPool: {{tcp: {{maxConnections: {100 + variant}}}}}}}\n"
+    )
+
+
+def mesh_yaml(services: int, network_prefix: str) -> str:
+    docs: list[str] = []
+    for i in range(services):
+        docs += service_and_pod_yaml(network_prefix, i, {"version": f"v{i % 3 + 1}"})
+        docs.append(virtual_service_yaml(i, services))
+        docs.append(destination_rule_yaml(i))
+    return "---\n".join(docs)
+
+
+def new_store(services: int, network_prefix: str, path: Path | None = None) -> ConfigStore:
+    store = ConfigStore(path, validator=validate_config)
+    store.apply(parse_documents(mesh_yaml(services, network_prefix)))
+    return store
+
+
+# --- (a) translation
+
+
+def translate(services: Sequence[int], network_prefix: str, proxies: int) -> None:
+    print(f"translation: {proxies} proxies; {ROUTES} routes and 3 subsets per service")
+    nodes = [node_of(proxy_bootstrap(network_prefix, i, 1)) for i in range(proxies)]
+    full: dict[int, float] = {}
+    for count in services:
+        store = new_store(count, network_prefix)
+        mesh = MeshConfig()
+        built: list[float] = []
+        for _ in range(3):
+            start = time.perf_counter()
+            snapshot = build_snapshot(store.objects(), mesh)
+            built.append(time.perf_counter() - start)
+        cold: list[float] = []
+        for node in nodes[:5]:
+            start = time.perf_counter()
+            generate(snapshot, node)
+            cold.append(time.perf_counter() - start)
+        full[count] = median_ms(cold)
+        cache = TranslationCache()
+        first = _all_proxies(store, mesh, nodes, cache)
+        store.apply(parse_documents(virtual_service_yaml(0, count, variant=1)))
+        after_change = _all_proxies(store, mesh, nodes, cache)
+        resources = sum(len(r) for r in generate(snapshot, nodes[0]).resources.values())
+        print(
+            f"  {count:5d} services ({resources} resources per proxy):"
+            f" build_snapshot {median_ms(built):5.0f} ms;"
+            f" full generation, one proxy {full[count]:6.1f} ms;"
+            f" {proxies} proxies through one Translator: {first * 1000 / proxies:5.1f} ms"
+            f" per proxy (first snapshot), {after_change * 1000 / proxies:5.1f} ms per proxy"
+            f" (after one weight change, cache warm)"
+        )
+    if len(services) > 1:
+        small, big = min(services), max(services)
+        print(f"  full generation {big}/{small} services: {full[big] / full[small]:.1f}x")
+    verdict = "met" if full[max(services)] <= FULL_TARGET_MS else "NOT met"
+    print(f"  target full generation <= {FULL_TARGET_MS:.0f} ms per proxy: {verdict}")
+
+
+def _all_proxies(
+    store: ConfigStore, mesh: MeshConfig, nodes: Sequence[ProxyNode], cache: TranslationCache
+) -> float:
+    """Seconds to build the snapshot and generate every proxy's config, as a push does."""
+    start = time.perf_counter()
+    generator = generator_for(store, mesh, cache)
+    for node in nodes:
+        generator(node)
+    return time.perf_counter() - start
+
+
+# --- (b) an incremental push, end to end
+
+
+async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> None:
+    print(
+        f"push: {args.services} services, {args.proxies} proxies ({args.envoys} real Envoys);"
+        f" {args.changes} weight changes interleaved with {args.changes} no-op changes"
+    )
+    started = time.perf_counter()
+    store = new_store(args.services, network_prefix, workdir / "store.yaml")
+    print(f"  store with {len(store.objects())} objects in {time.perf_counter() - started:.1f} s")
+    mesh = MeshConfig()
+    cache = TranslationCache()
+    envoys: list[EnvoyProcess] = []
+    simulated: subprocess.Popen[bytes] | None = None
+    async with ads_server(generator_for(store, mesh, cache)) as (ads, port):
+        # What ``run_control_plane`` does on every store change.
+        store.on_change(lambda: ads.config_changed(generator_for(store, mesh, cache)))
+        try:
+            connect = time.perf_counter()
+            envoys = await start_envoys(network_prefix, args.envoys, port, workdir)
+            simulated = start_simulated(
+                network_prefix, args.envoys, args.proxies - args.envoys, port
+            )
+            await until_connected(ads, args.proxies, timeout=600)
+            await ads.wait_synced(timeout=600)
+            print(
+                f"  {args.proxies} proxies connected and synced in"
+                f" {time.perf_counter() - connect:.1f} s; control-plane RSS {rss_mb():.0f} MB"
+            )
+            weight: list[float] = []
+            noop: list[float] = []
+            for n in range(args.changes):
+                variant = (n + 1) % 2
+                weight.append(
+                    await _change(ads, store, virtual_service_yaml(0, args.services, variant))
+                )
+                noop.append(await _change(ads, store, noop_rule_yaml(n)))
+                print(
+                    f"  change {n + 1}: weight change {weight[-1] * 1000:.0f} ms,"
+                    f" no-op change {noop[-1] * 1000:.0f} ms",
+                    flush=True,
+                )
+            w, o = median_ms(weight), median_ms(noop)
+            verdict = "met" if max(weight) <= PUSH_TARGET_S else "NOT met"
+            print(
+                f"  weight change -> {args.proxies} proxies ACKed: median {w:.0f} ms,"
+                f" max {max(weight) * 1000:.0f} ms; no-op change: median {o:.0f} ms"
+                f" (weight/no-op {w / o:.2f}); target <= {PUSH_TARGET_S * 1000:.0f} ms: {verdict}"
+            )
+            print(
+                f"  control-plane RSS {rss_mb():.0f} MB;"
+                f" real Envoy RSS {statistics.median(envoy_rss(envoys)):.0f} MB median"
+            )
+        finally:
+            if simulated is not None:
+                simulated.terminate()
+                simulated.wait(10)
+            for envoy in envoys:
+                await envoy.stop()
+
+
+async def _change(ads: AdsServer, store: ConfigStore, text: str) -> float:
+    """Seconds from the store change until every proxy ACKed the generation it started."""
+    generation = ads.generation
+    start = time.perf_counter()
+    store.apply(parse_documents(text))
+    while ads.generation == generation:  # the debounce has not fired yet
+        await asyncio.sleep(0.001)
+    await ads.wait_synced(timeout=600)
+    elapsed = time.perf_counter() - start
+    await asyncio.sleep(0.2)  # quiet between changes
+    return elapsed
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("part", nargs="?", default="all", choices=("all", "translate", "push"))
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--baseline-services", type=int, default=100)
+    parser.add_argument("--proxies", type=int, default=100)
+    parser.add_argument("--envoys", type=int, default=3, help="real Envoys among the proxies")
+    parser.add_argument("--changes", type=int, default=5, help="of each kind")
+    args = parser.parse_args(argv)
+    prefix = random_loopback_network(16).rsplit(".", 2)[0]
+    if args.part in ("all", "translate"):
+        translate((args.baseline_services, args.services), prefix, args.proxies)
+    if args.part in ("all", "push"):
+        with tempfile.TemporaryDirectory(prefix="mainsail-translation-") as tmp:
+            asyncio.run(push(args, prefix, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""A ``TranslationCache`` hit is indistinguishable from a miss: translating through a warm cache
+gives the very versions that translating without one gives, for every resource."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import pytest
+
+from mainsail import naming
+from mainsail.config.base import Resource
+from mainsail.config.parse import parse_documents
+from mainsail.snapshot.mesh_snapshot import build_snapshot
+from mainsail.snapshot.proxy import ProxyNode
+from mainsail.xds.generate import Translator, generate
+from mainsail.xds.resources import ProxyConfig
+from mainsail.xds.translation_cache import Same, TranslationCache
+from tests.testing.bookinfo_mesh import BookInfo, _parsed, _platform, sample
+from tests.xds.cases import case_names, load_case, proxy_node
+
+
+def versions(config: ProxyConfig) -> dict[str, dict[str, str]]:
+    return {
+        type_url: {name: r.version for name, r in config.of_type(type_url).items()}
+        for type_url in naming.PUSH_ORDER
+    }
+
+
+def assert_same_as_uncached(
+    resources: Sequence[Resource], nodes: Sequence[ProxyNode], cache: TranslationCache
+) -> None:
+    snapshot = build_snapshot(resources)
+    translator = Translator(snapshot, cache)
+    for node in nodes:
+        assert versions(translator.generate(node)) == versions(generate(snapshot, node))
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_golden_case_through_a_warm_cache(name: str) -> None:
+    case = load_case(name)
+    parsed = parse_documents(case.text, source=f"{name}.yaml")
+    assert parsed.ok
+    cache = TranslationCache()
+    node = proxy_node(case)
+    for _ in range(2):  # cold, then every piece a hit (same objects, new snapshot)
+        assert_same_as_uncached(parsed.resources, [node], cache)
+
+
+def _bookinfo(*networking: str, extra: str = "") -> list[Resource]:
+    found = list(_platform("10.40.0"))
+    for name in networking:
+        found += _parsed(sample(f"bookinfo/networking/{name}"))
+    if extra:
+        found += _parsed(extra)
+    return found
+
+
+def test_changed_virtual_service_and_rule_through_one_cache() -> None:
+    """A sequence of snapshots sharing most objects (what the control plane sees), including a
+    changed weight, a changed DestinationRule and a sourceLabels route."""
+    base = _bookinfo()
+    rules = _parsed(sample("bookinfo/networking/destination-rule-all.yaml"))
+    v1 = _parsed(sample("bookinfo/networking/virtual-service-all-v1.yaml"))
+    shift = _parsed(sample("bookinfo/networking/virtual-service-reviews-50-v3.yaml"))
+    shift_80 = _parsed(
+        sample("bookinfo/networking/virtual-service-reviews-50-v3.yaml")
+        .replace("weight: 50\n", "weight: 80\n", 1)
+        .replace("weight: 50\n", "weight: 20\n", 1)
+    )
+    sticky = _parsed(
+        sample("bookinfo/networking/destination-rule-all.yaml").replace(
+            "host: reviews\n",
+            "host: reviews\n  trafficPolicy:\n    loadBalancer:\n"
+            "      consistentHash: {httpHeaderName: x-user}\n",
+            1,
+        )
+    )
+    by_source = _parsed(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\n"
+        "spec:\n  hosts: [reviews]\n  http:\n"
+        "  - match: [{sourceLabels: {app: productpage}}]\n"
+        "    route: [{destination: {host: reviews, subset: v2}}]\n"
+        "  - route: [{destination: {host: reviews, subset: v1}}]\n"
+    )
+    mesh = BookInfo(build_snapshot(base), "10.40.0")
+    productpage = mesh.productpage()
+    nodes = [
+        productpage,
+        dataclasses.replace(productpage, labels=(("app", "details"),)),
+        mesh.gateway(),
+    ]
+    cache = TranslationCache()
+    for extra in (v1, shift, shift_80, shift, (*shift, *sticky), (*shift, *rules), by_source, v1):
+        objects = [*base, *(rules if extra is not sticky else ()), *extra]
+        assert_same_as_uncached(objects, nodes, cache)
+        assert_same_as_uncached(objects, nodes, cache)
+
+
+def test_same_is_identity_not_equality() -> None:
+    a, b = [1], [1]
+    assert Same(a) == Same(a)
+    assert Same(a) != Same(b)
+    assert len({Same(a), Same(a), Same(b)}) == 2
+
+
+def test_entries_not_used_for_two_rounds_are_dropped() -> None:
+    cache = TranslationCache()
+    cache.new_round()
+    assert cache.get("k", lambda: "first") == "first"
+    cache.new_round()
+    assert cache.get("k", lambda: "second") == "first"  # used in the previous round: kept
+    cache.new_round()
+    cache.new_round()
+    assert cache.get("k", lambda: "third") == "third"
