@@ -183,21 +183,41 @@ class _QuietEnvoy(SimulatedEnvoy):
 
 
 async def simulate(args: argparse.Namespace) -> None:
-    channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{args.xds_port}",
-        options=[("grpc.max_receive_message_length", 256 * 1024 * 1024)],
-    )
-    stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+    def stub() -> Any:
+        # A connection per 10 clients, as real proxies have their own (one HTTP/2 connection
+        # for all of them was cancelled under 100 x 8000-resource responses at once).
+        channel = grpc.aio.insecure_channel(
+            f"127.0.0.1:{args.xds_port}",
+            options=[
+                ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+                ("grpc.use_local_subchannel_pool", 1),
+            ],
+        )
+        return ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+
+    stubs = [stub() for _ in range((args.count + 9) // 10)]
     clients = [
-        _simulated_client(stub, proxy_bootstrap(args.network, i, args.xds_port)["node"])
-        for i in range(args.first, args.first + args.count)
+        _simulated_client(stubs[n // 10], proxy_bootstrap(args.network, i, args.xds_port)["node"])
+        for n, i in enumerate(range(args.first, args.first + args.count))
     ]
     await asyncio.gather(*clients)
 
 
 async def _simulated_client(stub: Any, node_json: dict[str, Any]) -> None:
-    """One delta-ADS stream that ACKs and subscribes as Envoy does, until the server hangs up."""
+    """One delta-ADS stream that ACKs and subscribes as Envoy does, until the server hangs up;
+    reconnected (as Envoy does) when the stream fails before the server ends it (under 100
+    simultaneous first connections some streams were cancelled before their first response)."""
     node = json_format.ParseDict(node_json, base_pb2.Node())
+    while True:
+        try:
+            await _stream(stub, node)
+            return
+        except grpc.aio.AioRpcError as e:
+            print(f"simulated {node.id}: {e.code().name}; reconnecting", file=sys.stderr)
+            await asyncio.sleep(0.5)
+
+
+async def _stream(stub: Any, node: Any) -> None:
     envoy = _QuietEnvoy(delta=True)
     outbox: asyncio.Queue[Any] = asyncio.Queue()
     first = envoy.start()

@@ -284,7 +284,11 @@ class Session:
                 n
                 for n, r in scope.items()
                 if r.body.type_url  # not a placeholder from initial_resource_versions
-                and (n in force or (old := state.sent.get(n)) is None or old.version != r.version)
+                and (
+                    n in force
+                    or (old := state.sent.get(n)) is None
+                    or (old is not r and old.version != r.version)
+                )
             )
             removed = sorted(n for n in state.sent if n not in scope and state.in_scope(n))
             if not (carried or removed or state.must_respond):

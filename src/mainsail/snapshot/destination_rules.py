@@ -98,8 +98,8 @@ def selecting_rules(
     proxies differing in them see different rules)."""
     return tuple(
         r.name
-        for r in snapshot.destination_rules
-        if r.namespace == proxy_namespace and _selects(r, proxy_labels)
+        for r in snapshot.selector_rules.get(proxy_namespace, ())
+        if _selects(r, proxy_labels)
     )
 
 

@@ -59,6 +59,10 @@ class MeshSnapshot:
     wildcard_rules: Mapping[str, tuple[tuple[str, DestinationRule], ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # Rules with a ``workloadSelector``, by namespace (asked once per proxy and push).
+    selector_rules: Mapping[str, tuple[DestinationRule, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def endpoints_of(self, hostname: str, port: int) -> tuple[ServiceEndpoint, ...]:
         return self.endpoints.get((hostname, port), ())
@@ -148,7 +152,10 @@ def _destination_rule_index(
 ) -> dict[str, Mapping[Any, Any]]:
     exact: dict[tuple[str, str], list[DestinationRule]] = {}
     wildcard: dict[str, list[tuple[str, DestinationRule]]] = {}
+    selecting: dict[str, list[DestinationRule]] = {}
     for rule in rules:
+        if rule.spec.workload_selector is not None:
+            selecting.setdefault(rule.namespace, []).append(rule)
         host = resolve_short_name(rule.spec.host, rule.namespace, domain)
         if host.startswith("*"):
             wildcard.setdefault(rule.namespace, []).append((host, rule))
@@ -157,6 +164,7 @@ def _destination_rule_index(
     return {
         "rules_by_host": MappingProxyType({k: tuple(v) for k, v in exact.items()}),
         "wildcard_rules": MappingProxyType({k: tuple(v) for k, v in wildcard.items()}),
+        "selector_rules": MappingProxyType({k: tuple(v) for k, v in selecting.items()}),
     }
 
 
