@@ -21,15 +21,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from _mesh import ads_server, envoy_rss, proxy_bootstrap
 from translation_cost import new_store
 
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
-from mainsail.runtime.control_plane import TranslationCache, generator_for
+from mainsail.runtime.control_plane import generator_for
 from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.loopback import random_loopback_network
+from mainsail.xds.translation_cache import TranslationCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +63,9 @@ def sidecar_yaml(selected: int, scoped: int) -> str:
 async def footprint(envoy: EnvoyProcess) -> EnvoyFootprint:
     memory = json.loads(await envoy.admin("/memory"))
     dump = await envoy.admin("/config_dump?include_eds")
-    clusters = json.loads(dump)["configs"]
-    dynamic = next((c for c in clusters if c["@type"].endswith("ClustersConfigDump")), {}).get(
-        "dynamic_active_clusters", []
-    )
+    configs: list[dict[str, Any]] = json.loads(dump)["configs"]
+    found = [c for c in configs if c["@type"].endswith("ClustersConfigDump")]
+    dynamic = found[0].get("dynamic_active_clusters", []) if found else []
     return EnvoyFootprint(
         rss_mb=envoy_rss([envoy])[0],
         allocated_mb=int(memory["allocated"]) / 2**20,

@@ -51,13 +51,14 @@ from _mesh import (
 from mainsail.ads.server import AdsServer
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
-from mainsail.runtime.control_plane import TranslationCache, generator_for, validate_config
+from mainsail.runtime.control_plane import generator_for, validate_config
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
 from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.loopback import random_loopback_network
 from mainsail.xds.generate import generate
+from mainsail.xds.translation_cache import TranslationCache
 
 FULL_TARGET_MS = 20.0
 PUSH_TARGET_S = 1.0
@@ -152,6 +153,7 @@ def translate(services: Sequence[int], network_prefix: str, proxies: int) -> Non
     print(f"translation: {proxies} proxies; {ROUTES} routes and 3 subsets per service")
     nodes = [node_of(proxy_bootstrap(network_prefix, i, 1)) for i in range(proxies)]
     full: dict[int, float] = {}
+    amortized = 0.0
     for count in services:
         store = new_store(count, network_prefix)
         mesh = MeshConfig()
@@ -170,6 +172,7 @@ def translate(services: Sequence[int], network_prefix: str, proxies: int) -> Non
         first = _all_proxies(store, mesh, nodes, cache)
         store.apply(parse_documents(virtual_service_yaml(0, count, variant=1)))
         after_change = _all_proxies(store, mesh, nodes, cache)
+        amortized = first * 1000 / proxies
         resources = sum(len(r) for r in generate(snapshot, nodes[0]).resources.values())
         print(
             f"  {count:5d} services ({resources} resources per proxy):"
@@ -182,8 +185,12 @@ def translate(services: Sequence[int], network_prefix: str, proxies: int) -> Non
     if len(services) > 1:
         small, big = min(services), max(services)
         print(f"  full generation {big}/{small} services: {full[big] / full[small]:.1f}x")
-    verdict = "met" if full[max(services)] <= FULL_TARGET_MS else "NOT met"
-    print(f"  target full generation <= {FULL_TARGET_MS:.0f} ms per proxy: {verdict}")
+    single = "met" if full[max(services)] <= FULL_TARGET_MS else "NOT met"
+    shared = "met" if amortized <= FULL_TARGET_MS else "NOT met"
+    print(
+        f"  target <= {FULL_TARGET_MS:.0f} ms per proxy: cold single proxy {single};"
+        f" amortized over {proxies} proxies (first snapshot) {shared}"
+    )
 
 
 def _all_proxies(
