@@ -40,8 +40,7 @@ needs them, and also when Envoy would reject the config (a bad regex, duplicate 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
@@ -64,6 +63,7 @@ from google.protobuf.message import Message
 from mainsail import naming
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
+from mainsail.testing.filter_chains import select_chain
 from mainsail.testing.route_matching import (
     HttpRequestView,
     Redirect,
@@ -339,7 +339,13 @@ class Simulator:
         listener = self.listener_for(request.listener)
         if listener is None:
             return Result(outcome="no_listener")
-        chain = _select_chain(listener, request)
+        chain = select_chain(
+            listener,
+            destination=request.listener if isinstance(request.listener, tuple) else None,
+            server_name=request.server_name,
+            transport_protocol=request.transport_protocol,
+            application_protocols=request.application_protocols,
+        )
         if chain is None:
             return Result(outcome="no_filter_chain", listener=listener.name)
         for network_filter in chain.filters:
@@ -547,91 +553,6 @@ def _header_operations(
         "response_headers_to_add": tuple(response_add),
         "response_headers_to_remove": tuple(response_remove),
     }
-
-
-# --- filter chains
-
-
-def _prefix_length(match: listener_components_pb2.FilterChainMatch, ip: str) -> int | None:
-    """The longest of the chain's ``prefix_ranges`` holding ``ip``; None if none does."""
-    best: int | None = None
-    for cidr in match.prefix_ranges:
-        length = cidr.prefix_len.value if cidr.HasField("prefix_len") else 32
-        network = ipaddress.ip_network(f"{cidr.address_prefix}/{length}", strict=False)
-        if ip and ipaddress.ip_address(ip) in network and (best is None or length > best):
-            best = length
-    return best
-
-
-def _server_name_score(names: list[str], sni: str) -> int | None:
-    best: int | None = None
-    for name in names:
-        if name == sni:
-            return 10_000
-        if name.startswith("*.") and sni.endswith(name[1:]):
-            best = max(best or 0, len(name))
-    return best
-
-
-_Score = int | None | Literal["unset"]
-_Step = Callable[[listener_components_pb2.FilterChainMatch], _Score]
-
-
-def _narrow(
-    chains: list[listener_components_pb2.FilterChain], step: _Step
-) -> list[listener_components_pb2.FilterChain]:
-    """One step of Envoy's chain selection: the chains whose criterion matches best, else those
-    that leave the criterion unset."""
-    scored = [(step(c.filter_chain_match), c) for c in chains]
-    matching = [(s, c) for s, c in scored if isinstance(s, int)]
-    if matching:
-        best = max(s for s, _ in matching)
-        return [c for s, c in matching if s == best]
-    return [c for s, c in scored if s == "unset"]
-
-
-def _select_chain(
-    listener: listener_pb2.Listener, request: Request
-) -> listener_components_pb2.FilterChain | None:
-    ip = request.listener[0] if isinstance(request.listener, tuple) else ""
-    port = request.listener[1] if isinstance(request.listener, tuple) else 0
-    if not ip:
-        socket = listener.address.socket_address
-        ip, port = socket.address, socket.port_value
-
-    def source_free(match: listener_components_pb2.FilterChainMatch) -> bool:
-        return not (
-            match.direct_source_prefix_ranges
-            or match.source_prefix_ranges
-            or match.source_ports
-            or match.source_type
-        )
-
-    chains = list(listener.filter_chains)
-    if not all(source_free(c.filter_chain_match) for c in chains):
-        raise SimulationError(f"listener {listener.name}: source matches are not simulated")
-    steps: list[_Step] = [
-        lambda m: "unset" if not m.HasField("destination_port") else (
-            1 if m.destination_port.value == port else None
-        ),
-        lambda m: "unset" if not m.prefix_ranges else _prefix_length(m, ip),
-        lambda m: "unset" if not m.server_names else _server_name_score(
-            list(m.server_names), request.server_name
-        ),
-        lambda m: "unset" if not m.transport_protocol else (
-            1 if m.transport_protocol == request.transport_protocol else None
-        ),
-        lambda m: "unset" if not m.application_protocols else (
-            1 if set(m.application_protocols) & set(request.application_protocols) else None
-        ),
-    ]  # fmt: skip
-    for step in steps:
-        chains = _narrow(chains, step)
-        if not chains:
-            break
-    if chains:
-        return chains[0]
-    return listener.default_filter_chain if listener.HasField("default_filter_chain") else None
 
 
 def simulate(config: ProxyConfig | Simulator, request: Request) -> Result:
