@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -85,9 +87,21 @@ def _gateway_url(launcher: MeshLauncher) -> str:
     return "(no ingress gateway)"
 
 
+def _invoked_as() -> str:
+    """How the user reaches this command: ``mainsail`` when it is on PATH, else the path they
+    typed (``.venv/bin/mainsail`` right after the README's install)."""
+    typed = sys.argv[0]
+    found = shutil.which("mainsail")
+    if found and os.path.realpath(found) == os.path.realpath(typed):
+        return "mainsail"
+    return typed if os.sep in typed and os.path.basename(typed) == "mainsail" else "mainsail"
+
+
 def run_demo(args: argparse.Namespace) -> int:
     launcher = MeshLauncher(_launch_settings(args, demo_files()))
     state = f" --state-dir {args.state_dir}" if args.state_dir else ""
+
+    prog = _invoked_as()
 
     def ready() -> None:
         print(
@@ -97,13 +111,13 @@ Mainsail demo is running: BookInfo behind the ingress gateway.
   Product page:   {_gateway_url(launcher)}
 
 Try next, in another terminal:
-  mainsail status{state}
-  mainsail proxy-status{state}
-  mainsail apply{state} -f samples/bookinfo/networking/destination-rule-all.yaml
-  mainsail apply{state} -f samples/bookinfo/networking/virtual-service-all-v1.yaml
-  mainsail apply{state} -f samples/bookinfo/networking/virtual-service-reviews-50-v3.yaml
-  mainsail get virtualservices{state}
-  mainsail proxy-config routes <pod>{state}
+  {prog} status{state}
+  {prog} proxy-status{state}
+  {prog} apply{state} -f samples/bookinfo/networking/destination-rule-all.yaml
+  {prog} apply{state} -f samples/bookinfo/networking/virtual-service-all-v1.yaml
+  {prog} apply{state} -f samples/bookinfo/networking/virtual-service-reviews-50-v3.yaml
+  {prog} get virtualservices{state}
+  {prog} proxy-config routes <pod>{state}
 
 Logs: {launcher.home.platform.logs_dir}
 Press Ctrl-C to drain and stop everything.
