@@ -2,6 +2,17 @@
 # The whole test suite: install, lint, type-check, layering contract, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# System tools the tests use beyond Python (a fresh Debian machine may lack them).
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}"
+  else
+    echo "the tests need: ${need[*]} (install them, e.g. with apt-get)" >&2
+    exit 1
+  fi
+fi
 scripts/install.sh
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
