@@ -48,12 +48,24 @@ def exported_to(export_to: frozenset[str], owner_namespace: str, namespace: str)
     return namespace in export_to or ("." in export_to and owner_namespace == namespace)
 
 
-def build_proxy_view(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyView:
-    workload = snapshot.workload_at(node.ip)
-    namespace = node.namespace
-    sidecar = (
-        sidecar_for(snapshot, namespace, node.label_map) if node.proxy_type == "sidecar" else None
-    )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Visibility:
+    """What every proxy of one namespace under one Sidecar (or none) may see."""
+
+    sidecar: Sidecar | None
+    services: tuple[MeshService, ...]
+    virtual_services: tuple[VirtualService, ...]
+
+
+def governing_sidecar(snapshot: MeshSnapshot, node: ProxyNode) -> Sidecar | None:
+    if node.proxy_type != "sidecar":
+        return None
+    return sidecar_for(snapshot, node.namespace, node.label_map)
+
+
+def visibility(snapshot: MeshSnapshot, namespace: str, sidecar: Sidecar | None) -> Visibility:
+    """The services and VirtualServices exported to ``namespace``, narrowed by ``sidecar``'s
+    egress scope. Depends only on its arguments: callers translating many proxies share it."""
     exported = [
         s for s in snapshot.services.values() if exported_to(s.export_to, s.namespace, namespace)
     ]
@@ -70,13 +82,24 @@ def build_proxy_view(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyView:
             for vs in virtual_services
             if virtual_service_in_scope(vs, scopes, snapshot.mesh.domain)
         ]
+    return Visibility(
+        sidecar=sidecar, services=tuple(exported), virtual_services=tuple(virtual_services)
+    )
+
+
+def build_proxy_view(
+    snapshot: MeshSnapshot, node: ProxyNode, seen: Visibility | None = None
+) -> ProxyView:
+    """``seen``: the node's ``visibility`` when the caller already has it."""
+    if seen is None:
+        seen = visibility(snapshot, node.namespace, governing_sidecar(snapshot, node))
     inbound = snapshot.endpoints_at(node.ip) if node.proxy_type == "sidecar" else ()
     return ProxyView(
         node=node,
-        workload=workload,
-        visible_services=tuple(exported),
+        workload=snapshot.workload_at(node.ip),
+        visible_services=seen.services,
         inbound=inbound,
-        sidecar=sidecar,
-        virtual_services=tuple(virtual_services),
-        outbound_traffic_policy=outbound_mode(snapshot, sidecar),
+        sidecar=seen.sidecar,
+        virtual_services=seen.virtual_services,
+        outbound_traffic_policy=outbound_mode(snapshot, seen.sidecar),
     )

@@ -26,7 +26,13 @@ from mainsail.config.istio.destination_rule import (
 from mainsail.snapshot.destination_rules import selecting_rules
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
-from mainsail.snapshot.view import ProxyView, build_proxy_view
+from mainsail.snapshot.view import (
+    ProxyView,
+    Visibility,
+    build_proxy_view,
+    governing_sidecar,
+    visibility,
+)
 from mainsail.xds.clusters import build_local_clusters, build_outbound_clusters
 from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports
@@ -49,6 +55,9 @@ class Translator:
     def __init__(self, snapshot: MeshSnapshot, cache: TranslationCache | None = None) -> None:
         self.snapshot = snapshot
         self._shared: dict[Hashable, Shared] = {}
+        # Per (namespace, governing Sidecar): what its proxies may see (sidecar ids are stable
+        # for the snapshot this Translator lives with).
+        self._visibility: dict[tuple[str, int], Visibility] = {}
         self._pairs: dict[Hashable, tuple[Shared, Shared]] = {}
         self._cache = cache
         if cache is not None:
@@ -125,8 +134,12 @@ class Translator:
 
     def generate(self, node: ProxyNode) -> ProxyConfig:
         snapshot = self.snapshot
-        view = build_proxy_view(snapshot, node)
-        sidecar = view.sidecar
+        sidecar = governing_sidecar(snapshot, node)
+        key = (node.namespace, id(sidecar))
+        seen_by = self._visibility.get(key)
+        if seen_by is None:
+            seen_by = self._visibility[key] = visibility(snapshot, node.namespace, sidecar)
+        view = build_proxy_view(snapshot, node, seen_by)
         seen = (
             node.namespace,
             node.proxy_type,
