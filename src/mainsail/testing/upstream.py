@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from types import TracebackType
 
 from aiohttp import web
+
+from mainsail.samples.serving import start_app
 
 
 class HttpUpstream:
@@ -24,13 +25,8 @@ class HttpUpstream:
     async def start(self) -> HttpUpstream:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))  # the OS picks the port: no race with other processes
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        # Port 0: the OS picks the port, no race with other processes.
+        self._runner, self.port = await start_app(app, self.host, 0, access_log=False)
         return self
 
     async def stop(self) -> None:

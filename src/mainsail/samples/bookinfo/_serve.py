@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from mainsail.samples.serving import start_app
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9080
 
@@ -41,16 +43,7 @@ def add_health(app: web.Application, service: str) -> None:
 
 async def start(app: web.Application, listen: Listen) -> tuple[web.AppRunner, int]:
     """Start serving ``app``; returns its runner (call ``cleanup`` to stop) and bound port."""
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, listen.host, listen.port)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    address = runner.addresses[0]
-    return runner, int(address[1])
+    return await start_app(app, listen.host, listen.port)
 
 
 async def serve(app: web.Application, listen: Listen, service: str) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
 from aiohttp import web
+
+from mainsail.samples.serving import start_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -103,13 +104,9 @@ class EchoServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> EchoServer:
-        self._runner = web.AppRunner(build_app(self.settings), access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.settings.host, self.settings.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await start_app(
+            build_app(self.settings), self.settings.host, self.settings.port, access_log=False
+        )
         return self
 
     async def stop(self) -> None:
