@@ -58,19 +58,37 @@ class KindSchema:
         return tuple(dict.fromkeys(w.lower() for w in words))
 
 
-def _networking(
-    kind: str, plural: str, short: tuple[str, ...], model: type[Resource]
+def _kind(
+    group: str,
+    versions: tuple[str, ...],
+    kind: str,
+    plural: str,
+    short: tuple[str, ...],
+    model: type[Resource],
 ) -> KindSchema:
     return KindSchema(
-        group=NETWORKING,
+        group=group,
         kind=kind,
         plural=plural,
         singular=kind.lower(),
         short_names=short,
-        versions=NETWORKING_VERSIONS,
+        versions=versions,
         namespaced=True,
         model=model,
     )
+
+
+def _networking(
+    kind: str, plural: str, short: tuple[str, ...], model: type[Resource]
+) -> KindSchema:
+    return _kind(NETWORKING, NETWORKING_VERSIONS, kind, plural, short, model)
+
+
+def _kubernetes(
+    group: str, kind: str, plural: str, short: tuple[str, ...], model: type[Resource]
+) -> KindSchema:
+    """A Kubernetes kind the local platform reads (served as ``v1`` of ``group``)."""
+    return _kind(group, ("v1",), kind, plural, short, model)
 
 
 KINDS: tuple[KindSchema, ...] = (
@@ -81,46 +99,10 @@ KINDS: tuple[KindSchema, ...] = (
     _networking("Sidecar", "sidecars", (), Sidecar),
     _networking("WorkloadEntry", "workloadentries", ("we",), WorkloadEntry),
     _networking("WorkloadGroup", "workloadgroups", ("wg",), WorkloadGroup),
-    KindSchema(
-        group="",
-        kind="Service",
-        plural="services",
-        singular="service",
-        short_names=("svc",),
-        versions=("v1",),
-        namespaced=True,
-        model=Service,
-    ),
-    KindSchema(
-        group="",
-        kind="ServiceAccount",
-        plural="serviceaccounts",
-        singular="serviceaccount",
-        short_names=("sa",),
-        versions=("v1",),
-        namespaced=True,
-        model=ServiceAccount,
-    ),
-    KindSchema(
-        group="",
-        kind="Pod",
-        plural="pods",
-        singular="pod",
-        short_names=("po",),
-        versions=("v1",),
-        namespaced=True,
-        model=Pod,
-    ),
-    KindSchema(
-        group="apps",
-        kind="Deployment",
-        plural="deployments",
-        singular="deployment",
-        short_names=("deploy",),
-        versions=("v1",),
-        namespaced=True,
-        model=Deployment,
-    ),
+    _kubernetes("", "Service", "services", ("svc",), Service),
+    _kubernetes("", "ServiceAccount", "serviceaccounts", ("sa",), ServiceAccount),
+    _kubernetes("", "Pod", "pods", ("po",), Pod),
+    _kubernetes("apps", "Deployment", "deployments", ("deploy",), Deployment),
 )
 
 _BY_WORD: dict[str, KindSchema] = {word: s for s in KINDS for word in s.names()}
