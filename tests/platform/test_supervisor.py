@@ -96,6 +96,12 @@ async def test_runs_restarts_and_stops_an_app(tmp_path: Path) -> None:
         assert restarted.restarts == 1
         assert restarted.containers[0].last_exit == -signal.SIGKILL
         await wait_for(env_file.exists)
+        # The restarted app writes its environment, then says it is up: wait for the line too,
+        # or the stop below may reach it in between.
+        log_file = layout.container_log("shop", pod.name, "web")
+        await wait_for(
+            lambda: len(re.findall(r"^app up \d+$", log_file.read_text(), re.MULTILINE)) == 2
+        )
     finally:
         await supervisor.stop_all()
 
