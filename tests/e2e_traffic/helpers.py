@@ -27,6 +27,7 @@ from mainsail.testing.waiting import wait_for
 
 # Kinds a test may apply; all are removed after it.
 RULE_KINDS = ("VirtualService", "DestinationRule", "ServiceEntry")
+_HTTP_PROTOCOLS = ("HTTP", "HTTP2", "GRPC")
 Z_999 = 3.29  # two-sided 99.9 % normal quantile
 
 
@@ -168,6 +169,14 @@ class Traffic:
             if doc["kind"] == "ServiceEntry"
             for host in doc["spec"]["hosts"]
             for port in doc["spec"]["ports"]
+        ] + [
+            # The route arrives after the cluster (make-before-break): wait for it too.
+            f'"{host}:{port["number"]}"'
+            for doc in docs
+            if doc["kind"] == "ServiceEntry"
+            for host in doc["spec"]["hosts"]
+            for port in doc["spec"]["ports"]
+            if port.get("protocol", "").upper() in _HTTP_PROTOCOLS
         ]
 
         def holds_rules() -> bool:
