@@ -159,25 +159,29 @@ class Traffic:
         """Apply Istio YAML and wait until the client's sidecar holds every rule in it."""
         await asyncio.to_thread(self.api.apply, text, "test")
         docs = [doc for doc in yaml.safe_load_all(text) if doc]
-        wanted = [
-            f'/{_KIND_PATHS[doc["kind"]]}/{doc["metadata"]["name"]}"'
-            for doc in docs
-            if doc["kind"] in _KIND_PATHS
-        ] + [
-            f'"outbound|{port["number"]}||{host}"'
-            for doc in docs
-            if doc["kind"] == "ServiceEntry"
-            for host in doc["spec"]["hosts"]
-            for port in doc["spec"]["ports"]
-        ] + [
-            # The route arrives after the cluster (make-before-break): wait for it too.
-            f'"{host}:{port["number"]}"'
-            for doc in docs
-            if doc["kind"] == "ServiceEntry"
-            for host in doc["spec"]["hosts"]
-            for port in doc["spec"]["ports"]
-            if port.get("protocol", "").upper() in _HTTP_PROTOCOLS
-        ]
+        wanted = (
+            [
+                f'/{_KIND_PATHS[doc["kind"]]}/{doc["metadata"]["name"]}"'
+                for doc in docs
+                if doc["kind"] in _KIND_PATHS
+            ]
+            + [
+                f'"outbound|{port["number"]}||{host}"'
+                for doc in docs
+                if doc["kind"] == "ServiceEntry"
+                for host in doc["spec"]["hosts"]
+                for port in doc["spec"]["ports"]
+            ]
+            + [
+                # The route arrives after the cluster (make-before-break): wait for it too.
+                f'"{host}:{port["number"]}"'
+                for doc in docs
+                if doc["kind"] == "ServiceEntry"
+                for host in doc["spec"]["hosts"]
+                for port in doc["spec"]["ports"]
+                if port.get("protocol", "").upper() in _HTTP_PROTOCOLS
+            ]
+        )
 
         def holds_rules() -> bool:
             dump = json.dumps(self.client_config())
