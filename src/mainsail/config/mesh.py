@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from mainsail.config.base import WireModel
+from mainsail.config.extension_providers import ExtensionProvider
 from mainsail.config.istio.destination_rule import LocalityLoadBalancerSetting
 
 
@@ -18,6 +19,8 @@ class OutboundTrafficPolicy(WireModel):
 class MeshConfig(WireModel):
     root_namespace: str = "istio-system"
     trust_domain: str = "cluster.local"
+    # Other trust domains whose identities count as ours (AuthorizationPolicy principals).
+    trust_domain_aliases: tuple[str, ...] = ()
     # The DNS suffix of Kubernetes-style service names (``<svc>.<ns>.svc.<domain>``).
     domain: str = "cluster.local"
     connect_timeout: timedelta = timedelta(seconds=10)
@@ -29,6 +32,8 @@ class MeshConfig(WireModel):
     locality_lb_setting: LocalityLoadBalancerSetting = Field(
         default_factory=lambda: LocalityLoadBalancerSetting(enabled=True)
     )
+    # Named providers (CUSTOM AuthorizationPolicy ext_authz; see ``config.extension_providers``).
+    extension_providers: tuple[ExtensionProvider, ...] = ()
     h2_upgrade_policy: Literal["DO_NOT_UPGRADE", "UPGRADE"] = "DO_NOT_UPGRADE"
     # Test hook (never set in production): VirtualService names whose routes translation
     # deliberately corrupts so that Envoy NACKs them; proves NACK handling end to end.
