@@ -31,6 +31,26 @@ def test_unknown_word() -> None:
     assert lookup("frobnicators") is None
 
 
+_CLUSTER_SCOPED = ("MeshPolicy", "ClusterRbacConfig")
+
+
+def test_security_kinds() -> None:
+    for word, kind, versions in (
+        ("pa", "PeerAuthentication", ("security.istio.io/v1", "security.istio.io/v1beta1")),
+        ("ra", "RequestAuthentication", ("security.istio.io/v1", "security.istio.io/v1beta1")),
+        ("ap", "AuthorizationPolicy", ("security.istio.io/v1", "security.istio.io/v1beta1")),
+        ("policies", "Policy", ("authentication.istio.io/v1alpha1",)),
+        ("meshpolicy", "MeshPolicy", ("authentication.istio.io/v1alpha1",)),
+        ("servicerolebindings", "ServiceRoleBinding", ("rbac.istio.io/v1alpha1",)),
+        ("clusterrbacconfig", "ClusterRbacConfig", ("rbac.istio.io/v1alpha1",)),
+    ):
+        schema = lookup(word)
+        assert schema is not None and schema.kind == kind
+        assert schema.api_versions == versions
+        assert schema.legacy == versions[0].endswith("v1alpha1")
+        assert schema.namespaced == (kind not in _CLUSTER_SCOPED)
+
+
 def test_table_is_consistent() -> None:
     words = [w for s in KINDS for w in s.names()]
     assert len(words) == len(set(words)), "a word names two kinds"
@@ -38,7 +58,8 @@ def test_table_is_consistent() -> None:
         assert schema.model.model_fields["kind"].default in (schema.kind, None) or (
             schema.group in ("", "apps")
         )
-        assert schema.namespaced
+        # Only the legacy mesh singletons (MeshPolicy, ClusterRbacConfig) are cluster-scoped.
+        assert schema.namespaced or (schema.legacy and schema.kind in _CLUSTER_SCOPED)
 
 
 def test_api_versions() -> None:

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mainsail.config.base import Resource
+from mainsail.config.istio.authorization_policy import AuthorizationPolicy
 from mainsail.config.istio.destination_rule import DestinationRule
 from mainsail.config.istio.gateway import Gateway
+from mainsail.config.istio.peer_authentication import PeerAuthentication
+from mainsail.config.istio.request_authentication import RequestAuthentication
 from mainsail.config.istio.service_entry import ServiceEntry
 from mainsail.config.istio.sidecar import Sidecar
 from mainsail.config.istio.virtual_service import VirtualService
@@ -20,9 +23,22 @@ from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.istio.workload_group import WorkloadGroup
 from mainsail.config.kube.service import Service, ServiceAccount
 from mainsail.config.kube.workloads import Deployment, Pod
+from mainsail.config.legacy.authentication import MeshPolicy, Policy
+from mainsail.config.legacy.rbac import (
+    ClusterRbacConfig,
+    RbacConfig,
+    ServiceRole,
+    ServiceRoleBinding,
+)
 
 NETWORKING = "networking.istio.io"
 NETWORKING_VERSIONS = ("v1", "v1beta1", "v1alpha3")
+SECURITY = "security.istio.io"
+SECURITY_VERSIONS = ("v1", "v1beta1")
+# The pre-1.6 security APIs the book uses (removed in Istio 1.6; converted before translation).
+LEGACY_AUTHENTICATION = "authentication.istio.io"
+LEGACY_RBAC = "rbac.istio.io"
+LEGACY_VERSIONS = ("v1alpha1",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +53,8 @@ class KindSchema:
     versions: tuple[str, ...]
     namespaced: bool
     model: type[Resource]
+    # Removed from Istio; accepted, then converted to the modern kinds (mainsail convert).
+    legacy: bool = False
 
     @property
     def api_versions(self) -> tuple[str, ...]:
@@ -65,6 +83,9 @@ def _kind(
     plural: str,
     short: tuple[str, ...],
     model: type[Resource],
+    *,
+    namespaced: bool = True,
+    legacy: bool = False,
 ) -> KindSchema:
     return KindSchema(
         group=group,
@@ -73,8 +94,9 @@ def _kind(
         singular=kind.lower(),
         short_names=short,
         versions=versions,
-        namespaced=True,
+        namespaced=namespaced,
         model=model,
+        legacy=legacy,
     )
 
 
@@ -82,6 +104,18 @@ def _networking(
     kind: str, plural: str, short: tuple[str, ...], model: type[Resource]
 ) -> KindSchema:
     return _kind(NETWORKING, NETWORKING_VERSIONS, kind, plural, short, model)
+
+
+def _security(kind: str, plural: str, short: tuple[str, ...], model: type[Resource]) -> KindSchema:
+    return _kind(SECURITY, SECURITY_VERSIONS, kind, plural, short, model)
+
+
+def _legacy(
+    group: str, kind: str, plural: str, model: type[Resource], *, namespaced: bool = True
+) -> KindSchema:
+    return _kind(
+        group, LEGACY_VERSIONS, kind, plural, (), model, namespaced=namespaced, legacy=True
+    )
 
 
 def _kubernetes(
@@ -99,6 +133,17 @@ KINDS: tuple[KindSchema, ...] = (
     _networking("Sidecar", "sidecars", (), Sidecar),
     _networking("WorkloadEntry", "workloadentries", ("we",), WorkloadEntry),
     _networking("WorkloadGroup", "workloadgroups", ("wg",), WorkloadGroup),
+    _security("PeerAuthentication", "peerauthentications", ("pa",), PeerAuthentication),
+    _security("RequestAuthentication", "requestauthentications", ("ra",), RequestAuthentication),
+    _security("AuthorizationPolicy", "authorizationpolicies", ("ap",), AuthorizationPolicy),
+    _legacy(LEGACY_AUTHENTICATION, "Policy", "policies", Policy),
+    _legacy(LEGACY_AUTHENTICATION, "MeshPolicy", "meshpolicies", MeshPolicy, namespaced=False),
+    _legacy(LEGACY_RBAC, "RbacConfig", "rbacconfigs", RbacConfig),
+    _legacy(
+        LEGACY_RBAC, "ClusterRbacConfig", "clusterrbacconfigs", ClusterRbacConfig, namespaced=False
+    ),
+    _legacy(LEGACY_RBAC, "ServiceRole", "serviceroles", ServiceRole),
+    _legacy(LEGACY_RBAC, "ServiceRoleBinding", "servicerolebindings", ServiceRoleBinding),
     _kubernetes("", "Service", "services", ("svc",), Service),
     _kubernetes("", "ServiceAccount", "serviceaccounts", ("sa",), ServiceAccount),
     _kubernetes("", "Pod", "pods", ("po",), Pod),

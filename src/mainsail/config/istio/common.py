@@ -51,3 +51,26 @@ class MatchLabelsSelector(WireModel):
     """istio.type.v1beta1.WorkloadSelector (DestinationRule and security kinds): ``matchLabels``."""
 
     match_labels: Mapping[str, LabelValue] = Field(default_factory=dict, max_length=4096)
+
+
+class PolicyTargetReference(WireModel):
+    """istio.type.v1beta1.PolicyTargetReference: a Gateway-API resource a policy attaches to.
+
+    ``namespace`` must be empty (same namespace as the policy); the semantic validator says so.
+    """
+
+    group: (
+        Annotated[
+            str,
+            Field(
+                max_length=253,
+                pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            ),
+        ]
+        | None
+    ) = None
+    kind: Annotated[
+        str, Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+    ]
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    namespace: str | None = None
