@@ -119,9 +119,9 @@ def _by_action(policies: Sequence[AuthorizationPolicy], action: str) -> list[Aut
 
 
 def _shadow_prefix(shadow: rbac_pb2.RBAC | None) -> str:
-    if shadow is None:
-        return ""
-    if shadow.action == rbac_pb2.RBAC.ALLOW:
+    # istiod reads the action of a missing shadow RBAC as ALLOW (proto default), so every
+    # filter without dry-run policies still carries the allow prefix: kept for identical config.
+    if shadow is None or shadow.action == rbac_pb2.RBAC.ALLOW:
         return DRY_RUN_ALLOW_PREFIX
     if shadow.action == rbac_pb2.RBAC.DENY:
         return DRY_RUN_DENY_PREFIX

@@ -20,7 +20,7 @@ from envoy.config.core.v3 import address_pb2, extension_pb2
 from envoy.config.rbac.v3 import rbac_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.path.match.uri_template.v3 import uri_template_match_pb2
-from envoy.type.matcher.v3 import metadata_pb2, path_pb2, string_pb2, value_pb2
+from envoy.type.matcher.v3 import metadata_pb2, path_pb2, regex_pb2, string_pb2, value_pb2
 from google.protobuf import any_pb2
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
@@ -63,7 +63,7 @@ def suffix(value: str, ignore_case: bool = False) -> string_pb2.StringMatcher:
 
 
 def regex(pattern: str) -> string_pb2.StringMatcher:
-    return string_pb2.StringMatcher(safe_regex=string_pb2.RegexMatcher(regex=pattern))
+    return string_pb2.StringMatcher(safe_regex=regex_pb2.RegexMatcher(regex=pattern))
 
 
 def wildcard(value: str, with_prefix: str = "") -> string_pb2.StringMatcher:
