@@ -43,6 +43,10 @@ class MeshSnapshot:
     gateways: tuple[Gateway, ...]
     # Oldest first (selection picks the oldest match).
     sidecars: tuple[Sidecar, ...] = ()
+    # RequestAuthentication key sets the control plane fetched (``jwksUri``, or the issuer when
+    # keys come from OpenID discovery) → JWKS text to inline. Filled by the control plane's
+    # fetcher (``runtime.jwks``), so translation stays pure; a missing entry is a failed fetch.
+    jwks: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Indexes (derived in ``build_snapshot``): per-proxy lookups must not scan the mesh.
     endpoints_by_address: Mapping[str, tuple[ServiceEndpoint, ...]] = field(
         default_factory=lambda: MappingProxyType({})
