@@ -11,8 +11,8 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grpc
@@ -26,6 +26,7 @@ from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import ParseResult
 from mainsail.config.validation import validate_all
 from mainsail.runtime.home import Home
+from mainsail.runtime.jwks import JwksFetcher, wanted_keys
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
@@ -66,12 +67,25 @@ async def run_control_plane(
     store = ConfigStore(home.store_file, validator=validate_config)
     # Translated pieces reused across snapshots (content-keyed; see ``xds.translation_cache``).
     cache = TranslationCache()
+
+    def push() -> None:
+        ads.config_changed(generator_for(store, settings.mesh, cache, jwks.known()))
+
+    # RequestAuthentication keys are fetched here, not by Envoy (istiod's default); a change
+    # naming a new jwksUri is pushed once its first fetch is done, as istiod's push would wait.
+    jwks = JwksFetcher(push)
     ads = AdsServer(
         generator_for(store, settings.mesh, cache),
         debounce_after=settings.debounce_after,
         debounce_max=settings.debounce_max,
     )
-    store.on_change(lambda: ads.config_changed(generator_for(store, settings.mesh, cache)))
+
+    def store_changed() -> None:
+        if jwks.want(wanted_keys(store.objects())):
+            push()
+
+    store.on_change(store_changed)
+    jwks.want(wanted_keys(store.objects()))
 
     server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000)])
     ads.add_to_server(server)
@@ -113,15 +127,23 @@ async def run_control_plane(
     try:
         await stop.wait()
     finally:
+        await jwks.close()
         await runner.cleanup()
         await server.stop(grace=1.0)
 
 
 def generator_for(
-    store: ConfigStore, mesh: MeshConfig, cache: TranslationCache | None = None
+    store: ConfigStore,
+    mesh: MeshConfig,
+    cache: TranslationCache | None = None,
+    jwks: Mapping[str, str] | None = None,
 ) -> Callable[[ProxyNode], ProxyConfig]:
-    """What the ADS server generates with after a store change: a Translator of a new snapshot."""
-    return Translator(build_snapshot(store.objects(), mesh), cache).generate
+    """What the ADS server generates with after a store change: a Translator of a new snapshot
+    (with the JWKS fetched so far)."""
+    snapshot = build_snapshot(store.objects(), mesh)
+    if jwks:
+        snapshot = replace(snapshot, jwks=jwks)
+    return Translator(snapshot, cache).generate
 
 
 def _bound_port(site: web.TCPSite) -> int:

@@ -45,11 +45,15 @@ OPENID_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 
 
 def jwks_key(rule: JWTRule) -> str | None:
-    """What the control plane fetches for ``rule``: its ``jwksUri``, else its issuer (keys found
-    by OpenID discovery); None when the keys are inline."""
+    """What the control plane fetches for ``rule``: its ``jwksUri``, else the issuer's OpenID
+    discovery document (which names the key set); None when the keys are inline."""
     if rule.jwks:
         return None
-    return rule.jwks_uri or rule.issuer or None
+    if rule.jwks_uri:
+        return rule.jwks_uri
+    if rule.issuer:
+        return rule.issuer.rstrip("/") + OPENID_DISCOVERY_SUFFIX
+    return None
 
 
 def provider_name(index: int) -> str:

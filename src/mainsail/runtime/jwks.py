@@ -1,0 +1,145 @@
+"""The control plane's JWKS fetcher: istiod's ``JwksResolver`` (default mode: istiod fetches
+``jwksUri`` and inlines the keys in each jwt_authn provider).
+
+Keys are ``xds.jwt.jwks_key``: a ``jwksUri``, or ``<issuer>/.well-known/openid-configuration``
+when the keys are found by OpenID discovery. ``known()`` is a frozen mapping key → JWKS text,
+handed to translation with the snapshot (translation never does I/O). A key that never fetched
+is absent (translation then inlines a key set no token matches, and we log why); a refresh that
+fails keeps the last good keys. Successful keys are refreshed every ``refresh_interval``
+(istiod's ``PILOT_JWT_PUB_KEY_REFRESH_INTERVAL``, 20 min), failed ones retried every
+``retry_interval`` (istiod: 1 min).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+
+import aiohttp
+
+from mainsail.config.base import Resource
+from mainsail.config.istio.request_authentication import RequestAuthentication
+from mainsail.xds.jwt import OPENID_DISCOVERY_SUFFIX, jwks_key
+
+log = logging.getLogger(__name__)
+
+
+def wanted_keys(objects: Iterable[Resource]) -> frozenset[str]:
+    """The keys every RequestAuthentication in the store needs fetched."""
+    return frozenset(
+        key
+        for obj in objects
+        if isinstance(obj, RequestAuthentication)
+        for rule in obj.spec.jwt_rules
+        if (key := jwks_key(rule)) is not None
+    )
+
+
+class JwksFetchError(RuntimeError):
+    """A JWKS (or OpenID discovery document) could not be fetched or is not a key set."""
+
+
+class JwksFetcher:
+    def __init__(
+        self,
+        on_change: Callable[[], None],
+        *,
+        timeout: float = 5.0,
+        refresh_interval: float = 20 * 60.0,
+        retry_interval: float = 60.0,
+    ) -> None:
+        self._on_change = on_change
+        self._timeout = timeout
+        self._refresh_interval = refresh_interval
+        self._retry_interval = retry_interval
+        self._keys: dict[str, str] = {}
+        self._failed: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def known(self) -> Mapping[str, str]:
+        return MappingProxyType(dict(self._keys))
+
+    def want(self, keys: frozenset[str]) -> bool:
+        """Track exactly ``keys``; True when every one has been tried already (a push can go
+        now), False when some are being fetched for the first time (``on_change`` follows)."""
+        for gone in set(self._tasks) - keys:
+            self._tasks.pop(gone).cancel()
+            self._keys.pop(gone, None)
+            self._failed.discard(gone)
+        pending = False
+        for key in keys - set(self._tasks):
+            self._tasks[key] = asyncio.get_running_loop().create_task(self._follow(key))
+            pending = True
+        return not pending
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _follow(self, key: str) -> None:
+        while True:
+            try:
+                text = await self.fetch(key)
+            except JwksFetchError as error:
+                log.error(
+                    "JWKS %s: %s; %s",
+                    key,
+                    error,
+                    "keeping the last keys fetched"
+                    if key in self._keys
+                    else "tokens of this issuer are rejected until a fetch succeeds",
+                )
+                first = key not in self._keys and key not in self._failed
+                self._failed.add(key)
+                if first:
+                    self._on_change()  # the push waited for this first attempt
+                await asyncio.sleep(self._retry_interval)
+                continue
+            self._failed.discard(key)
+            if self._keys.get(key) != text:
+                self._keys[key] = text
+                self._on_change()
+            await asyncio.sleep(self._refresh_interval)
+
+    async def fetch(self, key: str) -> str:
+        """The JWKS text for ``key`` (following OpenID discovery when the key says so)."""
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            uri = key
+            if key.endswith(OPENID_DISCOVERY_SUFFIX):
+                discovery = _json(await _get(session, key), key)
+                found = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
+                if not isinstance(found, str) or not found:
+                    raise JwksFetchError(f"{key}: the discovery document has no jwks_uri")
+                uri = found
+            text = await _get(session, uri)
+        keys = _json(text, uri)
+        if not isinstance(keys, dict) or not isinstance(keys.get("keys"), list):
+            raise JwksFetchError(f"{uri}: not a JSON Web Key Set (no 'keys' list)")
+        return text
+
+
+async def _get(session: aiohttp.ClientSession, uri: str) -> str:
+    try:
+        async with session.get(uri) as response:
+            if response.status != 200:
+                raise JwksFetchError(f"GET {uri}: HTTP {response.status}")
+            return await response.text()
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        raise JwksFetchError(f"GET {uri}: {error or type(error).__name__}") from None
+
+
+def _json(text: str, uri: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise JwksFetchError(f"{uri}: not JSON ({error})") from None
