@@ -8,6 +8,7 @@ does; it is not written yet.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from mainsail.ca.errors import Unauthenticated
 from mainsail.ca.identity import SpiffeId
-from mainsail.ca.tokens import verify_pod_token
+from mainsail.ca.tokens import PodTokenClaims, verify_pod_token
 
 Metadata = Sequence[tuple[str, str | bytes]]
 
@@ -63,13 +64,35 @@ def bearer_token(metadata: Metadata) -> str:
 
 
 class PodTokenAuthenticator:
-    """Local mode: the bearer token is a pod token signed with the platform's key."""
+    """Local mode: the bearer token is a pod token signed with the platform's key.
 
-    def __init__(self, key: ec.EllipticCurvePublicKey) -> None:
+    A token's signature is checked once: an agent presents the same token on every renewal
+    and a burst of pods restarting presents many, and ES256 verification is the dearest step
+    of a request. The expiry is still checked on every use.
+    """
+
+    def __init__(self, key: ec.EllipticCurvePublicKey, *, cache_size: int = 10_000) -> None:
         self._key = key
+        self._verified: dict[str, PodTokenClaims] = {}
+        self._cache_size = cache_size
 
     def authenticate(self, metadata: Metadata) -> CallerIdentity:
-        claims = verify_pod_token(bearer_token(metadata), self._key)
+        claims = self._claims(bearer_token(metadata))
         return CallerIdentity(
             namespace=claims.namespace, service_account=claims.service_account, pod=claims.pod
         )
+
+    def _claims(self, token: str) -> PodTokenClaims:
+        now = time.time()
+        claims = self._verified.get(token)
+        if claims is not None:
+            if now < claims.expires_at:
+                return claims
+            del self._verified[token]
+        claims = verify_pod_token(token, self._key)
+        if len(self._verified) >= self._cache_size:
+            self._verified = {t: c for t, c in self._verified.items() if now < c.expires_at}
+            if len(self._verified) >= self._cache_size:
+                self._verified.clear()
+        self._verified[token] = claims
+        return claims

@@ -96,19 +96,49 @@ def parse_csr(csr_pem: str) -> SvidRequest:
     return SvidRequest(csr=csr, identity=identity)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signer:
+    """What every SVID of one CA material and trust bundle shares, computed once: the
+    issuer, the authority key identifier, and the chain above the leaf."""
+
+    material: CaMaterial
+    authority_key_id: x509.AuthorityKeyIdentifier
+    # The CA certificates above the leaf (none for a self-signed root), then the bundle.
+    chain_tail: tuple[str, ...]
+    # The bundle changes at this moment (a rotated-out root's overlap ends, a root expires).
+    valid_until: datetime
+
+    @staticmethod
+    def of(material: CaMaterial, now: datetime) -> Signer:
+        ends = [r.certificate.not_valid_after_utc for r in material.roots if r.trusted_at(now)]
+        ends += [r.trusted_until for r in material.roots if r.trusted_until and r.trusted_at(now)]
+        return Signer(
+            material=material,
+            authority_key_id=x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                material.key.public_key()
+            ),
+            chain_tail=(*ca_chain_pem(material), material.bundle_pem(now)),
+            valid_until=min(ends, default=now),
+        )
+
+    def current_at(self, material: CaMaterial, now: datetime) -> bool:
+        return self.material is material and now < self.valid_until
+
+
 def sign_svid(
-    request: SvidRequest, material: CaMaterial, lifetime: timedelta, now: datetime
+    request: SvidRequest, signer: Signer, lifetime: timedelta, now: datetime
 ) -> IssuedSvid:
     """Sign ``request`` with the CA's key; the certificate is valid from ``now`` for ``lifetime``
     (never beyond the signing certificate)."""
-    signer = material.certificate
-    not_after = min(now + lifetime, signer.not_valid_after_utc)
+    material = signer.material
+    issuer = material.certificate
+    not_after = min(now + lifetime, issuer.not_valid_after_utc)
     public = request.csr.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)  # parse_csr checked it
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(signer.subject)
+        .subject_name(_EMPTY_NAME)
+        .issuer_name(issuer.subject)
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
@@ -117,24 +147,16 @@ def sign_svid(
             x509.SubjectAlternativeName([x509.UniformResourceIdentifier(str(request.identity))]),
             critical=True,  # RFC 5280 4.2.1.6: the subject is empty
         )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_NOT_A_CA, critical=True)
         .add_extension(_LEAF_KEY_USAGE, critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(material.key.public_key()),
-            critical=False,
-        )
+        .add_extension(_LEAF_EXTENDED_KEY_USAGE, critical=False)
+        .add_extension(signer.authority_key_id, critical=False)
         .sign(material.key, hashes.SHA256())
     )
     return IssuedSvid(
         certificate=certificate,
         identity=request.identity,
-        chain=(cert_pem(certificate), *ca_chain_pem(material), material.bundle_pem(now)),
+        chain=(cert_pem(certificate), *signer.chain_tail),
     )
 
 
@@ -145,6 +167,11 @@ def ca_chain_pem(material: CaMaterial) -> tuple[str, ...]:
     return tuple(cert_pem(c) for c in (material.certificate, *material.intermediates))
 
 
+_EMPTY_NAME = x509.Name([])
+_NOT_A_CA = x509.BasicConstraints(ca=False, path_length=None)
+_LEAF_EXTENDED_KEY_USAGE = x509.ExtendedKeyUsage(
+    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+)
 _LEAF_KEY_USAGE = x509.KeyUsage(
     digital_signature=True,
     content_commitment=False,

@@ -16,7 +16,7 @@ from mainsail.ca.authority import CaMaterial, load_material, rotate_root
 from mainsail.ca.authz import Authorizer, ServiceAccountIdentities
 from mainsail.ca.errors import RequestRefused
 from mainsail.ca.identity import SpiffeId
-from mainsail.ca.issuer import IssuedSvid, TtlPolicy, parse_csr, sign_svid
+from mainsail.ca.issuer import IssuedSvid, Signer, TtlPolicy, parse_csr, sign_svid
 from mainsail.ca.layout import CaLayout
 from mainsail.ca.ledger import IssuedRecord, Ledger, Revocation
 from mainsail.ca.settings import CaSettings
@@ -56,6 +56,7 @@ class CertificateAuthority:
         self._ledger = Ledger(self._layout.issued_file, self._layout.revoked_file)
         self._authorizer = Authorizer(ServiceAccountIdentities(settings.trust_domain), self._ledger)
         self._ttl = TtlPolicy(default=settings.workload_ttl, maximum=settings.max_workload_ttl)
+        self._signer = Signer.of(self._material, clock())
 
     @property
     def settings(self) -> CaSettings:
@@ -92,23 +93,14 @@ class CertificateAuthority:
             )
             raise
         now = self._clock()
-        svid = sign_svid(request, self._material, self._ttl.lifetime(validity_seconds), now)
+        svid = sign_svid(request, self._signer_at(now), self._ttl.lifetime(validity_seconds), now)
         self._record(svid, caller)
         return svid.chain
 
-    def issue_for(self, identity: SpiffeId, csr_pem: str, validity_seconds: int) -> IssuedSvid:
-        """Sign without a caller (the operator's ``mainsail ca issue`` through the API); the
-        CSR must still ask for ``identity``, which must not be revoked."""
-        request = parse_csr(csr_pem)
-        caller = CallerIdentity(
-            namespace=identity.namespace, service_account=identity.service_account
-        )
-        self._authorizer.authorize(caller, request.identity)
-        svid = sign_svid(
-            request, self._material, self._ttl.lifetime(validity_seconds), self._clock()
-        )
-        self._record(svid, caller)
-        return svid
+    def _signer_at(self, now: datetime) -> Signer:
+        if not self._signer.current_at(self._material, now):
+            self._signer = Signer.of(self._material, now)
+        return self._signer
 
     def _record(self, svid: IssuedSvid, caller: CallerIdentity) -> None:
         cert = svid.certificate
