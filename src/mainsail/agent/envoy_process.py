@@ -76,8 +76,10 @@ class EnvoyProcess:
         session: aiohttp.ClientSession,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        sds_socket: Path | None = None,
     ) -> None:
         self.workload = workload
+        self._sds_socket = sds_socket
         self._settings = settings
         self._layout = layout
         self._clock = clock
@@ -205,6 +207,7 @@ class EnvoyProcess:
             xds_api_type=s.xds_api_type,
             istio_version=s.istio_version,
             domain=s.domain,
+            sds_socket=self._sds_socket,
         )
         return bootstrap_json(self.workload, options)
 

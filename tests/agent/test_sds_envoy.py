@@ -1,0 +1,118 @@
+"""The pod's SDS server with a real Envoy: Envoy holds ``default`` and ``ROOTCA`` with the SVID's
+serial, and a renewed SVID reaches it without a restart (same pid, new serial)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mainsail.agent.identity import WorkloadIdentity
+from mainsail.agent.sds import SdsServer
+from mainsail.testing.envoy_process import EnvoyProcess
+from mainsail.testing.sds import ApiType
+from mainsail.testing.signer import InMemoryCa
+from mainsail.testing.waiting import wait_for
+from tests.agent.sds_envoy import bootstrap_with_mtls_cluster, secrets_in, workload
+
+SPIFFE = "spiffe://cluster.local/ns/shop/sa/web"
+
+
+@contextlib.asynccontextmanager
+async def sds_and_envoy(
+    tmp_path: Path, ca: InMemoryCa, *, ttl_s: int = 300, api_type: ApiType = "GRPC"
+) -> AsyncIterator[tuple[WorkloadIdentity, SdsServer, EnvoyProcess]]:
+    identity = WorkloadIdentity(
+        pod="shop.web-abcde-0",
+        spiffe_id=SPIFFE,
+        signer=ca,
+        token=lambda: "token",
+        ttl_s=ttl_s,
+        retry_initial_s=0.2,
+        retry_cap_s=1.0,
+    )
+    pod = workload()
+    # Not under tmp_path: pytest's paths can pass the 108-byte Unix socket limit.
+    socket = Path(f"/tmp/mainsail-test-sds-{time.monotonic_ns()}.sock")
+    server = SdsServer(identity, socket)
+    await server.start()
+    task = asyncio.create_task(identity.run())
+    envoy = EnvoyProcess(bootstrap_with_mtls_cluster(pod, socket, api_type), tmp_path / "envoy")
+    try:
+        await envoy.start()
+        yield identity, server, envoy
+    finally:
+        await envoy.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await server.stop()
+
+
+async def held_secrets(envoy: EnvoyProcess) -> dict[str, dict[str, Any]]:
+    return secrets_in(await envoy.config_dump())
+
+
+@pytest.mark.parametrize("api_type", ["GRPC", "DELTA_GRPC"])
+async def test_envoy_holds_default_and_rootca_with_the_svid_serial(
+    tmp_path: Path, api_type: ApiType
+) -> None:
+    ca = InMemoryCa(allowed={SPIFFE})
+    async with sds_and_envoy(tmp_path, ca, api_type=api_type) as (identity, server, envoy):
+
+        async def both_active() -> dict[str, dict[str, Any]] | None:
+            held = await held_secrets(envoy)
+            ok = all(held.get(n, {}).get("status") == "ACTIVE" for n in ("default", "ROOTCA"))
+            return held if ok else None
+
+        held = await wait_for(both_active, timeout=20, message="default and ROOTCA active")
+        assert identity.svid is not None
+        assert held["default"]["serials"] == [identity.svid.serial]
+        assert held["ROOTCA"]["serials"] == [ca.root.serial_number]
+        assert server.streams >= 1
+
+
+async def test_renewal_is_pushed_without_restarting_envoy(tmp_path: Path) -> None:
+    ca = InMemoryCa(allowed={SPIFFE})
+    # A 4 s certificate renews at about 2 s: the schedule itself drives the push.
+    async with sds_and_envoy(tmp_path, ca, ttl_s=4) as (identity, _server, envoy):
+        first = await wait_for(
+            lambda: _default_serial(envoy), timeout=20, message="first SVID in Envoy"
+        )
+        pid = envoy._process.pid if envoy._process else None
+        second = await wait_for(
+            lambda: _default_serial(envoy, other_than=first), timeout=20, message="renewed SVID"
+        )
+        assert second != first
+        assert identity.svid is not None and identity.version >= 2
+        assert envoy.running and envoy._process is not None and envoy._process.pid == pid
+
+
+async def test_root_overlap_puts_both_roots_in_rootca(tmp_path: Path) -> None:
+    ca = InMemoryCa(allowed={SPIFFE})
+    async with sds_and_envoy(tmp_path, ca) as (identity, _server, envoy):
+        await wait_for(lambda: _default_serial(envoy), timeout=20, message="first SVID")
+        new_root = ca.add_root()
+        await identity.renew()
+
+        async def two_roots() -> bool:
+            held = await held_secrets(envoy)
+            return held.get("ROOTCA", {}).get("serials") == [
+                ca.root.serial_number,
+                new_root.serial_number,
+            ]
+
+        await wait_for(two_roots, timeout=20, message="ROOTCA with both roots")
+
+
+async def _default_serial(envoy: EnvoyProcess, other_than: int | None = None) -> int | None:
+    held = (await held_secrets(envoy)).get("default")
+    if held is None or held["status"] != "ACTIVE" or not held["serials"]:
+        return None
+    serial: int = held["serials"][0]
+    return None if serial == other_than else serial
