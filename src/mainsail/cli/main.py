@@ -8,7 +8,17 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from mainsail.cli import analyze, apply, daemons, get, mesh, proxy_config, proxy_status, validate
+from mainsail.cli import (
+    analyze,
+    apply,
+    authz,
+    daemons,
+    get,
+    mesh,
+    proxy_config,
+    proxy_status,
+    validate,
+)
 from mainsail.cli.common import CommandError
 
 
@@ -18,7 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (mesh, apply, get, validate, analyze, proxy_status, proxy_config, daemons):
+    for module in (
+        mesh,
+        apply,
+        get,
+        validate,
+        analyze,
+        proxy_status,
+        proxy_config,
+        authz,
+        daemons,
+    ):
         module.register(sub)
     return parser
 
