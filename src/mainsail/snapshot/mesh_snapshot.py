@@ -27,6 +27,7 @@ from mainsail.registry.service_entry import services_from_service_entry
 from mainsail.registry.workload_entry import workload_from_entry
 from mainsail.snapshot.delegates import merge_delegates
 from mainsail.snapshot.hosts import resolve_short_name
+from mainsail.snapshot.security_index import SecurityIndex, build_security_index
 
 EndpointKey = tuple[str, int]
 
@@ -67,6 +68,9 @@ class MeshSnapshot:
     selector_rules: Mapping[str, tuple[DestinationRule, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # PeerAuthentication, RequestAuthentication, AuthorizationPolicy by namespace, and the legacy
+    # policies converted to them (resolved per workload in ``snapshot.security``).
+    security: SecurityIndex = field(default_factory=SecurityIndex)
 
     def endpoints_of(self, hostname: str, port: int) -> tuple[ServiceEndpoint, ...]:
         return self.endpoints.get((hostname, port), ())
@@ -148,6 +152,7 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         **_destination_rule_index(destination_rules, mesh.domain),
         gateways=tuple(sorted((r for r in items if isinstance(r, Gateway)), key=_creation_order)),
         sidecars=tuple(sorted((r for r in items if isinstance(r, Sidecar)), key=_creation_order)),
+        security=build_security_index(items, mesh.root_namespace),
     )
 
 
