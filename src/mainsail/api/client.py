@@ -84,6 +84,22 @@ class ApiClient:
     def healthz(self) -> Any:
         return self._call("GET", "/healthz")
 
+    # --- the mesh CA (``api.ca_routes``)
+
+    def ca_roots(self) -> Any:
+        return self._call("GET", "/apis/ca/roots")
+
+    def ca_rotate_root(self, overlap_seconds: float | None = None) -> Any:
+        body = {} if overlap_seconds is None else {"overlap_seconds": overlap_seconds}
+        return self._call("POST", "/apis/ca/rotate-root", body)
+
+    def ca_revoke(self, namespace: str, service_account: str) -> Any:
+        body = {"namespace": namespace, "service_account": service_account}
+        return self._call("POST", "/apis/ca/revoke", body)
+
+    def ca_issued(self, include_expired: bool = False) -> Any:
+        return self._call("GET", "/apis/ca/issued" + ("?all=1" if include_expired else ""))
+
 
 def _errors_of(body: bytes) -> list[dict[str, Any]]:
     """The ``errors`` of an error response; none when it is not the API's JSON (a proxy's page)."""

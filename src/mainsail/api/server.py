@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from mainsail.api.ca_routes import add_ca_routes
+from mainsail.ca.service import CertificateAuthority
 from mainsail.config.errors import ConfigError
 from mainsail.config.parse import ParseResult, parse_documents
 from mainsail.config.schema import lookup
@@ -126,8 +128,11 @@ def build_app(
     store: ConfigStore,
     proxy_status: ProxyStatusSource,
     service_env: ServiceEnvSource | None = None,
+    ca: CertificateAuthority | None = None,
 ) -> web.Application:
     routes = web.RouteTableDef()
+    if ca is not None:
+        add_ca_routes(routes, ca)
 
     @routes.get("/healthz")
     async def healthz(_: web.Request) -> web.Response:

@@ -21,6 +21,9 @@ from aiohttp import web
 
 from mainsail.ads.server import AdsServer
 from mainsail.api.server import build_app
+from mainsail.ca.server import add_to_server as add_ca_to_server
+from mainsail.ca.service import CertificateAuthority
+from mainsail.ca.settings import CaSettings
 from mainsail.config.errors import ConfigError
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import ParseResult
@@ -47,12 +50,18 @@ class ControlPlaneSettings:
     mesh: MeshConfig = field(default_factory=MeshConfig)
     debounce_after: float = 0.1
     debounce_max: float = 10.0
+    # The mesh CA; None: defaults under ``<home>/ca`` with the MeshConfig's trust domain.
+    ca: CaSettings | None = None
 
 
 def load_mesh_config(path: Path | None) -> MeshConfig:
     if path is None:
         return MeshConfig()
     return MeshConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def default_ca_settings(home: Home, mesh: MeshConfig) -> CaSettings:
+    return CaSettings(state_dir=home.root / "ca", trust_domain=mesh.trust_domain)
 
 
 def validate_config(parsed: ParseResult) -> tuple[ConfigError, ...]:
@@ -87,8 +96,11 @@ async def run_control_plane(
     store.on_change(store_changed)
     jwks.want(wanted_keys(store.objects()))
 
+    # Citadel: Istio's CSR API on the same gRPC port as ADS, as istiod serves both on 15010.
+    authority = CertificateAuthority(settings.ca or default_ca_settings(home, settings.mesh))
     server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000)])
     ads.add_to_server(server)
+    add_ca_to_server(authority, server)
     xds_port = server.add_insecure_port(f"{settings.host}:{settings.xds_port}")
     await server.start()
 
@@ -99,7 +111,7 @@ async def run_control_plane(
         return local_service_env(snapshot, namespace, ip, labels, reserved)
 
     runner = web.AppRunner(
-        build_app(store, lambda: _status_rows(ads), service_env), access_log=None
+        build_app(store, lambda: _status_rows(ads), service_env, authority), access_log=None
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.api_port)
