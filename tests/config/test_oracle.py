@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel
 
 from mainsail.config.parse import parse_documents
-from mainsail.config.schema import KINDS, NETWORKING
+from mainsail.config.schema import KINDS, NETWORKING, SECURITY
 from mainsail.config.validation import validate_all
 from tests.config.crd_oracle import crd_schemas, oracle_errors
 
@@ -52,9 +52,12 @@ def test_corpus_is_large_and_covers_every_kind_and_version() -> None:
         docs = [_document(p) for p in _corpus(sub)]
         assert len(docs) >= minimum
         seen = {(d["kind"], d["apiVersion"]) for d in docs}
-        kinds = {s.kind for s in KINDS if s.group == NETWORKING}
+        kinds = {s.kind for s in KINDS if s.group in (NETWORKING, SECURITY)}
         assert {k for k, _ in seen} == kinds
-        assert {v for _, v in seen} == {f"{NETWORKING}/{v}" for v in ("v1", "v1beta1", "v1alpha3")}
+        assert {v for _, v in seen} == {
+            *(f"{NETWORKING}/{v}" for v in ("v1", "v1beta1", "v1alpha3")),
+            *(f"{SECURITY}/{v}" for v in ("v1", "v1beta1")),
+        }
 
 
 @pytest.mark.parametrize("path", _corpus("valid"), ids=lambda p: p.stem)
@@ -136,7 +139,7 @@ def _compare(schema: Mapping[str, Any], tp: Any, path: str, problems: list[str])
 
 
 @pytest.mark.parametrize(
-    "kind_schema", [k for k in KINDS if k.group == NETWORKING], ids=lambda k: k.kind
+    "kind_schema", [k for k in KINDS if k.group in (NETWORKING, SECURITY)], ids=lambda k: k.kind
 )
 def test_models_have_exactly_the_crd_fields(kind_schema: Any) -> None:
     for version in kind_schema.versions:
