@@ -21,7 +21,7 @@ from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
 from envoy.extensions.retry.priority.previous_priorities.v3 import (
     previous_priorities_config_pb2 as previous_priorities_pb2,
 )
-from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from envoy.type.matcher.v3 import regex_pb2, string_pb2, value_pb2
 from envoy.type.v3 import percent_pb2
 from google.protobuf import any_pb2
 
@@ -31,6 +31,8 @@ from mainsail.registry.model import MeshService
 from mainsail.snapshot.destination_rules import destination_rule_for, policy_for
 from mainsail.snapshot.hosts import resolve_gateway_name, resolve_short_name
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.xds.authz_matchers import jwt_claim
+from mainsail.xds.jwt import routing_claim
 from mainsail.xds.protos import duration, struct, uint32
 
 FAULT_FILTER = "envoy.filters.http.fault"
@@ -202,6 +204,7 @@ def _is_catch_all(route: rc.Route) -> bool:
         and match.prefix == "/"
         and not match.headers
         and not match.query_parameters
+        and not match.dynamic_metadata
     )
 
 
@@ -247,9 +250,23 @@ def _route_match(match: Any) -> rc.RouteMatch:
     result.case_sensitive.value = not ignore_case
     if match is None:
         return result
-    headers = [_header_matcher(n, v) for n, v in match.headers.items()]
-    headers += [_header_matcher(n, v, invert=True) for n, v in match.without_headers.items()]
+    headers = [_header_matcher(n, v) for n, v in match.headers.items() if routing_claim(n) is None]
+    headers += [
+        _header_matcher(n, v, invert=True)
+        for n, v in match.without_headers.items()
+        if routing_claim(n) is None
+    ]
     result.headers.extend(sorted(headers, key=lambda h: h.name))
+    # ``@request.auth.claims.<name>``: the validated JWT's claims (jwt_authn's metadata).
+    for names, invert in ((match.headers, False), (match.without_headers, True)):
+        for name, value in names.items():
+            claims = routing_claim(name)
+            if claims is not None:
+                claim = jwt_claim(
+                    claims, value_pb2.ValueMatcher(string_match=_string_matcher(value))
+                )
+                claim.invert = invert
+                result.dynamic_metadata.append(claim)
     for pseudo, value in (
         (":method", match.method),
         (":authority", match.authority),

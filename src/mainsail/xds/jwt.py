@@ -169,3 +169,20 @@ def jwt_authn_filter(
     packed = any_pb2.Any()
     packed.Pack(config)
     return hcm_pb2.HttpFilter(name=JWT_FILTER, typed_config=packed)
+
+
+ROUTING_CLAIM_HEADER = "@request.auth.claims"
+
+
+def routing_claim(header_name: str) -> list[str] | None:
+    """The claim path of a VirtualService header match on a JWT claim (istio's
+    ``jwt.ToRoutingClaim``): ``@request.auth.claims.a.b`` or ``@request.auth.claims[a][b]``
+    → ``[a, b]``; None for an ordinary header."""
+    if not header_name.lower().startswith(ROUTING_CLAIM_HEADER):
+        return None
+    name = header_name[len(ROUTING_CLAIM_HEADER) :]
+    if name.startswith(".") and len(name) > 1:
+        return name[1:].split(".")
+    if name.startswith("[") and name.endswith("]") and len(name) > 2:
+        return name[1:-1].split("][")
+    return None
