@@ -90,11 +90,11 @@ async def run_control_plane(
     )
 
     def store_changed() -> None:
-        if jwks.want(wanted_keys(store.objects())):
+        if jwks.want(wanted_keys(store.objects(), settings.mesh.root_namespace)):
             push()
 
     store.on_change(store_changed)
-    jwks.want(wanted_keys(store.objects()))
+    jwks.want(wanted_keys(store.objects(), settings.mesh.root_namespace))
 
     # Citadel: Istio's CSR API on the same gRPC port as ADS, as istiod serves both on 15010.
     authority = CertificateAuthority(settings.ca or default_ca_settings(home, settings.mesh))

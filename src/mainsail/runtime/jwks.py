@@ -22,19 +22,26 @@ from types import MappingProxyType
 import aiohttp
 
 from mainsail.config.base import Resource
-from mainsail.config.istio.request_authentication import RequestAuthentication
+from mainsail.snapshot.security_index import build_security_index
 from mainsail.xds.jwt import OPENID_DISCOVERY_SUFFIX, jwks_key
 
 log = logging.getLogger(__name__)
 
 
-def wanted_keys(objects: Iterable[Resource]) -> frozenset[str]:
-    """The keys every RequestAuthentication in the store needs fetched."""
+def wanted_keys(objects: Iterable[Resource], root_namespace: str) -> frozenset[str]:
+    """The keys every RequestAuthentication in the store needs fetched (the book's legacy
+    ``Policy`` origins included, as converted for translation)."""
+    index = build_security_index(objects, root_namespace)
+    policies = [
+        policy
+        for policy_set in (index.modern, index.legacy_authn)
+        for by_namespace in policy_set.request_authentications.values()
+        for policy in by_namespace
+    ]
     return frozenset(
         key
-        for obj in objects
-        if isinstance(obj, RequestAuthentication)
-        for rule in obj.spec.jwt_rules
+        for policy in policies
+        for rule in policy.spec.jwt_rules
         if (key := jwks_key(rule)) is not None
     )
 
