@@ -7,6 +7,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from mainsail.ca.errors import CaStateError
+from mainsail.cli.ca import add_ca_arguments, ca_settings_of
 from mainsail.cli.common import CommandError, add_home_argument, home_of
 from mainsail.sources.store import StoreFileError
 
@@ -18,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     control.add_argument("--xds-port", type=int, default=15010)
     control.add_argument("--api-port", type=int, default=15014)
     control.add_argument("--mesh-config", type=Path, help="MeshConfig YAML")
+    add_ca_arguments(control)
     control.set_defaults(run=run_control_plane)
     agent = sub.add_parser("agent", help="run the node agent (one Envoy per local pod)")
     add_home_argument(agent)
@@ -45,10 +48,11 @@ def run_control_plane(args: argparse.Namespace) -> int:
         xds_port=args.xds_port,
         api_port=args.api_port,
         mesh=mesh,
+        ca=ca_settings_of(args, home_of(args), mesh),
     )
     try:
         asyncio.run(run(settings))
-    except StoreFileError as exc:
+    except (StoreFileError, CaStateError) as exc:
         raise CommandError(str(exc)) from exc
     return 0
 

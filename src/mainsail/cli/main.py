@@ -12,6 +12,7 @@ from mainsail.cli import (
     analyze,
     apply,
     authz,
+    ca,
     daemons,
     get,
     mesh,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         proxy_status,
         proxy_config,
         authz,
+        ca,
         daemons,
     ):
         module.register(sub)
