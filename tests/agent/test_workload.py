@@ -58,3 +58,16 @@ def test_broken_pod_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(PodFileError):
         load_workload(path)
+
+
+def test_agent_reads_the_token_file_the_platform_writes(tmp_path: Path) -> None:
+    from mainsail.agent.pod_identity import read_token
+    from mainsail.ca.tokens import ensure_signing_key
+    from mainsail.platform.pod_tokens import PodTokens
+
+    key = tmp_path / "key.pem"
+    ensure_signing_key(key)
+    pod = PodSpec(name="web-0", namespace="shop", ip="127.128.0.9", service_account="web")
+    written = PodTokens(StateLayout(tmp_path), key).write(pod)
+    assert AgentLayout(tmp_path).token_file(pod.key) == written
+    assert read_token(written) == written.read_text().strip()

@@ -82,7 +82,8 @@ def test_replicas_become_pods_with_stable_names_and_allocated_addresses() -> Non
     assert first.workload_name == "reviews-v1"
     assert first.ip == allocator.addresses[f"shop.{first.name}"]
     assert pods[1].ip != first.ip
-    assert first.labels == {"app": "reviews", "version": "v1"}
+    # The injector adds Istio's tlsMode label to sidecar pods.
+    assert first.labels == {"app": "reviews", "version": "v1", "security.istio.io/tlsMode": "istio"}
     assert first.annotations == {"sidecar.istio.io/foo": "bar"}
     assert first.service_account == "bookinfo-reviews"
     assert first.proxy_type == "sidecar"
@@ -171,3 +172,19 @@ def test_bookinfo_sample_converts() -> None:
     pods = pods_from_deployments(deployments, FakeAllocator(), services=services)
     assert len(pods) == len(deployments) >= 6
     assert all(p.containers and 9080 in p.app_ports for p in pods if p.proxy_type == "sidecar")
+
+
+def test_sidecar_pods_get_istios_tls_mode_label_and_gateways_do_not() -> None:
+    sidecar = pods_from_deployment(deployment(REVIEWS), FakeAllocator())[0]
+    assert sidecar.labels["security.istio.io/tlsMode"] == "istio"
+    own = REVIEWS.replace(
+        "{app: reviews, version: v1}", "{app: reviews, security.istio.io/tlsMode: disabled}"
+    )
+    assert (
+        pods_from_deployment(deployment(own), FakeAllocator())[0].labels[
+            "security.istio.io/tlsMode"
+        ]
+        == "disabled"
+    )  # a value the pod sets is kept, as the injector's template does
+    gateway = pods_from_deployment(deployment(GATEWAY), FakeAllocator())[0]
+    assert "security.istio.io/tlsMode" not in gateway.labels  # Istio's gateway template adds none

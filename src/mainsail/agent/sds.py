@@ -92,7 +92,10 @@ class SdsServer:
                 if event is None:
                     return
                 if isinstance(event, BaseException):
-                    log.warning("sds: %s: stream ended: %s", self.identity.pod, event)
+                    # Undecodable bytes or a broken stream: this stream ends, the server serves on.
+                    message = f"SDS request of pod {self.identity.pod}: unreadable: {event}"
+                    log.warning("sds: %s", message)
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
                     return
                 if event is not _NEW_SVID:
                     try:

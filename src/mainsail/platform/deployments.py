@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from mainsail import naming
 from mainsail.config.kube.service import Service
 from mainsail.config.kube.workloads import Container, Deployment
 from mainsail.platform.errors import PodSpecError
@@ -65,6 +66,11 @@ def pods_from_deployment(
     labels = dict(template.metadata.labels)
     annotations = dict(template.metadata.annotations)
     proxy_type = _proxy_type(annotations)
+    if proxy_type == "sidecar":
+        # Istio's sidecar injection template: ``security.istio.io/tlsMode`` defaults to
+        # ``istio`` (a value the pod sets is kept); auto mTLS keys on it. Its gateway template
+        # does not add it, so gateways get none.
+        labels.setdefault(naming.TLS_MODE_LABEL, naming.TLS_MODE_ISTIO)
     containers = () if proxy_type == "router" else _containers(template.spec.containers, where)
     declared = _declared_ports(containers, where)
     targeted = _service_target_ports(services, deployment.namespace, labels, containers)

@@ -5,6 +5,7 @@
     <state>/
       allocations.json            pod address + private app ports, per pod (kept across restarts)
       pods/<ns>.<pod>.json        one PodSpec per running pod (written by the platform)
+      pods/<ns>.<pod>.token       the pod's token for the mesh CA (0600; the node agent sends it)
       logs/<ns>.<pod>.<container>.log   app output
       logs/<ns>.<pod>.envoy.log   Envoy's log (written by the node agent)
       proxies/<ns>.<pod>/         the node agent's per-pod files (bootstrap.json, envoy.pid)
@@ -34,6 +35,9 @@ class StateLayout:
 
     def pod_file(self, namespace: str, name: str) -> Path:
         return self.pods_dir / f"{namespace}.{name}.json"
+
+    def pod_token_file(self, namespace: str, name: str) -> Path:
+        return self.pods_dir / f"{namespace}.{name}.token"
 
     def container_log(self, namespace: str, pod: str, container: str) -> Path:
         return self.logs_dir / f"{namespace}.{pod}.{container}.log"

@@ -29,6 +29,8 @@ class PodStore:
 
     def remove(self, namespace: str, name: str) -> None:
         self._layout.pod_file(namespace, name).unlink(missing_ok=True)
+        # The pod's CA token goes with it (the agent reads it only while the pod file exists).
+        self._layout.pod_token_file(namespace, name).unlink(missing_ok=True)
 
     def list(self) -> tuple[PodSpec, ...]:
         directory = self._layout.pods_dir
