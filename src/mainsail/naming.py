@@ -163,3 +163,50 @@ def build_service_fqdn(name: str, namespace: str, domain: str = "cluster.local")
 
 def build_spiffe_id(trust_domain: str, namespace: str, service_account: str) -> str:
     return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
+
+
+# --- mutual TLS (istio-internals §2, §4): SNI, SDS resource names, transport socket matches
+def build_sni(port: int, host: str, subset: str = "", direction: Direction = "outbound") -> str:
+    """istiod's ``BuildDNSSrvSubsetKey``: ``outbound_.9080_.v1_.reviews.default.svc.cluster.local``
+    (the ISTIO_MUTUAL default SNI, and an AUTO_PASSTHROUGH gateway's cluster names)."""
+    return f"{direction}_.{port}_.{subset}_.{host}"
+
+
+def parse_sni(sni: str) -> ClusterKey | None:
+    parts = sni.split("_.", 3)
+    if len(parts) != 4 or parts[0] not in ("inbound", "outbound") or not parts[1].isdigit():
+        return None
+    direction: Direction = "inbound" if parts[0] == "inbound" else "outbound"
+    return ClusterKey(direction=direction, port=int(parts[1]), subset=parts[2], host=parts[3])
+
+
+# Endpoint label the injector sets on pods with a sidecar, and the metadata EDS carries for it.
+TLS_MODE_LABEL = "security.istio.io/tlsMode"
+TLS_MODE_ISTIO = "istio"
+TRANSPORT_SOCKET_MATCH_METADATA = "envoy.transport_socket_match"
+TLS_MODE_METADATA_KEY = "tlsMode"
+
+
+def build_transport_socket_match_name(tls_mode: str) -> str:
+    """``tlsMode-istio`` / ``tlsMode-disabled``: the auto-mTLS transport socket matches."""
+    return f"tlsMode-{tls_mode}"
+
+
+def build_file_cert_secret(certificate: str, private_key: str) -> str:
+    """SDS name the agent serves a DestinationRule's client cert/key files under."""
+    return f"file-cert:{certificate}~{private_key}"
+
+
+def build_file_root_secret(ca_certificates: str) -> str:
+    """SDS name of a CA bundle file (``system`` = the OS trust store)."""
+    return f"file-root:{ca_certificates}"
+
+
+def build_credential_secret(credential_name: str, ca: bool = False) -> str:
+    """Gateway/DestinationRule ``credentialName`` over SDS (``-cacert`` for its CA)."""
+    return f"kubernetes://{credential_name}{'-cacert' if ca else ''}"
+
+
+def build_spiffe_prefix(trust_domain: str) -> str:
+    """``spiffe://<td>/``: inbound mTLS accepts any identity of a trusted trust domain."""
+    return f"spiffe://{trust_domain}/"

@@ -73,8 +73,13 @@ def workload(case: Case, network: str = BASE_NETWORK) -> ProxyWorkload:
     )
 
 
-def bootstrap_for(case: Case, xds_port: int, network: str = BASE_NETWORK) -> dict[str, Any]:
-    options = BootstrapOptions(xds_host="127.0.0.1", xds_port=xds_port)
+def bootstrap_for(
+    case: Case, xds_port: int, network: str = BASE_NETWORK, sds_socket: Path | None = None
+) -> dict[str, Any]:
+    """The agent's bootstrap; with ``sds_socket`` (as every pod gets) the ``sds-grpc`` cluster
+    that the mTLS contexts fetch secrets from (Envoy refuses an SDS config naming a cluster its
+    bootstrap lacks)."""
+    options = BootstrapOptions(xds_host="127.0.0.1", xds_port=xds_port, sds_socket=sds_socket)
     return build_bootstrap(workload(case, network), options)
 
 

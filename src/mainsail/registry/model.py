@@ -45,6 +45,8 @@ class MeshService:
     labels: tuple[tuple[str, str], ...] = ()
     # Where it came from: "Kubernetes" or "ServiceEntry" (Istio's registry names).
     registry: str = "Kubernetes"
+    # A ServiceEntry's ``subjectAltNames``: identities its endpoints present (TLS origination).
+    subject_alt_names: tuple[str, ...] = ()
 
     def port(self, number: int) -> ServicePort | None:
         return next((p for p in self.ports if p.port == number), None)
@@ -61,6 +63,7 @@ class Workload:
     namespace: str
     address: str
     labels: tuple[tuple[str, str], ...] = ()
+    # Empty: no identity (a ServiceEntry endpoint or WorkloadEntry that names none).
     service_account: str = "default"
     # Named container ports, for Service targetPort names.
     named_ports: tuple[tuple[str, int], ...] = ()

@@ -54,6 +54,7 @@ def services_from_service_entry(
             export_to=export_to,
             labels=sorted_labels(entry.metadata.labels),
             registry="ServiceEntry",
+            subject_alt_names=tuple(spec.subject_alt_names),
         )
         endpoints: list[ServiceEndpoint] = []
         for workload, port_map in instances:
@@ -72,7 +73,9 @@ def services_from_service_entry(
                 )
         if not endpoints and resolution in (Resolution.DNS, Resolution.DNS_ROUND_ROBIN):
             # With no endpoints, DNS resolution targets the host itself.
-            dns_host = Workload(name=host, namespace=entry.namespace, address=host)
+            dns_host = Workload(
+                name=host, namespace=entry.namespace, address=host, service_account=""
+            )
             for port in ports:
                 endpoints.append(
                     ServiceEndpoint(
@@ -106,7 +109,7 @@ def _instances(
             namespace=entry.namespace,
             address=endpoint.address or "",
             labels=sorted_labels(endpoint.labels),
-            service_account=endpoint.service_account or "default",
+            service_account=endpoint.service_account or "",
             locality=endpoint.locality or "",
             weight=endpoint.weight or 1,
             network=endpoint.network or "",

@@ -21,7 +21,7 @@ def workload_from_entry(entry: WorkloadEntry) -> Workload | None:
         namespace=entry.namespace,
         address=spec.address,
         labels=sorted_labels(spec.labels),
-        service_account=spec.service_account or "default",
+        service_account=spec.service_account or "",
         named_ports=tuple(sorted((name, int(port)) for name, port in spec.ports.items())),
         locality=spec.locality or "",
         weight=spec.weight or 1,

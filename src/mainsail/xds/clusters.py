@@ -21,11 +21,12 @@ from envoy.type.matcher.v3 import string_pb2
 from google.protobuf import any_pb2
 
 from mainsail import naming
-from mainsail.config.istio.destination_rule import LoadBalancerSettings
+from mainsail.config.istio.destination_rule import ClientTLSSettings, LoadBalancerSettings
 from mainsail.registry.model import MeshService, Resolution, ServicePort
 from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for, policy_for
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.cluster_tls import upstream_tls
 from mainsail.xds.forward_proxy import make_forward_proxy_cluster
 from mainsail.xds.locality import locality_setting, wants_locality_weighted_config
 from mainsail.xds.protos import MAX_UINT32, ads_source, duration, socket_address, struct, uint32
@@ -119,8 +120,43 @@ def _service_cluster(
                 )
             ),
         )
-    _apply_policy(snapshot, view, cluster, policy_for(rule, port.port, subset), port)
+    policy = policy_for(rule, port.port, subset)
+    _apply_policy(snapshot, view, cluster, policy, port)
+    _apply_tls(snapshot, view, cluster, service, port.port, subset, rule, policy.get("tls"))
     return cluster
+
+
+def _apply_tls(
+    snapshot: MeshSnapshot,
+    view: ProxyView,
+    cluster: cluster_pb2.Cluster,
+    service: MeshService,
+    port: int,
+    subset: str,
+    rule: AppliedRule | None,
+    settings: ClientTLSSettings | None,
+) -> None:
+    """The DestinationRule's ``tls``, else auto mTLS (``xds.cluster_tls``)."""
+    selector = rule is not None and rule.sources[0].spec.workload_selector is not None
+    decided = upstream_tls(
+        snapshot,
+        service,
+        port,
+        subset,
+        settings,
+        cluster=cluster,
+        http2=_http_options(cluster).explicit_http_config.HasField("http2_protocol_options"),
+        credential_names=view.node.proxy_type == "router" or selector,
+    )
+    if decided.transport_socket is not None:
+        cluster.transport_socket.CopyFrom(decided.transport_socket)
+    cluster.transport_socket_matches.extend(decided.socket_matches)
+    if decided.auto_sni or decided.auto_san_validation:
+        options = _http_options(cluster)
+        upstream = options.upstream_http_protocol_options
+        upstream.auto_sni = decided.auto_sni
+        upstream.auto_san_validation = decided.auto_san_validation
+        _store_http_options(cluster, options)
 
 
 def _set_discovery(

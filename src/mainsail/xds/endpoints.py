@@ -20,7 +20,9 @@ from mainsail.registry.model import (
 )
 from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for, policy_for
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.snapshot.security import WorkloadMtls, workload_mtls
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.cluster_tls import has_sidecar
 from mainsail.xds.clusters import effective_resolution
 from mainsail.xds.locality import Locality, apply_locality_lb, locality_setting
 from mainsail.xds.protos import socket_address, struct, uint32
@@ -77,6 +79,14 @@ def load_assignment(
         ],
     )
     policy = policy_for(rule, port, subset)
+    tls = policy.get("tls")
+    marks = _SidecarMarks(snapshot, tls.mode if tls is not None else None)
+    for group, (_, found) in zip(assignment.endpoints, groups, strict=True):
+        for lb_endpoint, endpoint in zip(group.lb_endpoints, found, strict=True):
+            if marks.mtls(endpoint):
+                lb_endpoint.metadata.filter_metadata[
+                    naming.TRANSPORT_SOCKET_MATCH_METADATA
+                ].CopyFrom(struct({naming.TLS_MODE_METADATA_KEY: naming.TLS_MODE_ISTIO}))
     apply_locality_lb(
         assignment,
         [[_topology_labels(e.workload) for e in found] for _, found in groups],
@@ -86,6 +96,33 @@ def load_assignment(
         failover_enabled="outlier_detection" in policy,
     )
     return assignment
+
+
+class _SidecarMarks:
+    """Which endpoints EDS marks ``tlsMode: istio`` for auto mTLS (istiod's ``mtlsChecker``):
+    those with a sidecar (label ``security.istio.io/tlsMode: istio``), unless the
+    DestinationRule's ``tls`` for the cluster is DISABLE, or (when it is not ISTIO_MUTUAL) the
+    endpoint's own workload PeerAuthentication disables mTLS on the endpoint's port, e.g. a
+    plaintext health port."""
+
+    def __init__(self, snapshot: MeshSnapshot, rule_mode: str | None) -> None:
+        self._snapshot = snapshot
+        self._rule_mode = rule_mode
+        self._modes: dict[tuple[str, tuple[tuple[str, str], ...]], WorkloadMtls] = {}
+
+    def mtls(self, endpoint: ServiceEndpoint) -> bool:
+        if self._rule_mode == "DISABLE" or not has_sidecar(endpoint):
+            return False
+        if self._rule_mode == "ISTIO_MUTUAL":
+            return True
+        workload = endpoint.workload
+        key = (workload.namespace, workload.labels)
+        modes = self._modes.get(key)
+        if modes is None:
+            modes = self._modes[key] = workload_mtls(
+                self._snapshot, workload.namespace, workload.label_map
+            )
+        return modes.mode_for(endpoint.port) != "DISABLE"
 
 
 def proxy_locality(view: ProxyView) -> Locality:

@@ -36,6 +36,7 @@ from mainsail.snapshot.view import (
 from mainsail.xds.clusters import build_local_clusters, build_outbound_clusters
 from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports
+from mainsail.xds.inbound import build_inbound_listeners
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
@@ -62,12 +63,15 @@ class Translator:
         self._cache = cache
         if cache is not None:
             cache.new_round()
-            # What every cached piece may read of the snapshot besides its own inputs, as two
-            # tokens: the services (values) and the DestinationRules (instances).
+            # What every cached piece may read of the snapshot besides its own inputs, as
+            # tokens: the services (values), the DestinationRules (instances), the
+            # PeerAuthentications (contents).
             self._snapshot_key: Hashable = (
                 cache.token(("services", tuple(snapshot.services.values()))),
                 cache.token(("rules", tuple(Same(r) for r in snapshot.destination_rules))),
                 Same(snapshot.mesh),
+                # Auto mTLS reads namespace and endpoint workload PeerAuthentications.
+                cache.token(("peer_authentications", _peer_authentications(snapshot))),
             )
         self._routes_read_labels = any(
             match.source_labels
@@ -184,9 +188,11 @@ class Translator:
                 )
             )
         else:
-            listeners = build_sidecar_listeners(own_view)
+            listeners = build_sidecar_listeners(own_view) + build_inbound_listeners(
+                snapshot, own_view
+            )
             if ingress:
-                listeners += build_ingress_listeners(view)
+                listeners += build_ingress_listeners(snapshot, view)
             if node.interception_mode == "NONE":
                 listeners += build_tcp_outbound_listeners(
                     snapshot, view, tcp_outbound_ports(view, node.own_ports | ingress_ports(view))
@@ -226,6 +232,17 @@ def _traffic_policies(rule: DestinationRule) -> list[TrafficPolicy | PortTraffic
             found.append(top)
             found.extend(top.port_level_settings)
     return found
+
+
+def _peer_authentications(snapshot: MeshSnapshot) -> tuple[str, ...]:
+    """Every PeerAuthentication (legacy ones converted anew per snapshot) by content."""
+    security = snapshot.security
+    return tuple(
+        policy.model_dump_json()
+        for policies in (security.modern, security.legacy_authn)
+        for found in policies.peer_authentications.values()
+        for policy in found
+    )
 
 
 def _packed_clusters(clusters: list[cluster_pb2.Cluster]) -> Shared:

@@ -10,11 +10,11 @@ Reads: services and endpoints (inbound), Gateway servers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
@@ -22,18 +22,15 @@ from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
-from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
 from mainsail import naming
-from mainsail.registry.model import ServicePort
-from mainsail.registry.protocol import Protocol
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.forward_proxy import FORWARD_PROXY_FILTER, forward_proxy_filter_config
 from mainsail.xds.gateways import GatewayServerPort
-from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER, set_timeout
+from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER
 from mainsail.xds.protos import ads_source, duration, socket_address
 from mainsail.xds.tcp_routes import gateway_tcp_chains
 
@@ -48,9 +45,13 @@ def _typed(message: Message) -> any_pb2.Any:
     return packed
 
 
-def _http_filters(forward_proxy_ip: str | None = None) -> list[hcm_pb2.HttpFilter]:
-    # Fault and CORS are always present (possibly empty) so per-route configs take effect.
+def _http_filters(
+    forward_proxy_ip: str | None = None, policy_filters: Sequence[hcm_pb2.HttpFilter] = ()
+) -> list[hcm_pb2.HttpFilter]:
+    # Authorization/JWT first (istiod's inbound order), then fault and CORS, always present
+    # (possibly empty) so per-route configs take effect.
     filters = [
+        *policy_filters,
         hcm_pb2.HttpFilter(name=FAULT_FILTER, typed_config=_typed(fault_pb2.HTTPFault())),
         hcm_pb2.HttpFilter(name=CORS_FILTER, typed_config=_typed(cors_pb2.Cors())),
     ]
@@ -73,11 +74,13 @@ def http_connection_manager(
     route_config: route_pb2.RouteConfiguration | None = None,
     gateway: bool = False,
     forward_proxy_ip: str | None = None,
+    inbound: bool = False,
+    policy_filters: Sequence[hcm_pb2.HttpFilter] = (),
 ) -> listener_components_pb2.Filter:
     manager = hcm_pb2.HttpConnectionManager(
         stat_prefix=stat_prefix,
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
-        http_filters=_http_filters(forward_proxy_ip),
+        http_filters=_http_filters(forward_proxy_ip, policy_filters),
         normalize_path=_bool(True),
         path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.KEEP_UNCHANGED,
         use_remote_address=_bool(gateway),
@@ -86,6 +89,13 @@ def http_connection_manager(
     )
     if gateway:
         manager.forward_client_cert_details = hcm_pb2.HttpConnectionManager.SANITIZE_SET
+    if inbound:
+        # istiod's sidecar inbound: the app learns the mTLS peer from x-forwarded-client-cert.
+        manager.forward_client_cert_details = hcm_pb2.HttpConnectionManager.APPEND_FORWARD
+        details = manager.set_current_client_cert_details
+        details.subject.value = True
+        details.uri = True
+        details.dns = True
     if rds_name is not None:
         manager.rds.route_config_name = rds_name
         manager.rds.config_source.CopyFrom(ads_source())
@@ -115,6 +125,7 @@ def _listener(
 
 
 def build_sidecar_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
+    """The outbound HTTP-proxy listener (inbound ones: ``xds.inbound``)."""
     node = view.node
     listeners: list[listener_pb2.Listener] = []
     if node.http_proxy_port:
@@ -135,73 +146,7 @@ def build_sidecar_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
                 name,
             )
         )
-    listeners.extend(_inbound_listeners(view))
     return listeners
-
-
-def _inbound_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
-    node = view.node
-    seen: set[int] = set()
-    listeners = []
-    for endpoint in view.inbound:
-        if endpoint.port in seen:
-            continue
-        seen.add(endpoint.port)
-        service = None
-        port_info: ServicePort | None = None
-        for candidate in view.visible_services:
-            if candidate.hostname == endpoint.hostname:
-                service = candidate
-                port_info = candidate.port(endpoint.service_port)
-        cluster = naming.build_inbound_cluster(endpoint.port)
-        chain = naming.build_listener_name("0.0.0.0", endpoint.port)
-        name = naming.build_listener_name(node.ip, endpoint.port)
-        if port_info is not None and service is not None and not port_info.protocol.is_tcp:
-            route_config = route_pb2.RouteConfiguration(
-                name=cluster,
-                virtual_hosts=[
-                    rc.VirtualHost(
-                        name=naming.build_inbound_virtual_host_name(endpoint.service_port),
-                        domains=["*"],
-                        routes=[
-                            rc.Route(
-                                name=naming.DEFAULT_ROUTE,
-                                match=rc.RouteMatch(prefix="/"),
-                                route=_inbound_route_action(cluster, port_info),
-                                decorator=rc.Decorator(
-                                    operation=f"{service.hostname}:{endpoint.service_port}/*"
-                                ),
-                            )
-                        ],
-                    )
-                ],
-            )
-            route_config.validate_clusters.value = False
-            filters = [
-                http_connection_manager(
-                    naming.build_stat_prefix("inbound", chain), route_config=route_config
-                )
-            ]
-        else:
-            filters = [_tcp_proxy(cluster, cluster)]
-        listeners.append(_listener(name, node.ip, endpoint.port, base_pb2.INBOUND, filters, chain))
-    return listeners
-
-
-def _inbound_route_action(cluster: str, port: ServicePort) -> rc.RouteAction:
-    """istiod's inbound default route: no timeout, and (not for gRPC) 2 retries of requests
-    reset before reaching the app (``meshConfig.defaultInboundHttpRetryPolicy``'s default)."""
-    action = rc.RouteAction(cluster=cluster)
-    set_timeout(action, None)
-    if port.protocol not in (Protocol.GRPC, Protocol.GRPC_WEB):
-        action.retry_policy.retry_on = "reset-before-request"
-        action.retry_policy.num_retries.value = 2
-    return action
-
-
-def _tcp_proxy(stat_prefix: str, cluster: str) -> listener_components_pb2.Filter:
-    proxy = tcp_proxy_pb2.TcpProxy(stat_prefix=stat_prefix, cluster=cluster)
-    return listener_components_pb2.Filter(name=TCP_PROXY_FILTER, typed_config=_typed(proxy))
 
 
 def build_gateway_listeners(

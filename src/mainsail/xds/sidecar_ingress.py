@@ -7,7 +7,8 @@ route ``inbound|<port.number>||`` → the ``defaultEndpoint``. Istio's ``127.0.0
 address, on the private port the platform gave container port ``<p>`` (``MAINSAIL_APP_PORTS``),
 or on ``<p>`` itself when it is not a container port. Without a ``defaultEndpoint`` the app's
 port is the listener's. ``unix://`` endpoints, ``bind``, ``captureMode`` and ``tls`` are not
-supported on the local platform (the listener binds the pod address regardless).
+supported on the local platform (the listener binds the pod address regardless). The chains
+follow the port's PeerAuthentication mode like the Service-derived ones (``xds.inbound``).
 
 Reads: Sidecar (``ingress``), the proxy's private app ports.
 """
@@ -17,20 +18,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.core.v3 import base_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
-from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.config.route.v3 import route_components_pb2 as rc
-from envoy.config.route.v3 import route_pb2
-from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
-from google.protobuf import any_pb2
+from envoy.config.listener.v3 import listener_pb2
 
 from mainsail import naming
 from mainsail.config.istio.sidecar import IstioIngressListener
 from mainsail.registry.protocol import Protocol, parse_protocol
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
-from mainsail.xds.http_routes import set_timeout
-from mainsail.xds.listeners import TCP_PROXY_FILTER, http_connection_manager
+from mainsail.xds.inbound import InboundPort, inbound_listener, inbound_route_config
 from mainsail.xds.protos import duration, socket_address
 
 
@@ -104,59 +100,17 @@ def build_ingress_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
     return clusters
 
 
-def build_ingress_listeners(view: ProxyView) -> list[listener_pb2.Listener]:
-    node = view.node
+def build_ingress_listeners(snapshot: MeshSnapshot, view: ProxyView) -> list[listener_pb2.Listener]:
+    """One inbound listener per ``ingress[]`` port, its chains per mTLS mode (``xds.inbound``)."""
     listeners = []
     for entry in _entries(view):
         number = entry.port.number or 0
-        cluster = naming.build_inbound_cluster(number)
-        chain = naming.build_listener_name("0.0.0.0", number)
         protocol = _protocol(entry)
-        if protocol.is_tcp or protocol == Protocol.UDP:
-            proxy = tcp_proxy_pb2.TcpProxy(stat_prefix=cluster, cluster=cluster)
-            packed = any_pb2.Any()
-            packed.Pack(proxy)
-            filters = [listener_components_pb2.Filter(name=TCP_PROXY_FILTER, typed_config=packed)]
-        else:
-            filters = [
-                http_connection_manager(
-                    naming.build_stat_prefix("inbound", chain),
-                    route_config=_inbound_routes(cluster, number, protocol),
-                )
-            ]
+        route_config = None
+        if not (protocol.is_tcp or protocol == Protocol.UDP):
+            cluster = naming.build_inbound_cluster(number)
+            route_config = inbound_route_config(number, number, protocol, operation=f"{cluster}/*")
         listeners.append(
-            listener_pb2.Listener(
-                name=naming.build_listener_name(node.ip, number),
-                address=socket_address(node.ip, number),
-                traffic_direction=base_pb2.INBOUND,
-                filter_chains=[listener_components_pb2.FilterChain(name=chain, filters=filters)],
-            )
+            inbound_listener(snapshot, view, InboundPort(port=number, route_config=route_config))
         )
     return listeners
-
-
-def _inbound_routes(cluster: str, port: int, protocol: Protocol) -> route_pb2.RouteConfiguration:
-    action = rc.RouteAction(cluster=cluster)
-    set_timeout(action, None)
-    if protocol not in (Protocol.GRPC, Protocol.GRPC_WEB):
-        action.retry_policy.retry_on = "reset-before-request"
-        action.retry_policy.num_retries.value = 2
-    config = route_pb2.RouteConfiguration(
-        name=cluster,
-        virtual_hosts=[
-            rc.VirtualHost(
-                name=naming.build_inbound_virtual_host_name(port),
-                domains=["*"],
-                routes=[
-                    rc.Route(
-                        name=naming.DEFAULT_ROUTE,
-                        match=rc.RouteMatch(prefix="/"),
-                        route=action,
-                        decorator=rc.Decorator(operation=f"{cluster}/*"),
-                    )
-                ],
-            )
-        ],
-    )
-    config.validate_clusters.value = False
-    return config
