@@ -128,6 +128,24 @@ class ErrorCode(StrEnum):
     WE_ADDRESS = "MS-WE-ADDRESS"
     WE_PORTS = "MS-WE-PORTS"
     WG_PROBE = "MS-WG-PROBE"
+    # security.istio.io (shared)
+    TARGET_REF = "MS-TARGET-REF"  # selector xor targetRef(s); allowed kinds; same namespace
+    IP_BLOCK = "MS-IP-BLOCK"  # IP address or CIDR
+    PRINCIPAL = "MS-PRINCIPAL"  # empty values, '*' only as prefix/suffix, service accounts
+    # PeerAuthentication
+    PA_PORT_LEVEL = "MS-PA-PORT-LEVEL"
+    # RequestAuthentication (and the legacy Policy's JWT origins)
+    RA_JWT = "MS-RA-JWT"
+    # AuthorizationPolicy
+    AP_ACTION = "MS-AP-ACTION"  # DENY/CUSTOM need rules, CUSTOM needs provider.name
+    AP_CUSTOM = "MS-AP-CUSTOM"  # fields CUSTOM cannot use
+    AP_RULE = "MS-AP-RULE"  # empty from/to/source/operation, conflicting fields, ports, paths
+    AP_CONDITION = "MS-AP-CONDITION"  # when: known keys, values
+    # legacy authentication.istio.io / rbac.istio.io
+    AUTHN_POLICY = "MS-AUTHN-POLICY"  # name/targets rules, duplicate issuers
+    RBAC_CONFIG = "MS-RBAC-CONFIG"
+    RBAC_ROLE = "MS-RBAC-ROLE"
+    RBAC_BINDING = "MS-RBAC-BINDING"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

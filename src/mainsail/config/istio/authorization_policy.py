@@ -18,6 +18,9 @@ Action = Literal["ALLOW", "DENY", "AUDIT", "CUSTOM"]
 ServiceAccountName = Annotated[str, Field(max_length=320)]
 
 DRY_RUN_ANNOTATION = "istio.io/dry-run"
+# Go's strconv.ParseBool, which istiod uses for the annotation.
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 
 class Source(WireModel):
@@ -98,4 +101,4 @@ class AuthorizationPolicy(Resource):
     @property
     def dry_run(self) -> bool:
         """``istio.io/dry-run: "true"``: evaluated and logged but not enforced (shadow rules)."""
-        return self.metadata.annotations.get(DRY_RUN_ANNOTATION, "").lower() == "true"
+        return self.metadata.annotations.get(DRY_RUN_ANNOTATION, "") in GO_TRUE

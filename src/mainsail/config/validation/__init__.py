@@ -1,4 +1,4 @@
-"""Istio's semantic validation rules (the istiod webhook's), per networking kind.
+"""Istio's semantic validation rules (the istiod webhook's), per networking and security kind.
 
 ``validate(resource)`` returns the problems of one resource (field paths in wire form, without
 file or document); ``validate_all(parse_result)`` validates every parsed resource and places

@@ -15,6 +15,17 @@ Validator = Callable[[Any], list[ConfigError]]
 def _validators() -> Mapping[str, Validator]:
     from mainsail.config.validation.destination_rule import validate_destination_rule
     from mainsail.config.validation.gateway import validate_gateway
+    from mainsail.config.validation.legacy_security import (
+        validate_authentication_policy,
+        validate_rbac_config,
+        validate_service_role,
+        validate_service_role_binding,
+    )
+    from mainsail.config.validation.security import (
+        validate_authorization_policy,
+        validate_peer_authentication,
+        validate_request_authentication,
+    )
     from mainsail.config.validation.service_entry import validate_service_entry
     from mainsail.config.validation.sidecar import validate_sidecar
     from mainsail.config.validation.virtual_service import validate_virtual_service
@@ -31,6 +42,15 @@ def _validators() -> Mapping[str, Validator]:
         "Sidecar": validate_sidecar,
         "WorkloadEntry": validate_workload_entry,
         "WorkloadGroup": validate_workload_group,
+        "PeerAuthentication": validate_peer_authentication,
+        "RequestAuthentication": validate_request_authentication,
+        "AuthorizationPolicy": validate_authorization_policy,
+        "Policy": validate_authentication_policy,
+        "MeshPolicy": validate_authentication_policy,
+        "RbacConfig": validate_rbac_config,
+        "ClusterRbacConfig": validate_rbac_config,
+        "ServiceRole": validate_service_role,
+        "ServiceRoleBinding": validate_service_role_binding,
     }
 
 
