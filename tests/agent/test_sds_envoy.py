@@ -4,9 +4,12 @@ serial, and a renewed SVID reaches it without a restart (same pid, new serial)."
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 
 from mainsail.agent.identity import WorkloadIdentity
 from mainsail.agent.sds import SdsServer
+from mainsail.cli.proxy_config import secret_rows
 from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.sds import ApiType
 from mainsail.testing.signer import InMemoryCa
@@ -75,6 +79,19 @@ async def test_envoy_holds_default_and_rootca_with_the_svid_serial(
         assert held["default"]["serials"] == [identity.svid.serial]
         assert held["ROOTCA"]["serials"] == [ca.root.serial_number]
         assert server.streams >= 1
+        # What ``mainsail proxy-config secret`` prints from the same dump.
+        dump = await envoy.config_dump()
+        section = next(c for c in dump["configs"] if c["@type"].endswith("SecretsConfigDump"))
+        rows = {r[0]: r for r in secret_rows(section, datetime.now(UTC))}
+        assert rows["default"][1:5] == ["Cert Chain", "ACTIVE", "true", f"{identity.svid.serial:x}"]
+        assert rows["ROOTCA"][1:5] == ["CA", "ACTIVE", "true", f"{ca.root.serial_number:x}"]
+        assert rows["default"][5] == identity.svid.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Envoy redacts the key in its dump: the admin API never shows it.
+        default = next(s for s in section["dynamic_active_secrets"] if s["name"] == "default")
+        key = default["secret"]["tls_certificate"]["private_key"]
+        assert "PRIVATE KEY" not in json.dumps(key) + base64.b64decode(
+            key.get("inline_bytes", "")
+        ).decode(errors="replace")
 
 
 async def test_renewal_is_pushed_without_restarting_envoy(tmp_path: Path) -> None:

@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_home_argument(agent)
     agent.add_argument("--xds-address", default="127.0.0.1:15010", help="host:port")
     agent.add_argument("--xds-api", choices=("DELTA_GRPC", "GRPC"), default="DELTA_GRPC")
+    agent.add_argument(
+        "--ca-address", help="the mesh CA, host:port (default: the xDS address, as istiod)"
+    )
+    agent.add_argument(
+        "--cert-ttl", type=int, default=3600, help="seconds each SVID is requested for"
+    )
+    agent.add_argument("--trust-domain", default="cluster.local", help="MeshConfig trustDomain")
     agent.set_defaults(run=run_agent)
 
 
@@ -64,8 +71,18 @@ def run_agent(args: argparse.Namespace) -> int:
     host, sep, port = args.xds_address.rpartition(":")
     if not sep or not port.isdigit():
         raise CommandError(f"--xds-address {args.xds_address!r}: want host:port")
+    if args.ca_address is not None and not args.ca_address.rpartition(":")[2].isdigit():
+        raise CommandError(f"--ca-address {args.ca_address!r}: want host:port")
+    if args.cert_ttl < 1:
+        raise CommandError(f"--cert-ttl {args.cert_ttl}: want a positive number of seconds")
     settings = NodeAgentSettings(
-        state_dir=home_of(args).root, xds_host=host, xds_port=int(port), xds_api_type=args.xds_api
+        state_dir=home_of(args).root,
+        xds_host=host,
+        xds_port=int(port),
+        xds_api_type=args.xds_api,
+        ca_address=args.ca_address,
+        cert_ttl_s=args.cert_ttl,
+        trust_domain=args.trust_domain,
     )
     asyncio.run(run_node_agent(settings))
     return 0

@@ -55,6 +55,9 @@ def _add_placement_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--xds-port", type=int, help="control plane xDS port (0: any free)")
     parser.add_argument("--api-port", type=int, help="control plane API port (0: any free)")
+    parser.add_argument(
+        "--cert-ttl", type=int, default=3600, help="seconds each pod's SVID is requested for"
+    )
 
 
 def _launch_settings(args: argparse.Namespace, files: tuple[Path, ...]) -> LaunchSettings:
@@ -65,6 +68,7 @@ def _launch_settings(args: argparse.Namespace, files: tuple[Path, ...]) -> Launc
         xds_port=args.xds_port,
         api_port=args.api_port,
         mesh_config=getattr(args, "mesh_config", None),
+        cert_ttl_s=args.cert_ttl,
     )
 
 

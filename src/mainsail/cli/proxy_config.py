@@ -1,17 +1,24 @@
-"""``mainsail proxy-config cluster|listener|route|endpoint|bootstrap|all <pod>``.
+"""``mainsail proxy-config cluster|listener|route|endpoint|secret|bootstrap|all <pod>``.
 
 Read from the pod's Envoy admin ``/config_dump`` (what Envoy really holds, not what we sent),
 printed as tables like ``istioctl proxy-config``, or whole with ``-o json|yaml``. The endpoint
 table's ``OUTLIER CHECK`` is Envoy's live view (admin ``/clusters``): ``FAILED`` while outlier
-detection has the endpoint ejected.
+detection has the endpoint ejected. The secret table reads each certificate Envoy holds from
+SDS (``default``: the SVID's leaf; ``ROOTCA``: every root of the bundle, two during a root
+rotation's overlap) as ``istioctl proxy-config secret`` shows them.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
+
+from cryptography import x509
 
 from mainsail import naming
 from mainsail.cli.common import CommandError, add_home_argument, dump, home_of, print_table
@@ -23,6 +30,7 @@ _SECTIONS = {
     "listener": "dynamic_listeners",
     "route": "dynamic_route_configs",
     "endpoint": None,
+    "secret": None,
     "bootstrap": None,
     "all": None,
 }
@@ -31,6 +39,8 @@ _ALIASES = {
     "listeners": "listener",
     "routes": "route",
     "endpoints": "endpoint",
+    "secrets": "secret",
+    "s": "secret",
     "c": "cluster",
     "l": "listener",
     "r": "route",
@@ -41,7 +51,7 @@ _ALIASES = {
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("proxy-config", help="what one proxy's Envoy holds")
-    parser.add_argument("type", help="cluster|listener|route|endpoint|bootstrap|all")
+    parser.add_argument("type", help="cluster|listener|route|endpoint|secret|bootstrap|all")
     parser.add_argument("pod", help="pod name (or <pod>.<namespace>, or a unique prefix)")
     parser.add_argument("-n", "--namespace", default=None)
     parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
@@ -101,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
             _configs(config, "BootstrapConfigDump"),
             "json" if args.output == "table" else args.output,
         )
+        return 0
+    if kind == "secret":
+        section = _configs(config, "SecretsConfigDump")
+        if args.output != "table":
+            dump(section, args.output)
+            return 0
+        print_table(SECRET_HEADERS, secret_rows(section, datetime.now(UTC)))
         return 0
     if kind == "cluster":
         items = [
@@ -285,3 +302,72 @@ def _endpoint_rows(
                     ]
                 )
     return rows
+
+
+SECRET_HEADERS = [
+    "RESOURCE NAME",
+    "TYPE",
+    "STATUS",
+    "VALID CERT",
+    "SERIAL NUMBER",
+    "NOT AFTER",
+    "NOT BEFORE",
+]
+
+
+def secret_rows(section: dict[str, Any], now: datetime) -> list[list[str]]:
+    """One row per certificate of each secret in a ``SecretsConfigDump``: a certificate chain's
+    leaf, every root of a validation context. Warming secrets (asked for, not yet answered)
+    show with empty certificate columns."""
+    rows: list[list[str]] = []
+    entries = [(s, "ACTIVE") for s in section.get("dynamic_active_secrets", [])]
+    entries += [(s, "WARMING") for s in section.get("dynamic_warming_secrets", [])]
+    entries += [(s, "ACTIVE") for s in section.get("static_secrets", [])]
+    for entry, status in entries:
+        secret = entry.get("secret", {})
+        name = str(entry.get("name") or secret.get("name", ""))
+        if "tls_certificate" in secret:
+            kind = "Cert Chain"
+            certs = _certificates(secret["tls_certificate"].get("certificate_chain", {}))[:1]
+        elif "validation_context" in secret:
+            kind = "CA"
+            certs = _certificates(secret["validation_context"].get("trusted_ca", {}))
+        else:
+            kind, certs = "", []
+        if not certs:
+            rows.append([name, kind, status, "false", "", "", ""])
+        for cert in certs:
+            before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
+            rows.append(
+                [
+                    name,
+                    kind,
+                    status,
+                    "true" if before <= now <= after else "false",
+                    format(cert.serial_number, "x"),
+                    _rfc3339(after),
+                    _rfc3339(before),
+                ]
+            )
+    return rows
+
+
+def _certificates(source: dict[str, Any]) -> list[x509.Certificate]:
+    """The certificates of a DataSource as the admin API dumps it (bytes come base64)."""
+    if "inline_bytes" in source:
+        try:
+            data = base64.b64decode(source["inline_bytes"])
+        except (binascii.Error, ValueError):
+            return []
+    elif "inline_string" in source:
+        data = str(source["inline_string"]).encode()
+    else:
+        return []
+    try:
+        return list(x509.load_pem_x509_certificates(data))
+    except ValueError:
+        return []
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

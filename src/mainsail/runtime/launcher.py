@@ -1,7 +1,8 @@
 """``mainsail up`` / ``demo``: run a whole mesh on this machine.
 
-Order of start: control plane → config applied → pods placed (addresses, pod files, Pod objects
-registered) → node agent (one Envoy per pod) → apps. Order of stop: proxies drained and stopped,
+Order of start: control plane (with the mesh CA) → config applied → pods placed (addresses,
+CA tokens, pod files, Pod objects registered) → node agent (one Envoy and one SVID per pod) →
+apps. Order of stop: proxies drained and stopped,
 then apps, node agent and control plane. The launcher's state is in ``<home>/launcher.json``.
 """
 
@@ -23,6 +24,7 @@ import aiohttp
 import yaml
 
 from mainsail.api.client import ApiClient, ApiError
+from mainsail.ca.layout import CaLayout
 from mainsail.config.base import Resource
 from mainsail.config.errors import ConfigError
 from mainsail.config.kube.service import Service
@@ -34,7 +36,9 @@ from mainsail.platform.deployments import pods_from_deployments
 from mainsail.platform.errors import PlatformError, PodSpecError
 from mainsail.platform.pod import PodSpec, ProxyPorts
 from mainsail.platform.pod_store import PodStore
+from mainsail.platform.pod_tokens import PodTokens
 from mainsail.platform.supervisor import AppSupervisor
+from mainsail.runtime.control_plane import load_mesh_config
 from mainsail.runtime.home import Home
 from mainsail.runtime.processes import mark_as_mesh, pid_alive, spawn_mainsail, terminate
 
@@ -55,6 +59,8 @@ class LaunchSettings:
     api_port: int | None = None
     mesh_config: Path | None = None
     ready_timeout: float = 60.0
+    # The lifetime each pod's SVID is requested with (renewed at about half of it).
+    cert_ttl_s: int = 3600
 
 
 def check_files(parsed: ParseResult) -> tuple[ConfigError, ...]:
@@ -121,6 +127,10 @@ class MeshLauncher:
         self._owns_home = False
         self._on_state = on_state or (lambda _: None)
         self.client: ApiClient | None = None
+        # The control plane's CA creates this key when it starts; pod tokens are signed with it.
+        self.tokens = PodTokens(
+            self.home.platform, CaLayout(self.home.root / "ca").token_signing_key
+        )
 
     def _write_state(self, state: str, **extra: Any) -> None:
         self.home.write_json(self.home.launcher_file, {"pid": os.getpid(), "state": state, **extra})
@@ -158,13 +168,22 @@ class MeshLauncher:
         return process.pid
 
     async def _watch_daemons(self) -> None:
-        """Restart the control plane or node agent if either dies (as Kubernetes would)."""
+        """Restart the control plane or node agent if either dies (as Kubernetes would), and
+        re-mint pod tokens before they expire (as kubelet refreshes projected tokens)."""
+        loop = asyncio.get_running_loop()
+        tokens_checked = loop.time()
         while not self._stopping:
             for name, pid in list(self._pids.items()):
                 if not self._stopping and not pid_alive(pid):
                     args, log_file = self._daemons[name]
                     log.warning("%s (pid %d) exited; restarting it", name, pid)
                     await self._spawn(name, args, log_file)
+            if loop.time() - tokens_checked > 60:
+                tokens_checked = loop.time()
+                try:
+                    self.tokens.refresh(self.pods)
+                except PlatformError as exc:
+                    log.warning("pod tokens: %s", exc)
             await asyncio.sleep(0.2)
 
     async def _start_control_plane(self) -> None:
@@ -236,6 +255,11 @@ class MeshLauncher:
             await asyncio.to_thread(self.client.apply, text, "platform")
         store = PodStore(self.home.platform)
         for pod in self.pods:
+            # The token first: the agent reads it as soon as it sees the pod file.
+            try:
+                self.tokens.write(pod)
+            except PlatformError as exc:
+                raise LaunchError(str(exc)) from exc
             store.write(pod)
 
     async def _with_service_env(self, pod: PodSpec) -> PodSpec:
@@ -252,9 +276,23 @@ class MeshLauncher:
     async def _start_agent(self) -> None:
         info = self.home.read_json(self.home.control_plane_file) or {}
         host, _, port = str(info.get("xds", "127.0.0.1:15010")).rpartition(":")
+        try:
+            trust_domain = load_mesh_config(self.settings.mesh_config).trust_domain
+        except (OSError, ValueError) as exc:
+            raise LaunchError(f"--mesh-config {self.settings.mesh_config}: {exc}") from exc
         await self._spawn(
             "node agent",
-            ["agent", "--state-dir", str(self.home.root), "--xds-address", f"{host}:{port}"],
+            [
+                "agent",
+                "--state-dir",
+                str(self.home.root),
+                "--xds-address",
+                f"{host}:{port}",
+                "--trust-domain",
+                trust_domain,
+                "--cert-ttl",
+                str(self.settings.cert_ttl_s),
+            ],
             self.home.agent_log,
         )
 

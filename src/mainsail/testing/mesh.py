@@ -35,12 +35,15 @@ class LocalMesh:
         *,
         mesh_config: dict[str, Any] | None = None,
         ready_timeout: float = 120.0,
+        cert_ttl_s: int | None = None,
     ) -> None:
         self.files = tuple(files)
         self.home = Home(home)
         self.network = random_loopback_network(24)
         self.mesh_config = mesh_config
         self.ready_timeout = ready_timeout
+        # Each pod's SVID lifetime; short in tests that watch a rotation.
+        self.cert_ttl_s = cert_ttl_s
         self.process: subprocess.Popen[bytes] | None = None
 
     # --- lifecycle
@@ -50,6 +53,8 @@ class LocalMesh:
             "--state-dir", str(self.home.root), "--pod-network", self.network,
             "--xds-port", "0", "--api-port", "0",
         ]  # fmt: skip
+        if self.cert_ttl_s is not None:
+            command += ["--cert-ttl", str(self.cert_ttl_s)]
         if self.mesh_config is not None:
             path = self.home.root / "mesh-config.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
