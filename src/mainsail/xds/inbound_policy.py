@@ -51,12 +51,19 @@ def inbound_http_policy_filters(
     return proxy_http_policy_filters(snapshot, view)
 
 
+def proxy_tcp_policy_filters(
+    snapshot: MeshSnapshot, view: ProxyView
+) -> list[listener_components_pb2.Filter]:
+    """Network RBAC (and gRPC ext_authz) filters for a TCP chain of this proxy."""
+    node = view.node
+    return tcp_rbac_filters(
+        snapshot, authorization_policies_for(snapshot, node.namespace, node.label_map)
+    )
+
+
 def inbound_tcp_policy_filters(
     snapshot: MeshSnapshot, view: ProxyView, port: int
 ) -> list[listener_components_pb2.Filter]:
     """Network RBAC (and gRPC ext_authz) filters for the inbound TCP chain serving ``port``."""
     del port
-    node = view.node
-    return tcp_rbac_filters(
-        snapshot, authorization_policies_for(snapshot, node.namespace, node.label_map)
-    )
+    return proxy_tcp_policy_filters(snapshot, view)

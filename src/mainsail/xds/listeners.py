@@ -31,6 +31,7 @@ from mainsail.snapshot.view import ProxyView
 from mainsail.xds.forward_proxy import FORWARD_PROXY_FILTER, forward_proxy_filter_config
 from mainsail.xds.gateways import GatewayServerPort
 from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER
+from mainsail.xds.inbound_policy import proxy_http_policy_filters, proxy_tcp_policy_filters
 from mainsail.xds.protos import ads_source, duration, socket_address
 from mainsail.xds.tcp_routes import gateway_tcp_chains
 
@@ -153,10 +154,20 @@ def build_gateway_listeners(
     snapshot: MeshSnapshot, view: ProxyView, server_ports: list[GatewayServerPort]
 ) -> list[listener_pb2.Listener]:
     listeners = []
+    # AuthorizationPolicy/RequestAuthentication selecting the gateway pod apply to every server
+    # (HTTP: on its HCM, with claim-based routing; TCP: network RBAC in front of tcp_proxy).
+    http_policy = proxy_http_policy_filters(snapshot, view)
+    tcp_policy: list[listener_components_pb2.Filter] | None = None
     for server_port in server_ports:
         name = naming.build_listener_name("0.0.0.0", server_port.listen_port)
         if server_port.protocol.is_tcp and not server_port.protocol.is_tls:
             chains = gateway_tcp_chains(snapshot, view, server_port, name)
+            if tcp_policy is None:
+                tcp_policy = proxy_tcp_policy_filters(snapshot, view)
+            for chain in chains:
+                routed = list(chain.filters)
+                del chain.filters[:]
+                chain.filters.extend([*tcp_policy, *routed])
             if chains:  # no VirtualService routes it: no listener
                 listeners.append(
                     listener_pb2.Listener(
@@ -180,6 +191,7 @@ def build_gateway_listeners(
                         naming.build_stat_prefix("outbound", name),
                         rds_name=naming.build_gateway_http_route_name(server_port.number),
                         gateway=True,
+                        policy_filters=http_policy,
                     )
                 ],
                 name,
