@@ -185,3 +185,36 @@ def test_a_plugged_in_root_is_not_rotated_by_the_ca(
     ca = make_ca(cacerts_dir=org_pki.directory)
     with pytest.raises(CaStateError, match="replacing the files"):
         ca.rotate_root(overlap=timedelta(hours=1))
+
+
+def test_self_signed_root_is_replaced_near_its_end_and_stays_trusted_until_it_expires(
+    make_ca: Callable[..., CertificateAuthority], clock: SettableClock
+) -> None:
+    ca = make_ca(root_ttl=timedelta(days=10), root_grace_ratio=0.2)
+    old_root = ca.material.certificate
+    old_leaf = certs(issue(ca, ttl=3 * 86400)[0])[0]
+
+    clock.advance(timedelta(days=7, hours=23))  # 2 days and 1 hour left: not yet due
+    issue(ca)
+    assert ca.material.certificate == old_root
+
+    clock.advance(timedelta(hours=2))  # under 2 days (20 %) left
+    chain = issue(ca)
+    new_root = ca.material.certificate
+    assert new_root != old_root
+    assert certs(chain[-1]) == [new_root, old_root]
+    assert verify_chain(chain, at=clock.now)[-1] == new_root
+    assert verify_with(old_leaf, [], list(ca.roots()), at=clock.now - timedelta(days=6))
+
+    clock.advance(timedelta(days=2))  # the old root has expired
+    assert list(ca.roots()) == [new_root]
+
+
+def test_root_grace_ratio_zero_never_rotates(
+    make_ca: Callable[..., CertificateAuthority], clock: SettableClock
+) -> None:
+    ca = make_ca(root_ttl=timedelta(days=10), root_grace_ratio=0)
+    root = ca.material.certificate
+    clock.advance(timedelta(days=9))
+    issue(ca)
+    assert ca.material.certificate == root

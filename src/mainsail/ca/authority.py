@@ -130,6 +130,15 @@ def load_plugged_in(directory: Path, previous: tuple[TrustedRoot, ...] = ()) -> 
     )
 
 
+def root_due_for_rotation(material: CaMaterial, now: datetime, grace_ratio: float) -> bool:
+    """Whether a self-signed root has less than ``grace_ratio`` of its life left."""
+    if material.plugged_in or grace_ratio <= 0:
+        return False
+    root = material.certificate
+    life = root.not_valid_after_utc - root.not_valid_before_utc
+    return root.not_valid_after_utc - now < life * grace_ratio
+
+
 def rotate_root(
     layout: CaLayout,
     material: CaMaterial,

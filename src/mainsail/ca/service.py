@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 
 from mainsail.ca.authn import Authenticator, CallerIdentity, Metadata, PodTokenAuthenticator
-from mainsail.ca.authority import CaMaterial, load_material, rotate_root
+from mainsail.ca.authority import CaMaterial, load_material, root_due_for_rotation, rotate_root
 from mainsail.ca.authz import Authorizer, ServiceAccountIdentities
 from mainsail.ca.errors import RequestRefused
 from mainsail.ca.identity import SpiffeId
@@ -98,6 +98,11 @@ class CertificateAuthority:
         return svid.chain
 
     def _signer_at(self, now: datetime) -> Signer:
+        # Checked on each request rather than on a timer: a CA nobody asks needs no new root.
+        if root_due_for_rotation(self._material, now, self._settings.root_grace_ratio):
+            remaining = self._material.certificate.not_valid_after_utc - now
+            log.warning("the self-signed root expires in %s: rotating it", remaining)
+            self.rotate_root(overlap=remaining)
         if not self._signer.current_at(self._material, now):
             self._signer = Signer.of(self._material, now)
         return self._signer

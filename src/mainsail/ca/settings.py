@@ -25,3 +25,7 @@ class CaSettings:
     # How long a rotated-out root stays in the bundle unless the rotation says otherwise: twice
     # the default SVID life, so SVIDs it signed are renewed under the new root before it goes.
     root_overlap: timedelta = timedelta(hours=2)
+    # A self-signed root is replaced once less than this share of its life remains (istiod's
+    # CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE, 20 %); the old root stays trusted
+    # until it expires. 0 disables it.
+    root_grace_ratio: float = 0.2
