@@ -114,3 +114,16 @@ def test_every_issued_svid_is_recorded(ca: CertificateAuthority) -> None:
     assert record.spiffe_id == SLEEP
     assert record.pod == "sleep-1"
     assert record.not_after == leaf.not_valid_after_utc
+
+
+def test_expired_records_are_forgotten_on_restart(
+    make_ca: Callable[..., CertificateAuthority], clock: SettableClock
+) -> None:
+    ca = make_ca()
+    short = certs(issue(ca, ttl=60)[0])[0]
+    long = certs(issue(ca, ttl=7200)[0])[0]
+    assert len(ca.issued(unexpired=False)) == 2
+    clock.advance(timedelta(minutes=5))
+    restarted = make_ca()
+    assert [r.serial for r in restarted.issued(unexpired=False)] == [f"{long.serial_number:x}"]
+    assert f"{short.serial_number:x}" not in restarted.layout.issued_file.read_text()

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mainsail.ca.errors import InvalidRequest, PermissionDenied, Unauthenticated
+from mainsail.ca.errors import CaStateError, InvalidRequest, PermissionDenied, Unauthenticated
 from mainsail.ca.service import CertificateAuthority
 from mainsail.ca.tokens import mint_pod_token
 
@@ -175,3 +175,8 @@ def test_revoked_identity_gets_no_new_certificate_and_its_serials_are_listed(
         restarted.create_certificate(bearer(token), csr_pem(), 0)
     assert [r.workload for r in restarted.revocations()] == ["default/sleep"]
     assert set(restarted.revocations()[0].serials) == serials
+
+
+def test_minting_before_the_ca_created_its_key_says_so(tmp_path: Path) -> None:
+    with pytest.raises(CaStateError, match="start the control plane before minting"):
+        mint_pod_token(tmp_path / "ca" / "token-signing-key.pem", "default", "sleep", "p", 60)

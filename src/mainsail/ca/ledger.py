@@ -58,11 +58,25 @@ class Revocation:
 class Ledger:
     """Issued SVIDs (append-only ``issued.jsonl``) and the deny list (``revoked.json``)."""
 
-    def __init__(self, issued_file: Path, revoked_file: Path) -> None:
+    def __init__(
+        self, issued_file: Path, revoked_file: Path, *, now: datetime | None = None
+    ) -> None:
         self._issued_file = issued_file
         self._revoked_file = revoked_file
         self._issued: list[IssuedRecord] = _read_issued(issued_file)
         self._revoked: dict[str, Revocation] = _read_revoked(revoked_file)
+        if now is not None:
+            self._forget_expired(now)
+
+    def _forget_expired(self, now: datetime) -> None:
+        """Drop records of SVIDs expired by ``now`` (rewriting the log), so the log stays the
+        size of the live certificates rather than growing with every renewal forever."""
+        live = [r for r in self._issued if r.not_after > now]
+        if len(live) == len(self._issued):
+            return
+        self._issued = live
+        text = "".join(json.dumps(r.to_json()) + "\n" for r in live)
+        write_public(self._issued_file, text.encode("utf-8"))
 
     def is_revoked(self, workload: str) -> bool:
         return workload in self._revoked

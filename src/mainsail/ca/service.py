@@ -53,7 +53,7 @@ class CertificateAuthority:
         self._authenticator = authenticator or PodTokenAuthenticator(
             verification_key(self._layout.token_signing_key)
         )
-        self._ledger = Ledger(self._layout.issued_file, self._layout.revoked_file)
+        self._ledger = Ledger(self._layout.issued_file, self._layout.revoked_file, now=clock())
         self._authorizer = Authorizer(ServiceAccountIdentities(settings.trust_domain), self._ledger)
         self._ttl = TtlPolicy(default=settings.workload_ttl, maximum=settings.max_workload_ttl)
         self._signer = Signer.of(self._material, clock())

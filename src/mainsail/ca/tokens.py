@@ -43,6 +43,11 @@ def ensure_signing_key(path: Path) -> None:
 def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError as exc:
+        raise CaStateError(
+            f"token-signing key {path} does not exist: the CA creates it when it first starts "
+            "(start the control plane before minting pod tokens)"
+        ) from exc
     except OSError as exc:
         raise CaStateError(f"token-signing key {path}: cannot read: {exc.strerror or exc}") from exc
     except (ValueError, TypeError) as exc:
