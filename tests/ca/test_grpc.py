@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from mainsail.ca.client import METHOD, request_certificate
 from mainsail.ca.errors import CaRefused, CaUnavailable
@@ -16,7 +21,17 @@ from mainsail.ca.server import add_to_server
 from mainsail.ca.service import CertificateAuthority
 from mainsail.testing.ports import free_port
 
-from .conftest import SLEEP, certs, csr_pem, custom_csr, token_for, verify_chain
+from .conftest import (
+    SLEEP,
+    ca_certificate,
+    certs,
+    csr_pem,
+    custom_csr,
+    key_pem_of,
+    pem_of,
+    token_for,
+    verify_chain,
+)
 
 
 @pytest.fixture
@@ -95,3 +110,45 @@ async def test_burst_of_concurrent_requests(ca: CertificateAuthority, target: st
     serials = {verify_chain(c)[0].serial_number for c in chains}
     assert len(serials) == 50
     assert len(ca.issued()) == 50
+
+
+async def test_request_certificate_over_tls(ca: CertificateAuthority) -> None:
+    """With ``root_pem`` the client verifies the CA's serving certificate (istiod's 15012)."""
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = ca_certificate("Serving Root", root_key)
+    serving_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    serving = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "istiod")]))
+        .issuer_name(root.subject)
+        .public_key(serving_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    server = grpc.aio.server()
+    add_to_server(ca, server)
+    credentials = grpc.ssl_server_credentials(
+        [(key_pem_of(serving_key).encode(), pem_of(serving).encode())]
+    )
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    await server.start()
+    try:
+        chain = await request_certificate(
+            f"127.0.0.1:{port}", csr_pem(), 0, token_for(ca), root_pem=pem_of(root)
+        )
+        verify_chain(chain)
+        stranger = ca_certificate("Stranger", ec.generate_private_key(ec.SECP256R1()))
+        with pytest.raises(CaUnavailable):
+            await request_certificate(
+                f"127.0.0.1:{port}", csr_pem(), 0, token_for(ca), root_pem=pem_of(stranger),
+                timeout=5,
+            )  # fmt: skip
+    finally:
+        await server.stop(None)
