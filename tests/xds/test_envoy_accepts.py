@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from mainsail.testing.loopback import random_loopback_network
 from mainsail.xds.resources import ProxyConfig
 
 from ..ads.conftest import ads_server
+from .any_secret_sds import any_secret_sds
 from .cases import bootstrap_for, case_names, generate_case, load_case
 
 # Per type: the config_dump sections holding it (warming counts: Envoy accepted it), and the key
@@ -89,10 +91,15 @@ async def test_envoy_acks_every_golden_case(tmp_path: Path) -> None:
         return current[0]
 
     failures: dict[str, object] = {}
-    async with ads_server(generator, debounce_after=0.01) as (ads, xds_port):
-        # Nobody serves this socket: TLS clusters and listeners stay warming, which is still
-        # accepted (ACKed) config.
-        bootstrap = bootstrap_for(cases[0], xds_port, network, sds_socket=tmp_path / "sds.sock")
+    # Not under tmp_path: pytest's paths can pass the 108-byte Unix socket limit.
+    sds_socket = Path(f"/tmp/mainsail-golden-sds-{time.monotonic_ns()}.sock")
+    async with (
+        any_secret_sds(sds_socket),
+        ads_server(generator, debounce_after=0.01) as (ads, xds_port),
+    ):
+        # Every secret a TLS cluster or listener names is served, so they all leave warming
+        # (a cluster waiting for its secret never asks for its endpoints: no push completes).
+        bootstrap = bootstrap_for(cases[0], xds_port, network, sds_socket=sds_socket)
         bootstrap["admin"]["address"]["socket_address"]["port_value"] = 0
         # A field this Envoy binary does not know (xds-protos newer than Envoy) is a NACK.
         strict = ("--reject-unknown-dynamic-fields",)
