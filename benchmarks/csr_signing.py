@@ -116,7 +116,11 @@ def sign_benchmark(rounds: int, count: int, workdir: Path) -> None:
     }
     results: dict[str, list[float]] = {name: [] for name in paths}
     ratios: dict[str, list[float]] = {name: [] for name in paths}
-    print(f"sign: {rounds} rounds x {count} certificates, pinned to CPU {cpu}, P-256/SHA-256")
+    load = os.getloadavg()[0]
+    print(
+        f"sign: {rounds} rounds x {count} certificates, pinned to CPU {cpu}, P-256/SHA-256 "
+        f"(load average {load:.1f} on {os.cpu_count()} CPUs: absolute figures scale with it)"
+    )
     for _ in range(rounds):
         fresh_tokens = [
             mint_pod_token(ca.layout.token_signing_key, "default", "sleep", f"sleep-{i}", 3600,

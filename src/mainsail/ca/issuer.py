@@ -44,6 +44,7 @@ class SvidRequest:
     """A parsed, self-consistent CSR and the identity it asks for."""
 
     csr: x509.CertificateSigningRequest
+    public_key: ec.EllipticCurvePublicKey
     identity: SpiffeId
 
 
@@ -93,7 +94,7 @@ def parse_csr(csr_pem: str) -> SvidRequest:
         raise InvalidRequest(
             f"the CSR's URI SAN {uri!r} is not spiffe://<trust-domain>/ns/<namespace>/sa/<account>"
         )
-    return SvidRequest(csr=csr, identity=identity)
+    return SvidRequest(csr=csr, public_key=key, identity=identity)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,13 +134,11 @@ def sign_svid(
     material = signer.material
     issuer = material.certificate
     not_after = min(now + lifetime, issuer.not_valid_after_utc)
-    public = request.csr.public_key()
-    assert isinstance(public, ec.EllipticCurvePublicKey)  # parse_csr checked it
     certificate = (
         x509.CertificateBuilder()
         .subject_name(_EMPTY_NAME)
         .issuer_name(issuer.subject)
-        .public_key(public)
+        .public_key(request.public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(not_after)

@@ -63,6 +63,7 @@ class Ledger:
     ) -> None:
         self._issued_file = issued_file
         self._revoked_file = revoked_file
+        issued_file.parent.mkdir(parents=True, exist_ok=True)
         self._issued: list[IssuedRecord] = _read_issued(issued_file)
         self._revoked: dict[str, Revocation] = _read_revoked(revoked_file)
         if now is not None:
@@ -82,7 +83,6 @@ class Ledger:
         return workload in self._revoked
 
     def record(self, record: IssuedRecord) -> None:
-        self._issued_file.parent.mkdir(parents=True, exist_ok=True)
         with self._issued_file.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record.to_json()) + "\n")
         self._issued.append(record)
