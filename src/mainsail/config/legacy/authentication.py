@@ -8,13 +8,15 @@ so do we.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from mainsail.config.base import Resource, WireModel
+from mainsail.config.base import Resource
 from mainsail.config.istio.common import check_at_most_one
+from mainsail.config.legacy.base import LegacyModel
 from mainsail.config.wire_types import Bool, UInt32
 
 AUTHENTICATION = "authentication.istio.io"
@@ -24,7 +26,7 @@ def _both(camel: str, snake: str) -> Any:
     return Field(default=(), validation_alias=AliasChoices(camel, snake), serialization_alias=camel)
 
 
-class StringMatch(WireModel):
+class StringMatch(LegacyModel):
     """Exactly one of exact/prefix/suffix/regex (a proto ``oneof``)."""
 
     exact: str | None = None
@@ -38,12 +40,12 @@ class StringMatch(WireModel):
         return self
 
 
-class TriggerRule(WireModel):
+class TriggerRule(LegacyModel):
     excluded_paths: tuple[StringMatch, ...] = _both("excludedPaths", "excluded_paths")
     included_paths: tuple[StringMatch, ...] = _both("includedPaths", "included_paths")
 
 
-class Jwt(WireModel):
+class Jwt(LegacyModel):
     issuer: str | None = None
     audiences: tuple[str, ...] = ()
     jwks_uri: str | None = Field(
@@ -57,7 +59,7 @@ class Jwt(WireModel):
     trigger_rules: tuple[TriggerRule, ...] = _both("triggerRules", "trigger_rules")
 
 
-class MutualTls(WireModel):
+class MutualTls(LegacyModel):
     """``mode`` absent is the proto default STRICT; ``allowTls`` (deprecated) means PERMISSIVE."""
 
     allow_tls: Bool | None = None
@@ -70,7 +72,7 @@ class MutualTls(WireModel):
         return "PERMISSIVE" if self.allow_tls else "STRICT"
 
 
-class PeerAuthenticationMethod(WireModel):
+class PeerAuthenticationMethod(LegacyModel):
     mtls: MutualTls | None = None
     jwt: Jwt | None = None  # deprecated and never implemented by Istio
 
@@ -86,11 +88,11 @@ class PeerAuthenticationMethod(WireModel):
         return self
 
 
-class OriginAuthenticationMethod(WireModel):
+class OriginAuthenticationMethod(LegacyModel):
     jwt: Jwt | None = None
 
 
-class PortSelector(WireModel):
+class PortSelector(LegacyModel):
     number: UInt32 | None = None
     name: str | None = None
 
@@ -100,7 +102,24 @@ class PortSelector(WireModel):
         return self
 
 
-class TargetSelector(WireModel):
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def target_service_name(name: str, namespace: str) -> str | None:
+    """The Service a target names: a short name, or (beyond Istio, for the book's examples)
+    ``<short>.<namespace>[.svc[.<domain>...]]`` in the policy's own namespace; else None."""
+    short, _, rest = name.partition(".")
+    if len(short) > 63 or not _LABEL.match(short):
+        return None
+    if not rest:
+        return short
+    parts = rest.split(".")
+    if parts[0] == namespace and (len(parts) == 1 or parts[1] == "svc"):
+        return short
+    return None
+
+
+class TargetSelector(LegacyModel):
     """A Service (short name, resolved in the policy's namespace) and some of its ports."""
 
     name: str
@@ -108,7 +127,7 @@ class TargetSelector(WireModel):
     ports: tuple[PortSelector, ...] = ()
 
 
-class PolicySpec(WireModel):
+class PolicySpec(LegacyModel):
     targets: tuple[TargetSelector, ...] = ()
     peers: tuple[PeerAuthenticationMethod, ...] = ()
     peer_is_optional: Bool | None = None

@@ -16,7 +16,7 @@ from mainsail.config.istio.request_authentication import RequestAuthentication
 from mainsail.config.legacy.authentication import MeshPolicy, Policy
 from mainsail.config.legacy.convert_authn import convert_authentication_policy
 from mainsail.config.legacy.convert_rbac import convert_rbac
-from mainsail.config.legacy.notes import ConversionNote, ServiceIndex, index_services, source_of
+from mainsail.config.legacy.notes import ConversionNote, ServiceIndex, index_services
 from mainsail.config.legacy.rbac import (
     ClusterRbacConfig,
     RbacConfig,
@@ -73,15 +73,6 @@ def convert_legacy(
     notes: list[ConversionNote] = []
     policies = [r for r in items if isinstance(r, Policy | MeshPolicy)]
     for policy in sorted(policies, key=lambda p: (p.kind, p.namespace, p.name)):
-        if isinstance(policy, MeshPolicy) and policy.name != "default":
-            notes.append(
-                ConversionNote(
-                    "warning",
-                    source_of(policy),
-                    "ignored: Istio reads only the MeshPolicy named default",
-                )
-            )
-            continue
         result = convert_authentication_policy(policy, index, root_namespace)
         peers += result.peer_authentications
         requests += result.request_authentications

@@ -34,6 +34,7 @@ from mainsail.config.legacy.authentication import (
     PortSelector,
     StringMatch,
     TargetSelector,
+    target_service_name,
 )
 from mainsail.config.legacy.notes import (
     ConversionNote,
@@ -137,14 +138,15 @@ def _target_scope(
     services: ServiceIndex,
     notes: list[ConversionNote],
 ) -> _Scope | None:
-    service = services.get((policy.namespace, target.name))
+    short = target_service_name(target.name, policy.namespace) or target.name
+    service = services.get((policy.namespace, short))
     where = f"spec.targets[{index}]"
     if service is None:
         notes.append(
             ConversionNote(
                 "error",
                 source_of(policy),
-                f"{where}: could not find service {policy.namespace}.{target.name} "
+                f"{where}: could not find service {policy.namespace}.{short} "
                 "(give its Service with -f, or run against the mesh)",
             )
         )
@@ -159,17 +161,17 @@ def _target_scope(
                     source_of(policy),
                     f"{where}.ports[{p_index}]: could not find port "
                     f"{port.number if port.number is not None else port.name} "
-                    f"for service {policy.namespace}.{target.name}",
+                    f"for service {policy.namespace}.{short}",
                 )
             )
             return None
         ports.append(found)
     return _Scope(
-        f"{policy.name}-{target.name}",
+        f"{policy.name}-{short}",
         policy.namespace,
         dict(service.spec.selector or {}),
         tuple(ports),
-        f"service {target.name}",
+        f"service {short}",
     )
 
 

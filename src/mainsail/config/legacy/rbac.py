@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from mainsail.config.base import Resource, WireModel
+from mainsail.config.base import Resource
+from mainsail.config.legacy.base import LegacyModel
 from mainsail.config.wire_types import Int32
 
 RBAC = "rbac.istio.io"
@@ -17,12 +18,12 @@ RbacMode = Literal["OFF", "ON", "ON_WITH_INCLUSION", "ON_WITH_EXCLUSION"]
 EnforcementMode = Literal["ENFORCED", "PERMISSIVE"]
 
 
-class Constraint(WireModel):
+class Constraint(LegacyModel):
     key: str | None = None
     values: tuple[str, ...] = ()
 
 
-class AccessRule(WireModel):
+class AccessRule(LegacyModel):
     services: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     not_hosts: tuple[str, ...] = ()
@@ -35,11 +36,11 @@ class AccessRule(WireModel):
     constraints: tuple[Constraint, ...] = ()
 
 
-class ServiceRoleSpec(WireModel):
+class ServiceRoleSpec(LegacyModel):
     rules: tuple[AccessRule, ...] = ()
 
 
-class Subject(WireModel):
+class Subject(LegacyModel):
     user: str | None = None
     names: tuple[str, ...] = ()
     not_names: tuple[str, ...] = ()
@@ -53,12 +54,12 @@ class Subject(WireModel):
     properties: Mapping[str, str] = Field(default_factory=dict)
 
 
-class RoleRef(WireModel):
+class RoleRef(LegacyModel):
     kind: str | None = None
     name: str | None = None
 
 
-class ServiceRoleBindingSpec(WireModel):
+class ServiceRoleBindingSpec(LegacyModel):
     subjects: tuple[Subject, ...] = ()
     role_ref: RoleRef | None = Field(default=None, alias="roleRef")
     mode: EnforcementMode | None = None
@@ -66,12 +67,12 @@ class ServiceRoleBindingSpec(WireModel):
     role: str | None = None  # "/name" shorthand for roleRef (hidden in the docs)
 
 
-class RbacTarget(WireModel):
+class RbacTarget(LegacyModel):
     services: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
 
 
-class RbacConfigSpec(WireModel):
+class RbacConfigSpec(LegacyModel):
     # Absent is the proto default OFF.
     mode: RbacMode | None = None
     inclusion: RbacTarget | None = None

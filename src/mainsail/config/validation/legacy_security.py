@@ -1,13 +1,22 @@
 """The book's legacy security kinds, validated as Istio 1.5 did (``pkg/config/validation``
 ``ValidateAuthenticationPolicy``, ``checkRbacConfig``, ``ValidateServiceRole``,
-``checkServiceRoleBinding``)."""
+``checkServiceRoleBinding``).
+
+Deliberate deviations, so that the book's examples are accepted (each is a warning instead of
+istiod's error, and says what Mainsail does): a MeshPolicy or target-less Policy not named
+``default`` (Mainsail applies it mesh-/namespace-wide, as Istio's migration tool converts it), a
+target named by its FQDN in the policy's own namespace (read as the short name). Fields Istio
+ignored (see ``config.legacy.base``) are warned about.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mainsail.config.base import Resource
 from mainsail.config.errors import ConfigError, ErrorCode
-from mainsail.config.legacy.authentication import Jwt, MeshPolicy, Policy
+from mainsail.config.legacy.authentication import Jwt, MeshPolicy, Policy, target_service_name
+from mainsail.config.legacy.base import unknown_fields
 from mainsail.config.legacy.rbac import (
     AccessRule,
     ClusterRbacConfig,
@@ -46,14 +55,29 @@ def _check_jwt(f: Findings, path: str, jwt: Jwt) -> None:
             )
 
 
+def _warn_unknown(f: Findings, resource: Resource) -> None:
+    spec = getattr(resource, "spec", None)
+    if spec is None:
+        return
+    for path in unknown_fields(spec, "spec"):
+        f.warn(
+            path,
+            f"unknown field {path.rsplit('.', 1)[-1]!r} is ignored (as Istio ignored it); "
+            "check its spelling and indentation",
+            ErrorCode.SCHEMA_UNKNOWN_FIELD,
+        )
+
+
 def validate_authentication_policy(policy: Policy | MeshPolicy) -> list[ConfigError]:
     f = Findings()
+    _warn_unknown(f, policy)
     spec = policy.spec
     if isinstance(policy, MeshPolicy):
         if policy.name != DEFAULT:
-            f.add(
+            f.warn(
                 "metadata.name",
-                f"cluster-scoped authentication policy name must be {DEFAULT!r}, found {policy.name!r}",
+                f"Istio requires the MeshPolicy to be named {DEFAULT!r} (found {policy.name!r}) "
+                "and ignored others; Mainsail applies it mesh-wide",
                 ErrorCode.AUTHN_POLICY,
             )
         if spec.targets:
@@ -64,9 +88,10 @@ def validate_authentication_policy(policy: Policy | MeshPolicy) -> list[ConfigEr
             )
     else:
         if not spec.targets and policy.name != DEFAULT:
-            f.add(
+            f.warn(
                 "metadata.name",
-                f"authentication policy with no target rules must be named {DEFAULT!r}, found {policy.name!r}",
+                f"Istio requires a policy without targets to be named {DEFAULT!r} (found "
+                f"{policy.name!r}); Mainsail applies it namespace-wide",
                 ErrorCode.AUTHN_POLICY,
             )
         if spec.targets and policy.name == DEFAULT:
@@ -77,10 +102,18 @@ def validate_authentication_policy(policy: Policy | MeshPolicy) -> list[ConfigEr
             )
         for i, target in enumerate(spec.targets):
             where = f"spec.targets[{i}]"
-            if not is_dns1123_label(target.name):
+            short = target_service_name(target.name, policy.namespace)
+            if short is None:
                 f.add(
                     f"{where}.name",
-                    f"target name {target.name!r} must be a valid label",
+                    f"target name {target.name!r} must be a service short name in namespace "
+                    f"{policy.namespace}",
+                    ErrorCode.AUTHN_POLICY,
+                )
+            elif short != target.name:
+                f.warn(
+                    f"{where}.name",
+                    f"Istio requires a short name; {target.name!r} is read as {short!r}",
                     ErrorCode.AUTHN_POLICY,
                 )
             for j, port in enumerate(target.ports):
@@ -120,6 +153,7 @@ def validate_authentication_policy(policy: Policy | MeshPolicy) -> list[ConfigEr
 
 def validate_rbac_config(config: RbacConfig | ClusterRbacConfig) -> list[ConfigError]:
     f = Findings()
+    _warn_unknown(f, config)
     if config.name != DEFAULT:
         f.add(
             "metadata.name",
@@ -185,6 +219,7 @@ def _check_rules(f: Findings, path: str, rules: Sequence[AccessRule]) -> None:
 
 def validate_service_role(role: ServiceRole) -> list[ConfigError]:
     f = Findings()
+    _warn_unknown(f, role)
     _check_rules(f, "spec.rules", role.spec.rules)
     return f.items
 
@@ -207,6 +242,7 @@ def _subject_empty(subject: Subject) -> bool:
 
 def validate_service_role_binding(binding: ServiceRoleBinding) -> list[ConfigError]:
     f = Findings()
+    _warn_unknown(f, binding)
     spec = binding.spec
     if not spec.subjects:
         f.add("spec.subjects", "at least 1 subject must be specified", ErrorCode.RBAC_BINDING)
