@@ -207,7 +207,7 @@ def test_request_principals_and_claims() -> None:
       values: ["x*"]"""
     ids = _only_policy(_http(_policy(spec)))["principals"][0]["andIds"]["ids"]
     iss_sub = ids[0]["andIds"]["ids"]
-    assert [p["metadata"] for p in iss_sub] == [
+    assert [p["sourcedMetadata"]["metadataMatcher"] for p in iss_sub] == [
         {
             "filter": "envoy.filters.http.jwt_authn",
             "path": [{"key": "payload"}, {"key": "iss"}],
@@ -219,7 +219,7 @@ def test_request_principals_and_claims() -> None:
             "value": {"stringMatch": {"exact": "alice"}},
         },
     ]
-    groups = ids[1]["metadata"]
+    groups = ids[1]["sourcedMetadata"]["metadataMatcher"]
     assert groups["path"] == [{"key": "payload"}, {"key": "groups"}]
     # A claim may be a list or a single value: istiod matches either.
     assert groups["value"] == {
@@ -230,7 +230,11 @@ def test_request_principals_and_claims() -> None:
             ]
         }
     }
-    assert ids[2]["metadata"]["path"] == [{"key": "payload"}, {"key": "nested"}, {"key": "role"}]
+    assert ids[2]["sourcedMetadata"]["metadataMatcher"]["path"] == [
+        {"key": "payload"},
+        {"key": "nested"},
+        {"key": "role"},
+    ]
 
 
 def test_http_only_fields_on_tcp_drop_allow_rules_but_only_deny_conditions() -> None:

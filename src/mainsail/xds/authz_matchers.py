@@ -302,9 +302,16 @@ def _principal(key: str, value: str, for_tcp: bool) -> rbac_pb2.Principal:
     return _authenticated(wildcard(value, SPIFFE_PREFIX))
 
 
+def principal_metadata(matcher: metadata_pb2.MetadataMatcher) -> rbac_pb2.Principal:
+    """A dynamic-metadata principal. istiod sets ``Principal.metadata``, which Envoy 1.40
+    deprecates (a warning per use); ``sourced_metadata`` from DYNAMIC metadata (its default
+    source) is the same match, so we emit that."""
+    return rbac_pb2.Principal(sourced_metadata=rbac_pb2.SourcedMetadata(metadata_matcher=matcher))
+
+
 def _claim_string(claim: str, matcher: string_pb2.StringMatcher) -> rbac_pb2.Principal:
-    return rbac_pb2.Principal(
-        metadata=metadata_value(
+    return principal_metadata(
+        metadata_value(
             JWT_FILTER, [JWT_PAYLOAD, claim], value_pb2.ValueMatcher(string_match=matcher)
         )
     )
@@ -344,9 +351,7 @@ def _request_principals(key: str, values: Sequence[str], for_tcp: bool) -> rbac_
 def _claim_list(claims: Sequence[str]) -> Callable[[str, Sequence[str], bool], rbac_pb2.Principal]:
     def build(key: str, values: Sequence[str], for_tcp: bool) -> rbac_pb2.Principal:
         _http_only(key, for_tcp)
-        return rbac_pb2.Principal(
-            metadata=jwt_claim(claims, any_of([string_value(v) for v in values]))
-        )
+        return principal_metadata(jwt_claim(claims, any_of([string_value(v) for v in values])))
 
     return build
 
