@@ -127,3 +127,15 @@ def test_push_order_and_type_urls() -> None:
         "SDS",
     ]
     assert all(t.startswith("type.googleapis.com/envoy.") for t in naming.PUSH_ORDER)
+
+
+def test_file_secret_names_round_trip() -> None:
+    from mainsail import naming
+
+    name = naming.build_file_cert_secret("/etc/certs/cert.pem", "/etc/certs/key.pem")
+    assert naming.parse_file_cert_secret(name) == ("/etc/certs/cert.pem", "/etc/certs/key.pem")
+    assert naming.parse_file_root_secret(naming.build_file_root_secret("system")) == "system"
+    assert naming.parse_file_root_secret(naming.build_file_root_secret("/ca.pem")) == "/ca.pem"
+    for other in ("default", "ROOTCA", "file-cert:/only-cert", "file-root:", "kubernetes://x"):
+        assert naming.parse_file_cert_secret(other) is None
+        assert naming.parse_file_root_secret(other) is None

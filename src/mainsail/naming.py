@@ -202,6 +202,21 @@ def build_file_root_secret(ca_certificates: str) -> str:
     return f"file-root:{ca_certificates}"
 
 
+def parse_file_cert_secret(name: str) -> tuple[str, str] | None:
+    """(certificate, private key) paths of a ``file-cert:`` name, else None."""
+    rest = name.removeprefix("file-cert:")
+    certificate, sep, private_key = rest.partition("~")
+    if rest == name or not sep or not certificate or not private_key:
+        return None
+    return certificate, private_key
+
+
+def parse_file_root_secret(name: str) -> str | None:
+    """The CA bundle path (or ``system``) of a ``file-root:`` name, else None."""
+    rest = name.removeprefix("file-root:")
+    return rest if rest != name and rest else None
+
+
 def build_credential_secret(credential_name: str, ca: bool = False) -> str:
     """Gateway/DestinationRule ``credentialName`` over SDS (``-cacert`` for its CA)."""
     return f"kubernetes://{credential_name}{'-cacert' if ca else ''}"

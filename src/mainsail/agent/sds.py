@@ -22,8 +22,16 @@ import grpc
 from envoy.service.secret.v3 import sds_pb2_grpc
 
 from mainsail.agent.errors import SdsError
+from mainsail.agent.file_secrets import FileSecrets
 from mainsail.agent.identity import WorkloadIdentity
-from mainsail.agent.sds_stream import PackedSecret, SdsRequestError, SdsStream, build_secrets
+from mainsail.agent.sds_stream import (
+    SERVED_SECRETS,
+    PackedSecret,
+    SdsRequestError,
+    SdsStream,
+    build_secrets,
+    servable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,9 @@ log = logging.getLogger(__name__)
 MAX_SOCKET_PATH = 107
 
 _NEW_SVID = object()
+_RECHECK = object()
+# How often a stream that holds file secrets looks at their files again.
+FILE_POLL_S = 1.0
 
 
 class SdsServer:
@@ -44,6 +55,7 @@ class SdsServer:
         self.socket = socket
         self._server: grpc.aio.Server | None = None
         self._secrets: tuple[int, dict[str, PackedSecret]] | None = None
+        self._files = FileSecrets(identity.pod)
         self.streams = 0
 
     async def start(self) -> None:
@@ -69,14 +81,21 @@ class SdsServer:
             await server.stop(grace)
         self.socket.unlink(missing_ok=True)
 
-    def secrets(self) -> dict[str, PackedSecret] | None:
-        """The packed secrets of the current SVID (built once per SVID), or None before the first."""
+    def secrets(self, names: frozenset[str] = frozenset()) -> dict[str, PackedSecret]:
+        """What can be served of ``names`` now: the current SVID's (built once per SVID; none
+        before the first) and the file secrets whose files can be read."""
+        result: dict[str, PackedSecret] = {}
         svid, version = self.identity.svid, self.identity.version
-        if svid is None:
-            return None
-        if self._secrets is None or self._secrets[0] != version:
-            self._secrets = (version, build_secrets(svid))
-        return self._secrets[1]
+        if svid is not None:
+            if self._secrets is None or self._secrets[0] != version:
+                self._secrets = (version, build_secrets(svid))
+            result.update(self._secrets[1])
+        for name in names:
+            if name not in SERVED_SECRETS and servable(name):
+                secret = self._files.get(name)
+                if secret is not None:
+                    result[name] = secret
+        return result
 
     async def serve(
         self, delta: bool, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
@@ -86,9 +105,20 @@ class SdsServer:
         reader = asyncio.create_task(_read(requests, events))
         watcher = asyncio.create_task(_watch(self.identity, events))
         self.streams += 1
+        getter: asyncio.Future[object] | None = None
         try:
             while True:
-                event = await events.get()
+                watching_files = any(servable(n) and n not in SERVED_SECRETS for n in stream.names)
+                # One pending get across timeouts, so an event is never lost to a cancellation.
+                if getter is None:
+                    getter = asyncio.ensure_future(events.get())
+                done, _ = await asyncio.wait(
+                    {getter}, timeout=FILE_POLL_S if watching_files else None
+                )
+                if getter in done:
+                    event, getter = getter.result(), None
+                else:
+                    event = _RECHECK
                 if event is None:
                     return
                 if isinstance(event, BaseException):
@@ -97,18 +127,20 @@ class SdsServer:
                     log.warning("sds: %s", message)
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
                     return
-                if event is not _NEW_SVID:
+                if event is not _NEW_SVID and event is not _RECHECK:
                     try:
                         stream.receive(event)
                     except SdsRequestError as error:
                         log.warning("sds: %s", error)
                         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
                         return
-                response = stream.response(self.secrets())
+                response = stream.response(self.secrets(stream.names))
                 if response is not None:
                     yield response
         finally:
             self.streams -= 1
+            if getter is not None:
+                getter.cancel()
             for task in (reader, watcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -155,7 +187,7 @@ class _Servicer(sds_pb2_grpc.SecretDiscoveryServiceServicer):  # type: ignore[mi
             stream.receive(request)
         except SdsRequestError as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        response = stream.response(self._server.secrets())
+        response = stream.response(self._server.secrets(stream.names))
         if response is None:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,

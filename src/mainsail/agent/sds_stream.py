@@ -2,8 +2,9 @@
 
 Envoy asks for secrets by name on ``sds-grpc``: state of the world (``StreamSecrets``, what Envoy
 uses for an ``api_config_source`` with ``api_type: GRPC``, as Istio configures it) or delta
-(``DeltaSecrets``, ``api_type: DELTA_GRPC``). Two names are served, Istio's: ``default`` (the
-pod's certificate chain and key) and ``ROOTCA`` (the trust bundle).
+(``DeltaSecrets``, ``api_type: DELTA_GRPC``). Istio's names are served: ``default`` (the pod's
+certificate chain and key), ``ROOTCA`` (the trust bundle), and files a DestinationRule names
+(``file-cert:<cert>~<key>``, ``file-root:<bundle>``; ``file_secrets``).
 
 Rules, as istio-agent's SDS server:
 
@@ -50,6 +51,15 @@ class PackedSecret:
     name: str
     version: str
     resource: Any  # google.protobuf.Any holding a Secret
+
+
+def servable(name: str) -> bool:
+    """Whether this agent serves a secret of that name (once it has it)."""
+    return (
+        name in SERVED_SECRETS
+        or naming.parse_file_cert_secret(name) is not None
+        or naming.parse_file_root_secret(name) is not None
+    )
 
 
 def build_secrets(svid: Svid) -> dict[str, PackedSecret]:
@@ -138,10 +148,11 @@ class SdsStream:
         return changed
 
     def _warn_unknown(self, names: frozenset[str] | set[str]) -> None:
-        for name in sorted(set(names) - set(SERVED_SECRETS) - self._warned):
+        for name in sorted(n for n in set(names) - self._warned if not servable(n)):
             self._warned.add(name)
             log.warning(
-                "sds: %s asked for secret %r, which this agent does not serve (only %s)",
+                "sds: %s asked for secret %r, which this agent does not serve (only %s, "
+                "file-cert:<cert>~<key> and file-root:<bundle>)",
                 self.pod,
                 name,
                 ", ".join(SERVED_SECRETS),
@@ -152,7 +163,7 @@ class SdsStream:
     def response(self, secrets: dict[str, PackedSecret] | None) -> Response | None:
         """The response that brings Envoy up to date with ``secrets``, or None."""
         known = {} if secrets is None else {n: secrets[n] for n in self.names if n in secrets}
-        unknown = sorted(self.names - set(SERVED_SECRETS))
+        unknown = sorted(n for n in self.names if not servable(n))
         if self.delta:
             return self._delta_response(known, unknown)
         if not known or all(self._sent.get(n) == s.version for n, s in known.items()):

@@ -31,8 +31,17 @@ def sds_config(api_type: ApiType = "GRPC") -> dict[str, Any]:
     }
 
 
-def mtls_cluster(name: str, host: str, port: int, api_type: ApiType = "GRPC") -> dict[str, Any]:
-    """A STATIC cluster whose upstream TLS uses the pod's SVID and trust bundle from SDS."""
+def mtls_cluster(
+    name: str,
+    host: str,
+    port: int,
+    api_type: ApiType = "GRPC",
+    *,
+    certificate: str = naming.WORKLOAD_SECRET,
+    roots: str = naming.ROOT_CA_SECRET,
+) -> dict[str, Any]:
+    """A STATIC cluster whose upstream TLS uses the pod's SVID and trust bundle from SDS (or
+    the secrets named ``certificate`` and ``roots``)."""
     return {
         "name": name,
         "type": "STATIC",
@@ -57,12 +66,12 @@ def mtls_cluster(name: str, host: str, port: int, api_type: ApiType = "GRPC") ->
                 "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
                 "common_tls_context": {
                     "tls_certificate_sds_secret_configs": [
-                        {"name": naming.WORKLOAD_SECRET, "sds_config": sds_config(api_type)}
+                        {"name": certificate, "sds_config": sds_config(api_type)}
                     ],
                     "combined_validation_context": {
                         "default_validation_context": {},
                         "validation_context_sds_secret_config": {
-                            "name": naming.ROOT_CA_SECRET,
+                            "name": roots,
                             "sds_config": sds_config(api_type),
                         },
                     },
