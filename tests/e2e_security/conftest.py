@@ -18,13 +18,17 @@ from mainsail.testing.mesh import LocalMesh
 from tests.e2e_security.helpers import SecuredMesh
 
 MESH = Path(__file__).with_name("mesh.yaml")
+# Authorization/JWT workloads (tcp-echo, a second namespace, the ingress gateway).
+AUTHZ = Path(__file__).with_name("authz.yaml")
 TRUST_DOMAIN_ALIAS = "old.example"
 
 
 @pytest.fixture(scope="package")
 def security_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMesh]:
     mesh_config = {"trustDomainAliases": [TRUST_DOMAIN_ALIAS]}
-    with LocalMesh([MESH], tmp_path_factory.mktemp("security"), mesh_config=mesh_config) as mesh:
+    with LocalMesh(
+        [MESH, AUTHZ], tmp_path_factory.mktemp("security"), mesh_config=mesh_config
+    ) as mesh:
         yield mesh
 
 
