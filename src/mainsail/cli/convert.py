@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     services.update(index_services(parsed.resources))
     result = convert_legacy(parsed.resources, args.root_namespace, services)
     documents = [_document(r) for r in result.resources]
-    sys.stdout.write(yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True))
+    text = yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True, width=1000)
+    sys.stdout.write(text)
     for note in result.notes:
         print(note, file=sys.stderr)
     return 1 if result.errors else 0
