@@ -48,12 +48,32 @@ def test_every_pod_gets_an_svid_and_renews_it_at_half_life(mesh: LocalMesh) -> N
     assert first is not None
     for pod in pods:
         assert first[pod.name][0]["spiffe_id"] == spiffe_id(pod)
+    ratings = mesh.pod("ratings")
+    envoy_pid = (mesh.home.root / "proxies" / ratings.key / "envoy.pid").read_text().strip()
+    held = wait_for_sync(lambda: served_serial(mesh, ratings), timeout=30, message="SVID held")
+    assert held == first[ratings.name][0]["serial"]
     # 30 s certificates are renewed after about 15 s (±1 %), with a new serial.
     renewed = wait_for_sync(lambda: svids_per_pod(2), timeout=45, message="renewed SVIDs")
     assert renewed is not None
     for pod in pods:
         serials = [r["serial"] for r in renewed[pod.name]]
         assert len(set(serials)) == len(serials)
+    # The renewed SVID reached the running Envoy over SDS: new serial, same process.
+    renewed_serial = wait_for_sync(
+        lambda: served_serial(mesh, ratings, other_than=held), timeout=30, message="pushed"
+    )
+    assert renewed_serial in {r["serial"] for r in issued(mesh) if r.get("pod") == ratings.name}
+    pid_now = (mesh.home.root / "proxies" / ratings.key / "envoy.pid").read_text().strip()
+    assert pid_now == envoy_pid
+
+
+def served_serial(mesh: LocalMesh, pod: PodSpec, other_than: str | None = None) -> str | None:
+    result = mesh.cli("proxy-config", "secret", pod.name)
+    for line in result.stdout.splitlines()[1:]:
+        cells = re.split(r" {3,}", line.strip())
+        if cells[0] == "default" and cells[2] == "ACTIVE" and cells[4] != other_than:
+            return cells[4]
+    return None
 
 
 def test_tokens_are_private_and_agent_logs_no_refusal(mesh: LocalMesh) -> None:
@@ -108,3 +128,17 @@ def test_the_svids_carry_mutual_tls_between_sidecars(mesh: LocalMesh) -> None:
 def stat_values(text: str) -> list[int]:
     values = [line.rpartition(": ")[2] for line in text.splitlines()]
     return [int(v) for v in values if v.isdigit()] or [0]
+
+
+def test_each_envoy_dials_its_own_private_sds_socket(mesh: LocalMesh) -> None:
+    sockets = set()
+    for pod in mesh.pods():
+        bootstrap = json.loads(
+            (mesh.home.root / "proxies" / pod.key / "bootstrap.json").read_text()
+        )
+        clusters = {c["name"]: c for c in bootstrap["static_resources"]["clusters"]}
+        endpoint = clusters["sds-grpc"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+        socket = Path(endpoint["endpoint"]["address"]["pipe"]["path"])
+        assert socket.is_socket() and socket.stat().st_mode & 0o777 == 0o600
+        sockets.add(socket)
+    assert len(sockets) == len(mesh.pods())
