@@ -2,19 +2,27 @@
 
 The session is fed requests (``receive``) and new target configs (``set_target``) and returns
 the responses to send; it never does I/O and never reads a clock (callers pass ``now``). Both
-paths end in ``_flush``, which asks ``staging.plan`` what may be offered now and calls the one
-response builder, ``_respond``, for every type in ``naming.PUSH_ORDER``.
+paths end in ``_flush``, which brings the staging plan up to date (``staging.Offer`` per type,
+``staging.ClusterReadiness``) and calls the one response builder, ``_respond``, for every type
+in ``naming.PUSH_ORDER``. The per-type exchange (send, ACK, NACK) follows the transition table
+of ``exchange``.
 
 Per type it tracks the subscription (wildcard and/or names), the responses in flight by nonce,
 what the client holds once those are applied (``sent``) and what it confirmed (``acked``).
 Stale nonces are ignored; a NACK (``error_detail``) resynchronises ``sent`` to ``acked`` and the
 rejected content is not offered again until the plan changes or a new push arrives.
+
+Cost: a proxy holds thousands of resources and a push changes a few, so nothing here walks a
+whole type on a push or an ACK. A new target is compared with the previous one once (by
+identity, then version) and every later step looks only at the names that changed: the offer,
+the response decision (``TypeState.touched``/``pending``), the sync check
+(``TypeState.out_of_sync``) and cluster readiness. Only what is inherently whole is whole: a
+SotW response, the first response of a type, a wildcard switch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, TypeAlias
 
@@ -25,9 +33,11 @@ from mainsail import naming
 from mainsail.ads import staging
 from mainsail.ads.errors import ProtocolViolation
 from mainsail.ads.exchange import Event, Exchange, step
+from mainsail.ads.type_state import InFlight, TypeState, same
 from mainsail.xds.resources import ProxyConfig, XdsResource, set_version
 
 WILDCARD_TYPES: Final = frozenset({naming.CLUSTER_TYPE, naming.LISTENER_TYPE})
+_ORDER: Final = {t: i for i, t in enumerate(naming.PUSH_ORDER)}
 
 # Protobuf messages are untyped for mypy: discovery_pb2.(Delta)DiscoveryRequest / Response.
 Request: TypeAlias = Any
@@ -44,45 +54,19 @@ def content_version(resources: Mapping[str, XdsResource]) -> str:
     return set_version(resources.values())
 
 
-@dataclass(frozen=True, slots=True)
-class InFlight:
-    nonce: str
-    seq: int
-    version: str
-    view: Mapping[str, XdsResource]  # the client's whole view of the type once applied
-    carried: frozenset[str]
-    plan_version: str
-    sent_at: float
-
-
-@dataclass(slots=True)
-class TypeState:
-    type_url: str
-    requested: bool = False
-    wildcard: bool = False
-    names: set[str] = field(default_factory=set)
-    exchange: Exchange = Exchange.IDLE
-    sent: dict[str, XdsResource] = field(default_factory=dict)
-    acked: dict[str, XdsResource] = field(default_factory=dict)
-    acked_seq: dict[str, int] = field(default_factory=dict)
-    changed_seq: dict[str, int] = field(default_factory=dict)
-    carried_seq: dict[str, int] = field(default_factory=dict)
-    in_flight: dict[str, InFlight] = field(default_factory=dict)
-    sent_version: str = ""
-    sent_nonce: str = ""
-    acked_version: str = ""
-    error: str = ""
-    rejected_plan: str | None = None
-    must_respond: bool = False
-    unsettled_since: float | None = None
-
-    def in_scope(self, name: str) -> bool:
-        return self.wildcard or name in self.names
-
-    def scope(self, resources: Mapping[str, XdsResource]) -> dict[str, XdsResource]:
-        if self.wildcard:
-            return dict(resources)
-        return {n: resources[n] for n in sorted(self.names) if n in resources}
+def changed_names(old: Mapping[str, XdsResource], new: Mapping[str, XdsResource]) -> set[str]:
+    """Names added, removed or given another version between two configs of one type."""
+    if old is new:
+        return set()
+    changed = {
+        name
+        for name, resource in new.items()
+        if (had := old.get(name)) is not resource
+        and (had is None or had.version != resource.version)
+    }
+    if old:
+        changed.update(name for name in old if name not in new)
+    return changed
 
 
 class Session:
@@ -92,14 +76,44 @@ class Session:
         self.target: ProxyConfig | None = None
         self.active: ProxyConfig | None = None
         self._types: dict[str, TypeState] = {}
-        self._offered: dict[str, Mapping[str, XdsResource]] = {}
+        self._offers: dict[str, staging.Offer] = {}
+        # Per type: names of the target changed since its offer was last updated.
+        self._wanted_changed: dict[str, set[str]] = {}
+        self._readiness = staging.ClusterReadiness()
+        # CDS ``sent`` by EDS service, and the services whose endpoints may need re-sending
+        # because their cluster changed (see ``_forced``).
+        self._sent_clusters_of: dict[str, set[str]] = {}
+        self._force_check: set[str] = set()
+        self._forced: set[str] = set()
         self._seq = 0
 
     # --- inputs
 
     def set_target(self, config: ProxyConfig, generation: int, now: float) -> list[Response]:
-        self.target = config
+        old, self.target = self.target, config
         self.generation = generation
+        if old is None:
+            for state in self._types.values():
+                state.resync(config.of_type(state.type_url))
+        if old is not config:
+            changed: dict[str, set[str]] = {}
+            for type_url in {*config.resources, *(old.resources if old else ())}:
+                names = changed_names(
+                    old.of_type(type_url) if old else {}, config.of_type(type_url)
+                )
+                if names:
+                    changed[type_url] = names
+                    self._wanted_changed.setdefault(type_url, set()).update(names)
+                    known = self._types.get(type_url)
+                    if known is not None:
+                        wanted = config.of_type(type_url)
+                        for name in names:
+                            known.note_sync(name, wanted.get(name))
+            self._readiness.target_changed(
+                config,
+                changed.get(naming.CLUSTER_TYPE, ()),
+                changed.get(naming.ENDPOINT_TYPE, ()),
+            )
         for state in self._types.values():
             state.rejected_plan = None  # a new push offers again what was rejected before
         return self._flush(now)
@@ -117,9 +131,8 @@ class Session:
     # --- queries
 
     def types(self) -> tuple[TypeState, ...]:
-        order = {t: i for i, t in enumerate(naming.PUSH_ORDER)}
         return tuple(
-            sorted(self._types.values(), key=lambda s: (order.get(s.type_url, 99), s.type_url))
+            sorted(self._types.values(), key=lambda s: (_ORDER.get(s.type_url, 99), s.type_url))
         )
 
     def type_in_sync(self, state: TypeState) -> bool:
@@ -127,24 +140,9 @@ class Session:
         # (the bad change was withdrawn), the client is in sync.
         if self.target is None or state.in_flight:
             return False
-        wanted = self.target.of_type(state.type_url)
         if not state.requested:
-            return not (wanted and state.type_url in WILDCARD_TYPES)
-        # Same as comparing {name: version} of the ACKed and wanted scopes, without building
-        # them: resources are shared objects, so identity settles most entries.
-        acked = state.acked
-        names: Iterable[str] = wanted if state.wildcard else state.names
-        wanted_count = 0
-        for name in names:
-            resource = wanted.get(name)
-            if resource is None:
-                continue
-            wanted_count += 1
-            have = acked.get(name)
-            if have is None or (have is not resource and have.version != resource.version):
-                return False
-        held = len(acked) if state.wildcard else sum(1 for n in acked if n in state.names)
-        return held == wanted_count
+            return not (self.target.of_type(state.type_url) and state.type_url in WILDCARD_TYPES)
+        return not state.out_of_sync
 
     def in_sync(self) -> bool:
         """The client ACKed the whole target (all stages done) and nothing is in flight."""
@@ -166,8 +164,12 @@ class Session:
                 request.error_detail.message if request.HasField("error_detail") else None,
             )
         names = set(request.resource_names)
-        state.wildcard = request.type_url in WILDCARD_TYPES and (not names or "*" in names)
-        state.names = names - {"*"}
+        wildcard = request.type_url in WILDCARD_TYPES and (not names or "*" in names)
+        names.discard("*")
+        changed = names ^ state.names
+        self._rescope(state, wildcard, changed)
+        state.names = names
+        self._note_sync(state, changed)
         if not state.requested:
             state.requested = state.must_respond = True
 
@@ -176,24 +178,34 @@ class Session:
     ) -> None:
         subscribe = set(request.resource_names_subscribe)
         unsubscribe = set(request.resource_names_unsubscribe)
+        wildcard = state.wildcard
         if not state.requested:
             state.requested = state.must_respond = True
-            state.wildcard = request.type_url in WILDCARD_TYPES and not subscribe
+            wildcard = request.type_url in WILDCARD_TYPES and not subscribe
         if "*" in subscribe:
-            state.wildcard = True
+            wildcard = True
         if "*" in unsubscribe:
-            state.wildcard = False
-        for name in subscribe - {"*"}:
+            wildcard = False
+        subscribe.discard("*")
+        unsubscribe.discard("*")
+        self._rescope(state, wildcard, subscribe | unsubscribe)
+        for name in subscribe:
             state.names.add(name)
-            state.sent.pop(name, None)  # (re)subscribed: send it even if we think it is there
-        for name in unsubscribe - {"*"}:
+            if name in state.sent:
+                self._hold(state, name, None)  # (re)subscribed: send it even if it is there
+                state.drift.add(name)
+        for name in unsubscribe:
             state.names.discard(name)
-            for view in (state.sent, state.acked):
-                view.pop(name, None)
+            self._hold(state, name, None)
+            self._confirm(state, name, None)
+            state.drift.add(name)  # a response in flight may still carry it: not held after
         for name, version in request.initial_resource_versions.items():
             placeholder = XdsResource(name=name, version=version, body=any_pb2.Any())
-            state.sent[name] = state.acked[name] = placeholder
-            state.acked_seq[name] = state.carried_seq[name] = 0
+            self._hold(state, name, placeholder)
+            self._confirm(state, name, placeholder)
+            self._set_acked_seq(state, name, 0)
+            self._set_carried_seq(state, name, 0)
+        self._note_sync(state, subscribe | unsubscribe)
         nonce = request.response_nonce
         if nonce in state.in_flight:
             self._settle(
@@ -201,6 +213,13 @@ class Session:
                 nonce,
                 request.error_detail.message if request.HasField("error_detail") else None,
             )
+
+    def _rescope(self, state: TypeState, wildcard: bool, names: set[str]) -> None:
+        """The subscription changes: to ``wildcard``, and for ``names``."""
+        if wildcard != state.wildcard:
+            state.wildcard = wildcard
+            state.rescan = True
+        state.touched.update(names)
 
     def _settle(self, state: TypeState, nonce: str, error: str | None) -> None:
         """ACK (error None) or NACK of the response ``nonce``, which is in flight.
@@ -224,98 +243,312 @@ class Session:
             self._accept(state, flight)
             state.rejected_plan = None
             state.error = ""
-        else:
-            # The client rejected the whole response: it holds what it last ACKed.
-            state.error = error
-            state.rejected_plan = flight.plan_version
-            state.in_flight.clear()
-            state.sent = dict(state.acked)
-            state.carried_seq = dict(state.acked_seq)
+            return
+        # The client rejected the whole response: it holds what it last ACKed.
+        state.error = error
+        state.rejected_plan = flight.plan_version
+        reverted = set(flight.touches) | state.drift
+        for later in state.in_flight.values():
+            reverted.update(later.touches)
+        state.in_flight.clear()
+        state.drift.clear()
+        for name in reverted:
+            self._hold(state, name, state.acked.get(name))
+            self._set_carried_seq(state, name, state.acked_seq.get(name))
 
-    @staticmethod
-    def _accept(state: TypeState, flight: InFlight) -> None:
-        state.acked = dict(flight.view)
+    def _accept(self, state: TypeState, flight: InFlight) -> None:
+        for name, resource in flight.changes.items():
+            if resource is None or state.in_scope(name):  # Envoy ignores what it unsubscribed
+                self._confirm(state, name, resource)
         for name in flight.carried:
-            state.acked_seq[name] = flight.seq
+            self._set_acked_seq(state, name, flight.seq)
         state.acked_version = flight.version
+
+    # --- what the client holds (every change goes through these, for the bookkeeping)
+
+    def _hold(self, state: TypeState, name: str, resource: XdsResource | None) -> None:
+        old = state.sent.put(name, resource)
+        if old is resource:
+            return
+        state.touched.add(name)
+        if state.type_url == naming.CLUSTER_TYPE:
+            for cluster, add in ((old, False), (resource, True)):
+                service = None if cluster is None else staging.eds_service_name(cluster)
+                if service is None:
+                    continue
+                clusters = self._sent_clusters_of.setdefault(service, set())
+                if add:
+                    clusters.add(name)
+                else:
+                    clusters.discard(name)
+                self._force_check.add(service)
+
+    def _confirm(self, state: TypeState, name: str, resource: XdsResource | None) -> None:
+        if state.acked.put(name, resource) is resource:
+            return
+        if self.target is not None:
+            state.note_sync(name, self.target.of_type(state.type_url).get(name))
+        if state.type_url == naming.CLUSTER_TYPE:
+            self._readiness.recheck.add(name)
+        elif state.type_url == naming.ENDPOINT_TYPE:
+            self._readiness.endpoints_changed(name)
+
+    def _set_acked_seq(self, state: TypeState, name: str, seq: int) -> None:
+        if state.acked_seq.get(name) != seq:
+            state.acked_seq[name] = seq
+            if state.type_url == naming.ENDPOINT_TYPE:
+                self._readiness.endpoints_changed(name)
+
+    def _set_carried_seq(self, state: TypeState, name: str, seq: int | None) -> None:
+        if seq is None:
+            state.carried_seq.pop(name, None)
+        else:
+            state.carried_seq[name] = seq
+        if state.type_url == naming.ENDPOINT_TYPE:
+            self._force_check.add(name)
+
+    def _note_sync(self, state: TypeState, names: Iterable[str]) -> None:
+        if self.target is None:
+            return
+        wanted = self.target.of_type(state.type_url)
+        if state.rescan:
+            state.resync(wanted)
+            return
+        for name in names:
+            state.note_sync(name, wanted.get(name))
 
     # --- responses
 
     def _flush(self, now: float) -> list[Response]:
-        if self.target is None:
+        target = self.target
+        if target is None:
             return []
-        view = self._client_view()
-        if self.active is not self.target and staging.clusters_ready(self.target, view):
-            self.active = self.target
-        final = self.active is self.target and staging.routes_applied(self.target, view)
-        plan = staging.plan(self.target, self.active, view, final=final, offered=self._offered)
-        self._offered = {t: r for t in staging.KEPT_TYPES if (r := plan.get(t)) is not None}
+        types = self._types
+        for state in types.values():
+            if state.rescan:
+                state.resync(target.of_type(state.type_url))
+        cds = types.get(naming.CLUSTER_TYPE) or TypeState(naming.CLUSTER_TYPE)
+        eds = types.get(naming.ENDPOINT_TYPE) or TypeState(naming.ENDPOINT_TYPE)
+        if (
+            self.active is not target
+            and not cds.in_flight
+            and self._readiness.ready(
+                target,
+                cds_acked=cds.acked,
+                cds_changed_seq=cds.changed_seq,
+                eds_acked=eds.acked,
+                eds_acked_seq=eds.acked_seq,
+            )
+        ):
+            self._activate(target)
+        final = self.active is target and self._routes_applied(target)
+        self._update_offers(target, final)
         out: list[Response] = []
-        for type_url in _ordered({*plan, *self._types}):
-            state = self._types.get(type_url)
-            if state is not None:
-                response = self._respond(state, plan.get(type_url, {}), now)
+        for type_url in _ordered({*self._offers, *types}):
+            requested = types.get(type_url)
+            if requested is not None:
+                response = self._respond(requested, self._offers.get(type_url), now)
                 if response is not None:
                     out.append(response)
-        for state in self._types.values():
-            if self.type_in_sync(state) and self.active is self.target:
+        for state in types.values():
+            if self.type_in_sync(state) and self.active is target:
                 state.unsettled_since = None
             elif state.unsettled_since is None:
                 state.unsettled_since = now
         return out
 
+    def _activate(self, target: ProxyConfig) -> None:
+        """The target's clusters are ready: its listeners and routes may be offered."""
+        old, self.active = self.active, target
+        for type_url in staging.GATED_TYPES:
+            if old is not None:
+                names = changed_names(old.of_type(type_url), target.of_type(type_url))
+                self._wanted_changed.setdefault(type_url, set()).update(names)
+
+    def _routes_applied(self, target: ProxyConfig) -> bool:
+        lds, rds = self._types.get(naming.LISTENER_TYPE), self._types.get(naming.ROUTE_TYPE)
+        if (lds is not None and lds.in_flight) or (rds is not None and rds.in_flight):
+            return False
+        return staging.routes_applied(
+            target,
+            lds.acked if lds is not None else {},
+            rds.acked if rds is not None else {},
+        )
+
+    def _update_offers(self, target: ProxyConfig, final: bool) -> None:
+        """Bring each type's ``Offer`` to (target, active, final), name by name."""
+        for type_url in {*target.resources, *staging.KEPT_TYPES, *staging.GATED_TYPES}:
+            offer = self._offers.get(type_url)
+            if offer is None:
+                offer = self._offers[type_url] = staging.Offer()
+                if type_url in staging.GATED_TYPES:
+                    offer.held = True
+            state = self._types.get(type_url)
+            if type_url in staging.GATED_TYPES:
+                if self.active is None:
+                    continue
+                base = self.active.of_type(type_url)
+                if offer.held:
+                    # First offer of this type: every name is new (the decision rescans).
+                    offer.held = False
+                    offer.base = base
+                    self._wanted_changed.pop(type_url, None)
+                    if state is not None:
+                        state.rescan = True
+                    continue
+            else:
+                base = target.of_type(type_url)
+            keeping = type_url in staging.KEPT_TYPES and not final
+            changed = self._wanted_changed.pop(type_url, set())
+            sent: Mapping[str, XdsResource] = {}
+            if state is not None:
+                sent = state.sent
+                changed |= state.touched
+                if keeping and not offer.keeping:
+                    changed |= state.pending  # what the client holds beyond the last offer
+                if keeping and state.rescan:
+                    changed.update(state.sent)
+            touched = offer.update(base, keeping=keeping, changed=changed, sent=sent)
+            if state is not None:
+                state.touched |= touched
+
     def _respond(
-        self, state: TypeState, resources: Mapping[str, XdsResource] | None, now: float
+        self, state: TypeState, offer: staging.Offer | None, now: float
     ) -> Response | None:
-        """The one response builder: what ``state``'s client should get of ``resources`` now."""
-        if not state.requested or resources is None:
+        """The one response builder: what ``state``'s client should get of ``offer`` now."""
+        if not state.requested or (offer is not None and offer.held):
             return None
-        scope = state.scope(resources)
-        plan_version = content_version(scope)
-        if plan_version == state.rejected_plan:
+        if offer is None:
+            offer = staging.Offer()  # a type nothing is planned for: it gets nothing
+        if state.rescan:
+            candidates = {*state.sent, *(offer.names() if state.wildcard else state.names)}
+        else:
+            candidates = state.touched | state.pending
+        state.touched, state.rescan = set(), False
+        if state.rejected_plan is not None and self._plan_version(state, offer) == (
+            state.rejected_plan
+        ):
+            state.pending = candidates
             return None
-        force = self._endpoints_to_resend(state, scope)
+        force = self._forced_endpoints(state, offer)
+        differing = [
+            n for n in candidates if not same(self._scoped(state, offer, n), state.sent.get(n))
+        ]
         if self.mode is Mode.SOTW:
-            if not (state.must_respond or force or plan_version != content_version(state.sent)):
+            if not (state.must_respond or force or differing):
+                state.pending = set()
                 return None
-            carried, view = frozenset(scope), scope
+            scope = {
+                n: r for n in self._scope_names(state, offer) if (r := offer.get(n)) is not None
+            }
+            carried = frozenset(scope)
+            changes: dict[str, XdsResource | None] = {
+                n: scope.get(n)
+                for n in {*scope, *state.sent}
+                if state.sent.get(n) is not scope.get(n)
+            }
         else:
             carried = frozenset(
                 n
-                for n, r in scope.items()
-                if r.body.type_url  # not a placeholder from initial_resource_versions
-                and (
-                    n in force
-                    or (old := state.sent.get(n)) is None
-                    or (old is not r and old.version != r.version)
-                )
+                for n in (*differing, *force)
+                if (r := self._scoped(state, offer, n)) is not None and r.body.type_url
             )
-            removed = sorted(n for n in state.sent if n not in scope and state.in_scope(n))
+            removed = sorted(
+                n
+                for n in differing
+                if n in state.sent and state.in_scope(n) and offer.get(n) is None
+            )
             if not (carried or removed or state.must_respond):
+                state.pending = set()
                 return None
-            view = {n: r for n, r in state.sent.items() if n not in removed} | {
-                n: scope[n] for n in carried
-            }
+            changes = {n: offer.get(n) for n in carried}
+            changes.update((n, None) for n in removed)
+        state.pending = set()
+        for name in state.drift:
+            changes.setdefault(name, state.sent.get(name))
+        state.drift.clear()
+        return self._send(state, offer, carried, changes, now)
+
+    def _send(
+        self,
+        state: TypeState,
+        offer: staging.Offer,
+        carried: frozenset[str],
+        changes: Mapping[str, XdsResource | None],
+        now: float,
+    ) -> Response:
         self._seq += 1
         seq, nonce = self._seq, str(self._seq)
-        version = content_version(view)
-        response = self._message(state.type_url, version, nonce, [view[n] for n in sorted(carried)])
-        if isinstance(response, discovery_pb2.DeltaDiscoveryResponse):
-            response.removed_resources.extend(removed)
+        plan_version = self._plan_version(state, offer)
+        removed = sorted(n for n, r in changes.items() if r is None and n in state.sent)
         for name in carried:
-            old = state.sent.get(name)
-            if old is None or old.version != view[name].version:
+            old, new = state.sent.get(name), offer.get(name)
+            if old is None or new is None or old.version != new.version:
                 state.changed_seq[name] = seq
-            state.carried_seq[name] = seq
-        flight = InFlight(nonce, seq, version, view, carried, plan_version, now)
+                if state.type_url == naming.CLUSTER_TYPE:
+                    self._readiness.recheck.add(name)
+                    if new is not None and (service := staging.eds_service_name(new)):
+                        self._force_check.add(service)
+            self._set_carried_seq(state, name, seq)
+        for name, resource in changes.items():
+            self._hold(state, name, resource)
+        state.touched.difference_update(changes)  # sent now matches the offer for them
+        version = state.sent.version
+        resources = [state.sent[n] for n in sorted(carried)]
+        response = self._message(state.type_url, version, nonce, resources)
+        touches = frozenset({*changes, *carried})
         if self.mode is Mode.SOTW:
-            state.in_flight.clear()  # earlier responses are superseded; their ACKs are stale
-        state.in_flight[nonce] = flight
-        state.sent = dict(view)
+            # Earlier responses are superseded (their ACKs are stale): this one's ACK also
+            # confirms what they changed.
+            folded: dict[str, XdsResource | None] = {}
+            for earlier in state.in_flight.values():
+                folded.update(earlier.changes)
+                touches |= earlier.touches
+            folded.update(changes)
+            changes = folded
+            state.in_flight.clear()
+        else:
+            response.removed_resources.extend(removed)
+        state.in_flight[nonce] = InFlight(
+            nonce, seq, version, changes, carried, touches, plan_version, now
+        )
         state.sent_version, state.sent_nonce = version, nonce
         state.must_respond = False
         state.exchange = step(state.exchange, Event.SEND) or Exchange.WAITING
         return response
+
+    def _scoped(self, state: TypeState, offer: staging.Offer, name: str) -> XdsResource | None:
+        return offer.get(name) if state.in_scope(name) else None
+
+    def _scope_names(self, state: TypeState, offer: staging.Offer) -> Iterable[str]:
+        return offer.names() if state.wildcard else sorted(state.names)
+
+    def _plan_version(self, state: TypeState, offer: staging.Offer) -> str:
+        """The version of what is offered within the subscription (a NACK rejects it)."""
+        return set_version(
+            r for n in self._scope_names(state, offer) if (r := offer.get(n)) is not None
+        )
+
+    def _forced_endpoints(self, state: TypeState, offer: staging.Offer) -> set[str]:
+        """Endpoints (in scope) whose cluster changed since they were last sent.
+
+        Envoy warms an updated EDS cluster afresh but (in delta) does not re-subscribe to its
+        endpoints, so without this the cluster waits for ``initial_fetch_timeout``.
+        """
+        if state.type_url != naming.ENDPOINT_TYPE:
+            return set()
+        clusters = self._types.get(naming.CLUSTER_TYPE)
+        changed_seq = clusters.changed_seq if clusters is not None else {}
+        for service in self._force_check:
+            carried = state.carried_seq.get(service, -1)
+            if any(
+                changed_seq.get(c, -1) > carried for c in self._sent_clusters_of.get(service, ())
+            ):
+                self._forced.add(service)
+            else:
+                self._forced.discard(service)
+        self._force_check.clear()
+        return {s for s in self._forced if self._scoped(state, offer, s) is not None}
 
     def _message(
         self, type_url: str, version: str, nonce: str, resources: Iterable[XdsResource]
@@ -333,45 +566,6 @@ class Session:
             delta.resources.add(name=r.name, version=r.version, resource=r.body)
         return delta
 
-    def _endpoints_to_resend(self, state: TypeState, scope: Mapping[str, XdsResource]) -> set[str]:
-        """Endpoints whose cluster changed since they were last sent.
-
-        Envoy warms an updated EDS cluster afresh but (in delta) does not re-subscribe to its
-        endpoints, so without this the cluster waits for ``initial_fetch_timeout``.
-        """
-        clusters = self._types.get(naming.CLUSTER_TYPE)
-        if state.type_url != naming.ENDPOINT_TYPE or clusters is None:
-            return set()
-        force: set[str] = set()
-        for name, cluster in clusters.sent.items():
-            service = staging.eds_service_name(cluster)
-            if service is None or service not in scope:
-                continue
-            if clusters.changed_seq.get(name, -1) > state.carried_seq.get(service, -1):
-                force.add(service)
-        return force
-
-    def _client_view(self) -> staging.ClientView:
-        def get(type_url: str) -> TypeState:
-            return self._types.get(type_url) or TypeState(type_url)
-
-        cds, eds = get(naming.CLUSTER_TYPE), get(naming.ENDPOINT_TYPE)
-        return staging.ClientView(
-            cds_sent=cds.sent,
-            cds_acked=cds.acked,
-            cds_changed_seq=cds.changed_seq,
-            eds_sent=eds.sent,
-            eds_acked=eds.acked,
-            eds_acked_seq=eds.acked_seq,
-            sds_sent=get(naming.SECRET_TYPE).sent,
-            lds_acked=get(naming.LISTENER_TYPE).acked,
-            rds_acked=get(naming.ROUTE_TYPE).acked,
-            cds_in_flight=bool(cds.in_flight),
-            routes_in_flight=bool(
-                get(naming.LISTENER_TYPE).in_flight or get(naming.ROUTE_TYPE).in_flight
-            ),
-        )
-
     def _type(self, type_url: str) -> TypeState:
         state = self._types.get(type_url)
         if state is None:
@@ -380,5 +574,4 @@ class Session:
 
 
 def _ordered(type_urls: Iterable[str]) -> list[str]:
-    order = {t: i for i, t in enumerate(naming.PUSH_ORDER)}
-    return sorted(type_urls, key=lambda t: (order.get(t, len(order)), t))
+    return sorted(type_urls, key=lambda t: (_ORDER.get(t, len(_ORDER)), t))

@@ -8,10 +8,12 @@ A push that changes clusters goes out in three stages, each gated on the proxy's
 (c) once LDS and the target routes its listeners use are ACKed, the plan is *final*: CDS, EDS and SDS shrink to
     the target (clusters nothing refers to any more are removed).
 
-The plan is a pure function of (target, active, what the client holds), so a push arriving
+The plan is a function of (target, active, what the client holds), so a push arriving
 mid-stage simply restarts from the current state: routes are only ever offered from a config
 whose clusters are all ACKed with endpoints, and nothing is removed while a route the proxy
-holds may still refer to it.
+holds may still refer to it. It is kept up to date name by name (``Offer``,
+``ClusterReadiness``): a push or an ACK costs what it changes, not what the proxy holds
+(1000 services are ~8000 resources per proxy).
 
 Known limit: a listener *update* drains the old listener's connections, which keep routing with
 the old route table; removing clusters in (c) does not wait for that drain.
@@ -19,8 +21,9 @@ the old route table; removing clusters in (c) does not wait for that drain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -38,31 +41,6 @@ KEPT_TYPES: Final = (naming.CLUSTER_TYPE, naming.ENDPOINT_TYPE, naming.SECRET_TY
 GATED_TYPES: Final = (naming.LISTENER_TYPE, naming.ROUTE_TYPE)
 
 Resources = Mapping[str, XdsResource]
-Plan = Mapping[str, Resources | None]  # None: hold (offer nothing new of this type)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientView:
-    """What the session knows the proxy holds (live mappings, read-only here).
-
-    ``*_sent``: what the proxy holds once everything in flight is applied; ``*_acked``:
-    confirmed. ``cds_changed_seq``: response number that first carried each cluster's current
-    version; ``eds_acked_seq``: response number of the ACKed response that last carried each
-    endpoint assignment. ``*_in_flight``: a response of that type awaits its ACK (it may
-    change what the proxy holds, so nothing is concluded from ACKs until it settles).
-    """
-
-    cds_sent: Resources
-    cds_acked: Resources
-    cds_changed_seq: Mapping[str, int]
-    eds_sent: Resources
-    eds_acked: Resources
-    eds_acked_seq: Mapping[str, int]
-    sds_sent: Resources
-    lds_acked: Resources
-    rds_acked: Resources
-    cds_in_flight: bool = False
-    routes_in_flight: bool = False
 
 
 _eds_names: dict[str, str | None] = {}
@@ -119,74 +97,175 @@ def route_names(listener: XdsResource) -> frozenset[str]:
     return _route_names[listener.version]
 
 
-def cluster_ready(cluster: XdsResource, target: ProxyConfig, view: ClientView) -> bool:
-    """The proxy has ACKed this cluster and (if EDS) its endpoints, sent after the cluster."""
-    acked = view.cds_acked.get(cluster.name)
+_NOTHING: Final[Resources] = MappingProxyType({})
+
+
+def cluster_ready(
+    cluster: XdsResource,
+    endpoints: Resources,
+    *,
+    cds_acked: Resources,
+    cds_changed_seq: Mapping[str, int],
+    eds_acked: Resources,
+    eds_acked_seq: Mapping[str, int],
+) -> bool:
+    """The proxy has ACKed this cluster and (if EDS) its endpoints, sent after the cluster.
+
+    ``cds_changed_seq``: response number that first carried each cluster's current version;
+    ``eds_acked_seq``: response number of the ACKed response that last carried each endpoint
+    assignment; ``endpoints``: the target's."""
+    acked = cds_acked.get(cluster.name)
     if acked is None or acked.version != cluster.version:
         return False
     service = eds_service_name(cluster)
     if service is None:
         return True
-    assignment = target.of_type(naming.ENDPOINT_TYPE).get(service)
+    assignment = endpoints.get(service)
     if assignment is None:
         return True  # nothing to wait for: Envoy will use initial_fetch_timeout on its own
-    got = view.eds_acked.get(service)
+    got = eds_acked.get(service)
     return (
         got is not None
         and got.version == assignment.version
-        and view.eds_acked_seq.get(service, -1) > view.cds_changed_seq.get(cluster.name, -1)
+        and eds_acked_seq.get(service, -1) > cds_changed_seq.get(cluster.name, -1)
     )
 
 
-def clusters_ready(target: ProxyConfig, view: ClientView) -> bool:
-    if view.cds_in_flight:
-        return False
-    return all(cluster_ready(c, target, view) for c in target.of_type(naming.CLUSTER_TYPE).values())
+@dataclass(slots=True)
+class ClusterReadiness:
+    """The target clusters the proxy is not ready for yet (``cluster_ready``), re-checked only
+    for the clusters a target change or an ACK concerns (``recheck``)."""
+
+    unready: set[str] = field(default_factory=set)
+    recheck: set[str] = field(default_factory=set)
+    _clusters_of: dict[str, set[str]] = field(default_factory=dict)  # EDS service -> clusters
+    _service_of: dict[str, str] = field(default_factory=dict)  # cluster -> its EDS service
+
+    def target_changed(
+        self, target: ProxyConfig, clusters: Iterable[str], endpoints: Iterable[str]
+    ) -> None:
+        """The target's clusters ``clusters`` and endpoint assignments ``endpoints`` changed."""
+        wanted = target.of_type(naming.CLUSTER_TYPE)
+        for name in clusters:
+            old = self._service_of.pop(name, None)
+            if old is not None:
+                self._clusters_of[old].discard(name)
+            cluster = wanted.get(name)
+            if cluster is None:
+                self.unready.discard(name)
+                self.recheck.discard(name)
+                continue
+            service = eds_service_name(cluster)
+            if service is not None:
+                self._service_of[name] = service
+                self._clusters_of.setdefault(service, set()).add(name)
+            self.recheck.add(name)
+        for service in endpoints:
+            self.endpoints_changed(service)
+
+    def endpoints_changed(self, service: str) -> None:
+        self.recheck.update(self._clusters_of.get(service, ()))
+
+    def ready(
+        self,
+        target: ProxyConfig,
+        *,
+        cds_acked: Resources,
+        cds_changed_seq: Mapping[str, int],
+        eds_acked: Resources,
+        eds_acked_seq: Mapping[str, int],
+    ) -> bool:
+        """Every target cluster is ready (the caller checks no CDS response is in flight)."""
+        wanted = target.of_type(naming.CLUSTER_TYPE)
+        endpoints = target.of_type(naming.ENDPOINT_TYPE)
+        for name in self.recheck:
+            cluster = wanted.get(name)
+            if cluster is not None and not cluster_ready(
+                cluster,
+                endpoints,
+                cds_acked=cds_acked,
+                cds_changed_seq=cds_changed_seq,
+                eds_acked=eds_acked,
+                eds_acked_seq=eds_acked_seq,
+            ):
+                self.unready.add(name)
+            else:
+                self.unready.discard(name)
+        self.recheck.clear()
+        return not self.unready
 
 
-def routes_applied(target: ProxyConfig, view: ClientView) -> bool:
-    """The proxy ACKed exactly the target's listeners and the target routes they refer to."""
-    if view.routes_in_flight:
+def routes_applied(target: ProxyConfig, lds_acked: Resources, rds_acked: Resources) -> bool:
+    """The proxy ACKed exactly the target's listeners and the target routes they refer to (the
+    caller checks no LDS or RDS response is in flight)."""
+    listeners = target.of_type(naming.LISTENER_TYPE)
+    if len(lds_acked) != len(listeners):
         return False
-    if _versions(view.lds_acked) != _versions(target.of_type(naming.LISTENER_TYPE)):
-        return False
+    for name, listener in listeners.items():
+        got = lds_acked.get(name)
+        if got is None or got.version != listener.version:
+            return False
     routes = target.of_type(naming.ROUTE_TYPE)
-    wanted = {n for lis in target.of_type(naming.LISTENER_TYPE).values() for n in route_names(lis)}
-    return all(
-        (got := view.rds_acked.get(name)) is not None and got.version == routes[name].version
-        for name in wanted
-        if name in routes
-    )
+    for listener in listeners.values():
+        for name in route_names(listener):
+            route = routes.get(name)
+            if route is not None and not (
+                (got := rds_acked.get(name)) is not None and got.version == route.version
+            ):
+                return False
+    return True
 
 
-def plan(
-    target: ProxyConfig,
-    active: ProxyConfig | None,
-    view: ClientView,
-    *,
-    final: bool,
-    offered: Mapping[str, Resources] | None = None,
-) -> Plan:
-    """What to offer now. ``offered``: the previous plan's kept types, so that a cluster kept
-    from a superseded target still gets its endpoints (Envoy holds the CDS ACK until every
-    warming cluster has them)."""
-    sent = {
-        naming.CLUSTER_TYPE: view.cds_sent,
-        naming.ENDPOINT_TYPE: view.eds_sent,
-        naming.SECRET_TYPE: view.sds_sent,
-    }
-    earlier = offered or {}
-    result: dict[str, Resources | None] = {}
-    for type_url in {*target.resources, *KEPT_TYPES, *GATED_TYPES}:
-        wanted = target.of_type(type_url)
-        if type_url in GATED_TYPES:
-            result[type_url] = None if active is None else active.of_type(type_url)
-        elif type_url in sent and not final:
-            result[type_url] = {**earlier.get(type_url, {}), **sent[type_url], **wanted}
-        else:
-            result[type_url] = wanted
-    return result
+@dataclass(slots=True)
+class Offer:
+    """What the plan offers of one type now, before the client's subscription narrows it.
 
+    ``held``: a gated type while nothing is active: offer nothing new. Otherwise ``base`` (the
+    target's resources; the active config's for gated types) plus ``kept``: for kept types
+    before the plan is final, names not in ``base`` that the client holds or an earlier target
+    offered (so a cluster kept from a superseded target still gets its endpoints: Envoy holds
+    the CDS ACK until every warming cluster has them). ``kept`` never shares a name with
+    ``base``.
+    """
 
-def _versions(resources: Resources) -> dict[str, str]:
-    return {name: r.version for name, r in resources.items()}
+    base: Resources = field(default_factory=lambda: _NOTHING)
+    kept: dict[str, XdsResource] = field(default_factory=dict)
+    held: bool = False
+    keeping: bool = False
+
+    def get(self, name: str) -> XdsResource | None:
+        found = self.base.get(name)
+        return found if found is not None else self.kept.get(name)
+
+    def names(self) -> Iterator[str]:
+        yield from self.base
+        yield from self.kept
+
+    def update(
+        self,
+        base: Resources,
+        *,
+        keeping: bool,
+        changed: Iterable[str],
+        sent: Resources,
+    ) -> set[str]:
+        """Move to ``base``; ``changed``: every name whose base or held entry changed since the
+        last update (and, when keeping starts, every name held beyond the base). Returns the
+        names whose offer may have changed."""
+        touched = set(changed)
+        if self.kept and not keeping:
+            touched.update(self.kept)
+            self.kept = {}
+        if keeping:
+            old_base, kept = self.base, self.kept
+            for name in touched:
+                if name in base:
+                    kept.pop(name, None)
+                    continue
+                held = sent.get(name)
+                if held is None:
+                    held = old_base.get(name)
+                if held is not None:
+                    kept[name] = held
+        self.base, self.keeping, self.held = base, keeping, False
+        return touched
