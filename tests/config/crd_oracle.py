@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the venv
 import yaml
 
 CRD_FILE = Path(__file__).parent / "oracle" / "istio-crds.gen.yaml"
