@@ -125,3 +125,34 @@ spec: {targets: [{name: missing}], peers: [{mtls: {}}]}
 """
     snap = _snapshot(bad)
     assert [n.level for n in snap.security.legacy_notes] == ["error"]
+
+
+def test_on_with_inclusion_enforces_roles_only_in_the_included_scope() -> None:
+    role = """
+apiVersion: rbac.istio.io/v1alpha1
+kind: ServiceRole
+metadata: {name: r, namespace: foo}
+spec: {rules: [{services: ["*"], methods: [GET]}]}
+---
+apiVersion: rbac.istio.io/v1alpha1
+kind: ServiceRoleBinding
+metadata: {name: b, namespace: foo}
+spec: {subjects: [{user: "*"}], roleRef: {kind: ServiceRole, name: r}}
+---
+"""
+
+    def config(inclusion: str) -> str:
+        return RBAC.replace('{mode: "ON"}', f"{{mode: ON_WITH_INCLUSION, inclusion: {inclusion}}}")
+
+    elsewhere = _snapshot(config("{namespaces: [bar]}"), role)
+    assert authorization_policies_for(elsewhere, "foo", HTTPBIN) == ()
+    by_namespace = _snapshot(config("{namespaces: [foo]}"), role)
+    assert [p.name for p in authorization_policies_for(by_namespace, "foo", HTTPBIN)] == [
+        "generated-namespace-deny-all",
+        "generated-r-rule0-svc0-target0",
+    ]
+    by_service = _snapshot(config("{services: [httpbin.foo.svc.cluster.local]}"), role)
+    assert [p.name for p in authorization_policies_for(by_service, "foo", HTTPBIN)] == [
+        "generated-r-rule0-svc0-target0",  # same (no) creation time: by name
+        "generated-service-httpbin-deny-all",
+    ]

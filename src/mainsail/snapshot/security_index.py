@@ -89,7 +89,7 @@ def build_security_index(resources: Iterable[Resource], root_namespace: str) -> 
         ),
         legacy_rbac=PolicySet(
             authorization_policies=_by_namespace(
-                legacy.rbac_authorization_policies if legacy.rbac_enabled else ()
+                legacy.rbac_enforced_policies if legacy.rbac_enabled else ()
             )
         ),
         legacy_notes=legacy.notes,

@@ -37,6 +37,8 @@ class LegacyConversion:
     rbac_authorization_policies: tuple[AuthorizationPolicy, ...] = ()
     # Whether a (Cluster)RbacConfig turned Istio's RBAC on (else no ServiceRole was enforced).
     rbac_enabled: bool = False
+    # The RBAC policies for what Istio 1.5 enforced (ON_WITH_INCLUSION: included scope only).
+    rbac_enforced_policies: tuple[AuthorizationPolicy, ...] = ()
     notes: tuple[ConversionNote, ...] = ()
 
     @property
@@ -85,5 +87,6 @@ def convert_legacy(
         jwt_authorization_policies=tuple(denials),
         rbac_authorization_policies=rbac.authorization_policies,
         rbac_enabled=rbac.enabled,
+        rbac_enforced_policies=rbac.enforced,
         notes=(*notes, *rbac.notes),
     )

@@ -56,6 +56,8 @@ class RbacConversion:
     notes: tuple[ConversionNote, ...] = ()
     # Whether a (Cluster)RbacConfig turned RBAC on: without one Istio enforced no ServiceRole.
     enabled: bool = False
+    # The policies for what Istio enforced (see ``_enforced``); the snapshot applies these.
+    enforced: tuple[AuthorizationPolicy, ...] = ()
 
 
 class _Unsupported(Exception):
@@ -133,7 +135,35 @@ def convert_rbac(
         authorization_policies=tuple(policies),
         notes=tuple(notes),
         enabled=config is not None and config.spec.effective_mode != "OFF",
+        enforced=tuple(p for p in policies if _enforced(p, config, services)),
     )
+
+
+def _enforced(
+    policy: AuthorizationPolicy,
+    config: ClusterRbacConfig | RbacConfig | None,
+    services: ServiceIndex,
+) -> bool:
+    """Whether Istio 1.5 enforced what ``policy`` was converted from: under ON_WITH_INCLUSION
+    only the included namespaces and services had RBAC (``IsRBACEnabled``); the migration tool
+    converts every ServiceRole regardless, the snapshot applies only these."""
+    if config is None or config.spec.effective_mode != "ON_WITH_INCLUSION":
+        return True
+    inclusion = config.spec.inclusion
+    if inclusion is None or policy.namespace in inclusion.namespaces:
+        return True
+    selector = dict(policy.spec.selector.match_labels) if policy.spec.selector else {}
+    for service in inclusion.services:
+        name, _, rest = service.partition(".")
+        namespace = rest.split(".")[0]
+        found = services.get((namespace, name))
+        if namespace != policy.namespace or found is None:
+            continue
+        # A policy without selector (a ServiceRole for "*") covers the included service too; it
+        # then also covers its neighbours, which Istio left alone (not expressible per service).
+        if not selector or dict(found.spec.selector or {}) == selector:
+            return True
+    return False
 
 
 def _service_selectors(services: ServiceIndex) -> dict[str, dict[str, Labels]]:
