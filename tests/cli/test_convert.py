@@ -136,3 +136,16 @@ def test_services_come_from_the_running_mesh(
     }
     deny = documents[2]["spec"]
     assert deny["rules"][0]["to"] == [{"operation": {"notPaths": ["/health"], "ports": ["80"]}}]
+
+
+def test_root_namespace_option(tmp_path: Path) -> None:
+    ran = _offline(tmp_path)(
+        "convert", "-f", str(BOOK / "08-meshpolicy-mtls.yaml"), "--root-namespace", "mesh-root"
+    )
+    assert ran.code == 0, ran.err
+    (document,) = yaml.safe_load_all(ran.out)
+    assert (document["kind"], document["metadata"]["namespace"]) == (
+        "PeerAuthentication",
+        "mesh-root",
+    )
+    assert document["spec"] == {"mtls": {"mode": "STRICT"}}
