@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -50,6 +50,22 @@ async def apply_policy(secured: SecuredMesh, text: str, pod: PodSpec, *expect: s
     )
 
 
+async def settles(
+    probe: Callable[[], Awaitable[object]], expected: object, message: str, times: int = 1
+) -> None:
+    """Until ``probe()`` gives ``expected`` ``times`` in a row. Not at once after a policy
+    change: a connection a client sidecar opened before it keeps the listener's old filter
+    chain until Envoy drains it (as with Istio); new connections get the new chain."""
+
+    async def seen() -> bool:
+        for _ in range(times):
+            if await probe() != expected:
+                return False
+        return True
+
+    await wait_for(seen, timeout=30, interval=0.2, message=message)
+
+
 @asynccontextmanager
 async def clean_proxies(secured: SecuredMesh) -> AsyncIterator[None]:
     """After the test: no security filter is left on tcp-echo or the gateway (the shared
@@ -58,6 +74,15 @@ async def clean_proxies(secured: SecuredMesh) -> AsyncIterator[None]:
         yield
     finally:
         await secured.remove_policies()
+        outsider = secured.mesh.pod("outsider")
+
+        async def unrestricted() -> int:
+            mine = await get_via(secured.traffic.client, secured.url(8080))
+            other = await get_via(outsider, secured.url(8080))
+            return max(mine.status, other.status)
+
+        # The sources' pooled connections are on the policy-free chain before the next test.
+        await settles(unrestricted, 200, "requests to the server allowed again", times=3)
         others = [secured.mesh.pod("tcp-echo"), gateway(secured)]
         await wait_for(
             lambda: (

@@ -7,6 +7,7 @@ is closed before any byte."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from mainsail.testing.waiting import wait_for
 from tests.e2e_security.authz_helpers import (
@@ -16,6 +17,7 @@ from tests.e2e_security.authz_helpers import (
     get_via,
     holds,
     policy_key,
+    settles,
     tcp_echo,
     tcp_listener,
 )
@@ -54,11 +56,12 @@ async def test_deny_all_then_allow_get_from_one_identity(secured: SecuredMesh) -
         server = secured.server
         assert (await secured.through_mesh(8080, "/info")).status == 200
         await apply_policy(secured, DENY_ALL, server, policy_key("allow-nothing"))
+        await settles(lambda: _status(secured, "/info"), 403, "deny-all in force")
         denied = await secured.through_mesh(8080, "/info")
         assert (denied.status, denied.body) == (403, DENIED_BODY)
         await apply_policy(secured, ALLOW_CLIENT_GET, server, policy_key("server-viewer"))
         # Allowed: GET /info* from the client's identity only; the rest stays denied.
-        assert await _status(secured, "/info/a") == 200
+        await settles(lambda: _status(secured, "/info/a"), 200, "the ALLOW in force")
         assert await _status(secured, "/info/a", "POST") == 403
         assert await _status(secured, "/other") == 403
         outsider = secured.mesh.pod("outsider")
@@ -85,8 +88,13 @@ async def test_namespace_and_header_conditions(secured: SecuredMesh) -> None:
     async with clean_proxies(secured):
         await apply_policy(secured, NAMESPACE_AND_HEADER, secured.server, policy_key("from-other"))
         outsider = secured.mesh.pod("outsider")
-        assert (await get_via(outsider, secured.url(8080, "/"))).status == 200
-        assert (await secured.through_mesh(8080)).status == 403
+        await settles(lambda: _status(secured, "/"), 403, "the ALLOW in force")
+
+        async def from_outsider() -> int:
+            return (await get_via(outsider, secured.url(8080, "/"))).status
+
+        # The outsider's sidecar may still pool a connection to the server's previous chain.
+        await settles(from_outsider, 200, "the other namespace allowed")
         opened = await secured.traffic.get(secured.url(8080), headers={"x-token": "open-sesame"})
         assert opened.status == 200
 
@@ -127,7 +135,8 @@ async def test_explicit_deny_wins_over_allow(secured: SecuredMesh) -> None:
             policy_key("allow-path-ip"),
         )
         url = secured.url(8080, "/ip")
-        assert (await secured.traffic.get(url)).status == 403  # GET without the admin token
+        # GET without the admin token is denied.
+        await settles(lambda: _status(secured, "/ip"), 403, "the DENY in force")
         admin = await secured.traffic.get(url, headers={"x-token": "admin"})
         assert admin.status == 200  # not denied, and allowed by the ALLOW on /ip
         assert (await secured.traffic.get(url, method="POST")).status == 200
@@ -156,23 +165,30 @@ spec:
 async def test_dry_run_only_counts(secured: SecuredMesh) -> None:
     async with clean_proxies(secured):
         await apply_policy(secured, DRY_RUN_DENY, secured.server, "istio_dry_run_deny_")
-        stat = "rbac.istio_dry_run_deny_shadow_denied"
+        # Envoy's stat: <HCM prefix>.rbac.<shadow_rules_stat_prefix>.shadow_denied
+        stat = "http.inbound_0.0.0.0_8080.rbac.istio_dry_run_deny_.shadow_denied"
 
         def shadow_denied() -> int:
-            return sum(secured.traffic.stats(secured.server, stat).values())
+            return secured.traffic.stats(secured.server, f"^{re.escape(stat)}$").get(stat, 0)
 
         before = shadow_denied()
+
+        async def counted_not_denied() -> bool:
+            reply = await secured.through_mesh(8080, "/dry-run")
+            assert reply.status == 200, reply.body[:200]  # never enforced
+            return shadow_denied() > before
+
+        await wait_for(counted_not_denied, timeout=30, interval=0.2, message="shadow denial")
         assert (await secured.through_mesh(8080, "/dry-run")).status == 200
-        await wait_for(lambda: shadow_denied() > before, timeout=10, message="shadow denial")
 
 
 ALLOW_TCP_9000 = """
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: tcp-policy, namespace: default}
+metadata: {{name: tcp-policy, namespace: default}}
 spec:
   selector:
-    matchLabels: {app: tcp-echo}
+    matchLabels: {{app: tcp-echo}}
   action: {action}
   rules:
   - to: [{{operation: {{ports: ["9000"]{extra}}}}}]
@@ -188,8 +204,8 @@ async def test_tcp_traffic(secured: SecuredMesh) -> None:
         # ALLOW port 9000: 9001 is no longer allowed (the connection is closed).
         allow = ALLOW_TCP_9000.format(action="ALLOW", extra="")
         await apply_policy(secured, allow, tcp, policy_key("tcp-policy"))
+        await settles(lambda: tcp_echo(to_9001), "", "port 9001 no longer allowed")
         assert await tcp_echo(to_9000) == "9000 hello"
-        assert await tcp_echo(to_9001) == ""
         # An HTTP-only field in an ALLOW rule drops the rule on TCP: nothing is allowed.
         http_only = ALLOW_TCP_9000.format(action="ALLOW", extra=', methods: ["GET"]')
         await asyncio.to_thread(secured.traffic.api.apply, http_only, "test")
@@ -198,10 +214,11 @@ async def test_tcp_traffic(secured: SecuredMesh) -> None:
             timeout=20,
             message="the ALLOW rule with methods is dropped on TCP",
         )
-        assert await tcp_echo(to_9000) == ""
+        await settles(lambda: tcp_echo(to_9000), "", "nothing allowed on TCP")
         # In a DENY rule only the HTTP condition is dropped: port 9000 is denied for everyone.
         deny = ALLOW_TCP_9000.format(action="DENY", extra=', methods: ["GET"]')
         await apply_policy(secured, deny, tcp, policy_key("tcp-policy"), '"DENY"')
+        await settles(lambda: tcp_echo(to_9001), "9001 hello", "port 9001 allowed again")
         assert await tcp_echo(to_9000) == ""
         assert await tcp_echo(to_9001) == "9001 hello"
 

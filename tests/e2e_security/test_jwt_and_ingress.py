@@ -20,6 +20,7 @@ from tests.e2e_security.authz_helpers import (
     gateway,
     get_direct,
     policy_key,
+    settles,
 )
 from tests.e2e_security.helpers import SecuredMesh
 
@@ -60,6 +61,10 @@ def _tampered(token: str) -> str:
     return ".".join([header, base64.urlsafe_b64encode(forged).rstrip(b"=").decode(), signature])
 
 
+async def _direct_status(url: str, source: str) -> int:
+    return (await get_direct(url, source=source)).status
+
+
 async def _status(secured: SecuredMesh, headers: dict[str, str] | None = None) -> int:
     reply = await secured.traffic.get(secured.url(8080, "/headers"), headers=headers)
     return reply.status
@@ -75,6 +80,8 @@ async def test_jwt_validation_and_required_principal(
             secured, _request_authentication(issuer, "app: server"), secured.server, minted.kid
         )
         valid = minted.token("alice", audience="server", groups=["group1"])
+        tampered = _tampered(valid)
+        await settles(lambda: _status(secured, _bearer(tampered)), 401, "jwt_authn in force")
         assert await _status(secured, _bearer(valid)) == 200
         assert await _status(secured) == 200  # no token: allowed, without a principal
         stranger = JwtIssuer(issuer=minted.issuer, kid=minted.kid)  # same name, other key
@@ -101,6 +108,7 @@ spec:
       values: ["group1"]
 """
         await apply_policy(secured, require, secured.server, policy_key("require-jwt"))
+        await settles(lambda: _status(secured), 403, "the ALLOW in force")
         missing = await secured.traffic.get(secured.url(8080, "/headers"))
         assert (missing.status, missing.body) == (403, DENIED_BODY)
         assert await _status(secured, _bearer(valid)) == 200
@@ -118,7 +126,7 @@ async def test_unreachable_jwks_rejects_every_token(secured: SecuredMesh) -> Non
                 secured, _request_authentication(down, "app: server"), secured.server, "origins-0"
             )
             token = down.issuer.token("alice", audience="server")
-            assert await _status(secured, _bearer(token)) == 401
+            await settles(lambda: _status(secured, _bearer(token)), 401, "jwt_authn in force")
             assert await _status(secured) == 200
         finally:
             await down.stop()
@@ -149,6 +157,7 @@ async def test_ingress_gateway_source_ip(secured: SecuredMesh) -> None:
             gw,
             policy_key("ingress-policy", "istio-system"),
         )
+        await settles(lambda: _direct_status(url, blocked), 403, "the gateway DENY in force")
         denied = await get_direct(url, source=blocked)
         assert (denied.status, denied.body) == (403, DENIED_BODY)
         assert (await get_direct(url, source=allowed)).status == 200
@@ -175,7 +184,7 @@ async def test_ingress_jwt_and_claim_based_routing(
 
         # The route matches the validated token's claim (jwt_authn clears the route cache).
         in_group = minted.token("alice", audience="server", group="group1")
-        assert await version(_bearer(in_group)) == "app"
+        await settles(lambda: version(_bearer(in_group)), "app", "claim routing in force")
         assert (
             await version(_bearer(minted.token("bob", audience="server", group="g2"))) == "health"
         )
