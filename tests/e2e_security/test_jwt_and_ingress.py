@@ -89,10 +89,18 @@ async def test_jwt_validation_and_required_principal(
             _tampered(valid),
             minted.token("alice", audience="server", expires_in=-600),
             minted.token("alice", audience="server", issuer="https://other.test"),
-            minted.token("alice", audience="someone-else"),
             stranger.token("alice", audience="server"),
         ):
             assert await _status(secured, _bearer(bad)) == 401, bad
+        # Envoy's jwt_authn (so Istio) answers a token for another audience with 403.
+        wrong_audience = await secured.traffic.get(
+            secured.url(8080, "/headers"),
+            headers=_bearer(minted.token("alice", audience="someone-else")),
+        )
+        assert (wrong_audience.status, wrong_audience.body) == (
+            403,
+            "Audiences in Jwt are not allowed",
+        )
         # Require a token (a request principal) from this issuer, with a group claim.
         require = f"""
 apiVersion: security.istio.io/v1
