@@ -117,7 +117,7 @@ def test_proxy_config_bootstrap_and_all_are_whole_documents(mesh: LocalMesh, cli
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("secret", "ratings"), "error: unknown type 'secret'; want one of cluster, listener"),
+        (("ecds", "ratings"), "error: unknown type 'ecds'; want one of cluster, listener"),
         (("cluster", "nope"), "error: no pod matches 'nope'; pods: client-"),
         (("cluster", "ratings", "-n", "other"), "error: no pod matches 'ratings'"),
         (("cluster", ""), "error: more than one pod matches ''"),
