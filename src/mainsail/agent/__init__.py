@@ -1,8 +1,10 @@
-"""The node agent: Envoy bootstrap, Envoy lifecycle (start, adopt, drain, restart) and readiness.
+"""The node agent: Envoy bootstrap, Envoy lifecycle (start, adopt, drain, restart), readiness,
+and each pod's identity (SVID from the mesh CA, served to its Envoy over SDS).
 
 Public API: ``run_node_agent``, ``NodeAgent``, ``NodeAgentSettings``, ``build_bootstrap``,
 ``BootstrapOptions``, ``EnvoyProcess``, ``EnvoyAdmin``, ``StatusServer``, ``ProxyWorkload``,
-``ProxyPorts``, ``AgentLayout``.
+``ProxyPorts``, ``AgentLayout``, ``WorkloadIdentity``, ``CertificateSigner``, ``Svid``,
+``SdsServer``, ``PodIdentity``.
 """
 
 from mainsail.agent.admin import EnvoyAdmin
@@ -16,11 +18,23 @@ from mainsail.agent.bootstrap import (
     node_metadata,
 )
 from mainsail.agent.envoy_process import EnvoyProcess, EnvoyStatus, StopReport
-from mainsail.agent.errors import AgentError, EnvoyStartError, PodFileError
+from mainsail.agent.errors import (
+    AgentError,
+    CaUnreachable,
+    CsrRefused,
+    EnvoyStartError,
+    PodFileError,
+    SdsError,
+    SvidError,
+)
+from mainsail.agent.identity import CertificateSigner, WorkloadIdentity
 from mainsail.agent.layout import AgentLayout
 from mainsail.agent.node_agent import NodeAgent, run_node_agent
+from mainsail.agent.pod_identity import PodIdentity
+from mainsail.agent.sds import SdsServer
 from mainsail.agent.settings import NodeAgentSettings
 from mainsail.agent.status_server import StatusServer
+from mainsail.agent.svid import Svid
 from mainsail.agent.workload import ProxyPorts, ProxyWorkload, load_workload
 
 __all__ = [
@@ -28,6 +42,9 @@ __all__ = [
     "AgentError",
     "AgentLayout",
     "BootstrapOptions",
+    "CaUnreachable",
+    "CertificateSigner",
+    "CsrRefused",
     "EnvoyAdmin",
     "EnvoyProcess",
     "EnvoyStartError",
@@ -35,10 +52,16 @@ __all__ = [
     "NodeAgent",
     "NodeAgentSettings",
     "PodFileError",
+    "PodIdentity",
     "ProxyPorts",
     "ProxyWorkload",
+    "SdsError",
+    "SdsServer",
     "StatusServer",
     "StopReport",
+    "Svid",
+    "SvidError",
+    "WorkloadIdentity",
     "bootstrap_json",
     "build_bootstrap",
     "load_workload",
