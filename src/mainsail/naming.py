@@ -225,3 +225,22 @@ def build_credential_secret(credential_name: str, ca: bool = False) -> str:
 def build_spiffe_prefix(trust_domain: str) -> str:
     """``spiffe://<td>/``: inbound mTLS accepts any identity of a trusted trust domain."""
     return f"spiffe://{trust_domain}/"
+
+
+# --- telemetry: the stats scope of Istio's standard metrics, and the peer metadata exchange
+# (our Envoy has no ``istio.metadata_exchange``: each side sends its workload in plain headers
+# that the other side moves into dynamic metadata and strips, see ``xds/telemetry_peer.py``).
+ISTIO_STATS_PREFIX = "istio"
+PEER_HEADER_PREFIX = "x-mainsail-peer-"
+PEER_METADATA_NAMESPACE = "mainsail.peer"
+
+
+def build_peer_header(field: str) -> str:
+    """``x-mainsail-peer-<field>``: one peer workload attribute (``workload``, ``app``, …)."""
+    return f"{PEER_HEADER_PREFIX}{field.replace('_', '-')}"
+
+
+def parse_peer_header(header: str) -> str | None:
+    """The attribute a peer header carries, else None."""
+    rest = header.lower().removeprefix(PEER_HEADER_PREFIX)
+    return rest.replace("-", "_") if rest != header.lower() and rest else None

@@ -2,7 +2,8 @@
 
 Each case is ``golden/cases/<name>.yaml`` on top of ``golden/cases/_base.yaml``. The proxy under
 test is the sidecar ``client-1`` (10.10.0.10), or the router ``istio-ingressgateway-1``
-(10.10.0.20) when the case starts with ``# proxy: router``. Its ``ProxyNode`` is read back from
+(10.10.0.20) when the case starts with ``# proxy: router``; ``# telemetry: on`` in the first document turns
+Istio's metrics on (off elsewhere). Its ``ProxyNode`` is read back from
 the node the agent's real bootstrap announces, so the golden files show exactly what a proxy of
 the local platform receives.
 """
@@ -21,6 +22,7 @@ from mainsail import naming
 from mainsail.ads.node import proxy_node_from_envoy
 from mainsail.agent.bootstrap import BootstrapOptions, build_bootstrap
 from mainsail.agent.workload import ProxyPorts, ProxyWorkload
+from mainsail.config.mesh import DefaultProviders, MeshConfig
 from mainsail.config.parse import parse_documents
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
@@ -32,6 +34,14 @@ CASES_DIR = GOLDEN / "cases"
 BASE_NETWORK = "10.10.0"
 SIDECAR_HOST = 10
 ROUTER_HOST = 20
+# ``defaultProviders.metrics`` without ``prometheus``: no Istio metrics (access logs are off by
+# default).
+_NO_TELEMETRY = MeshConfig(default_providers=DefaultProviders(metrics=("none",)))
+# Telemetry cases also log (Istio's demo profile: ``accessLogFile: /dev/stdout``).
+_TELEMETRY = {
+    "TEXT": MeshConfig(access_log_file="/dev/stdout"),
+    "JSON": MeshConfig(access_log_file="/dev/stdout", access_log_encoding="JSON"),
+}
 FILES = {"CDS": "cds.json", "EDS": "eds.json", "LDS": "lds.json", "RDS": "rds.json"}
 
 
@@ -43,6 +53,16 @@ class Case:
     @property
     def proxy_type(self) -> str:
         return "router" if self.text.startswith("# proxy: router") else "sidecar"
+
+    @property
+    def telemetry(self) -> bool:
+        """Istio's metrics and access logs only in cases that say ``# telemetry: on`` (they
+        add thousands of lines of label formats to every listener)."""
+        return "# telemetry: on" in self.text.split("\n---", 1)[0]
+
+    @property
+    def access_log_encoding(self) -> str:
+        return "JSON" if "# access log: JSON" in self.text.split("\n---", 1)[0] else "TEXT"
 
 
 def case_names() -> list[str]:
@@ -93,7 +113,8 @@ def generate_case(case: Case, network: str = BASE_NETWORK) -> ProxyConfig:
     text = case.text.replace(f"{BASE_NETWORK}.", f"{network}.")
     parsed = parse_documents(text, source=f"{case.name}.yaml")
     assert parsed.ok, [str(e) for e in parsed.errors]
-    return generate(build_snapshot(parsed.resources), proxy_node(case, network))
+    mesh = _TELEMETRY.get(case.access_log_encoding) if case.telemetry else _NO_TELEMETRY
+    return generate(build_snapshot(parsed.resources, mesh=mesh), proxy_node(case, network))
 
 
 def as_json(config: ProxyConfig) -> dict[str, str]:

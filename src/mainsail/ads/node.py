@@ -29,6 +29,7 @@ EXTRA_KEYS: Final[tuple[str, ...]] = (
     "ENVOY_PROMETHEUS_PORT",
     "MAINSAIL_ADMIN_PORT",
     "MAINSAIL_AGENT_PORT",
+    "MAINSAIL_ACCESS_LOG",
 )
 
 

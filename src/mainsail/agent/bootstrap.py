@@ -40,6 +40,8 @@ class BootstrapOptions:
     domain: str = "cluster.local"
     # The node agent's SDS socket for this pod, once it serves one (adds the ``sds-grpc`` cluster).
     sds_socket: Path | None = None
+    # The pod's access log file (MeshConfig ``accessLogFile: /dev/stdout`` writes there).
+    access_log: Path | None = None
 
 
 def node_cluster(workload: ProxyWorkload) -> str:
@@ -84,6 +86,7 @@ def node_metadata(workload: ProxyWorkload, options: BootstrapOptions) -> dict[st
             str(port): str(app) for port, app in sorted(workload.app_ports.items())
         },
         "ISTIO_VERSION": options.istio_version,
+        **({"MAINSAIL_ACCESS_LOG": str(options.access_log)} if options.access_log else {}),
     }
 
 
@@ -122,6 +125,7 @@ def build_bootstrap(workload: ProxyWorkload, options: BootstrapOptions) -> dict[
                     stat_prefix="stats",
                     path=PROMETHEUS_PATH,
                     cluster=naming.PROMETHEUS_STATS_CLUSTER,
+                    rename_istio_metrics=True,
                 ),
                 _http_listener(
                     workload.ip,
@@ -241,10 +245,44 @@ def _load_assignment(name: str, host: str, port: int) -> dict[str, Any]:
     }
 
 
+# Envoy prints the stats access logger's ``istio`` scope as ``envoy_istio_*``; Istio's names have
+# no ``envoy_`` (its stats filter registers a custom namespace, which stock Envoy cannot). The
+# Prometheus listener renames those families at line starts on the way out; scrapes only.
+_RENAME_ISTIO_METRICS = """
+function envoy_on_response(handle)
+  local body = handle:body()
+  if body == nil then return end
+  local text = "\\n" .. body:getBytes(0, body:length())
+  text = string.gsub(text, "\\n# TYPE envoy_istio_", "\\n# TYPE istio_")
+  text = string.gsub(text, "\\nenvoy_istio_", "\\nistio_")
+  body:setBytes(string.sub(text, 2))
+end
+"""
+_LUA = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua"
+
+
 def _http_listener(
-    ip: str, port: int, *, stat_prefix: str, path: str, cluster: str
+    ip: str,
+    port: int,
+    *,
+    stat_prefix: str,
+    path: str,
+    cluster: str,
+    rename_istio_metrics: bool = False,
 ) -> dict[str, Any]:
-    return {
+    filters: list[dict[str, Any]] = []
+    if rename_istio_metrics:
+        filters.append(
+            {
+                "name": "envoy.filters.http.lua",
+                "typed_config": {
+                    "@type": _LUA,
+                    "default_source_code": {"inline_string": _RENAME_ISTIO_METRICS},
+                },
+            }
+        )
+    filters.append({"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}})
+    listener: dict[str, Any] = {
         "name": naming.build_listener_name(ip, port),
         "address": _address(ip, port),
         "filter_chains": [
@@ -270,18 +308,17 @@ def _http_listener(
                                     }
                                 ]
                             },
-                            "http_filters": [
-                                {
-                                    "name": "envoy.filters.http.router",
-                                    "typed_config": {"@type": _ROUTER},
-                                }
-                            ],
+                            "http_filters": filters,
                         },
                     }
                 ]
             }
         ],
     }
+    if rename_istio_metrics:
+        # The Lua filter holds the whole scrape in memory: allow more than the 1 MiB default.
+        listener["per_connection_buffer_limit_bytes"] = 64 * 1024 * 1024
+    return listener
 
 
 def _stats_config(domain: str) -> dict[str, Any]:

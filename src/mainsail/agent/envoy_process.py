@@ -208,6 +208,7 @@ class EnvoyProcess:
             istio_version=s.istio_version,
             domain=s.domain,
             sds_socket=self._sds_socket,
+            access_log=self._layout.logs_dir / f"{self.key}.access.log",
         )
         return bootstrap_json(self.workload, options)
 

@@ -16,6 +16,18 @@ class OutboundTrafficPolicy(WireModel):
     mode: Literal["ALLOW_ANY", "REGISTRY_ONLY"] = "ALLOW_ANY"
 
 
+class DefaultProviders(WireModel):
+    """Istio's ``defaultProviders``: which providers apply when no Telemetry resource says.
+
+    ``metrics`` empty means Istio's default, ``prometheus`` (the standard ``istio_*`` metrics);
+    a list without ``prometheus`` turns them off.
+    """
+
+    metrics: tuple[str, ...] = ()
+    access_logging: tuple[str, ...] = ()
+    tracing: tuple[str, ...] = ()
+
+
 class MeshConfig(WireModel):
     root_namespace: str = "istio-system"
     trust_domain: str = "cluster.local"
@@ -34,6 +46,12 @@ class MeshConfig(WireModel):
     )
     # Named providers (CUSTOM AuthorizationPolicy ext_authz; see ``config.extension_providers``).
     extension_providers: tuple[ExtensionProvider, ...] = ()
+    # Access logs (Istio: off unless set; ``/dev/stdout`` goes to the pod's own access log file on
+    # the local platform, ``<home>/logs/<ns>.<pod>.access.log``). Format empty: Istio's default.
+    access_log_file: str = ""
+    access_log_encoding: Literal["TEXT", "JSON"] = "TEXT"
+    access_log_format: str = ""
+    default_providers: DefaultProviders = Field(default_factory=DefaultProviders)
     h2_upgrade_policy: Literal["DO_NOT_UPGRADE", "UPGRADE"] = "DO_NOT_UPGRADE"
     # Test hook (never set in production): VirtualService names whose routes translation
     # deliberately corrupts so that Envoy NACKs them; proves NACK handling end to end.

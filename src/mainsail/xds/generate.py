@@ -47,6 +47,7 @@ from mainsail.xds.sidecar_ingress import (
     ingress_ports,
 )
 from mainsail.xds.tcp_outbound import build_tcp_outbound_listeners, tcp_outbound_ports
+from mainsail.xds.telemetry import with_telemetry
 from mainsail.xds.translation_cache import Same, TranslationCache
 
 Shared = tuple[XdsResource, ...]
@@ -217,7 +218,10 @@ class Translator:
             {
                 naming.CLUSTER_TYPE: [*local_clusters, *clusters],
                 naming.ENDPOINT_TYPE: endpoints,
-                naming.LISTENER_TYPE: [XdsResource.pack(lst.name, lst) for lst in listeners],
+                naming.LISTENER_TYPE: [
+                    XdsResource.pack(lst.name, lst)
+                    for lst in with_telemetry(snapshot, view, listeners)
+                ],
                 naming.ROUTE_TYPE: routes,
             }
         )

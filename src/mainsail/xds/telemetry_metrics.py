@@ -1,0 +1,290 @@
+"""Istio's standard metrics from Envoy's stats access logger (``envoy.access_loggers.stats``).
+
+Our Envoy has no ``istio.stats`` filter, so each HCM and ``tcp_proxy`` gets stats access loggers
+whose counters and histograms carry Istio's names, label set and default buckets (Envoy's
+default histogram buckets are Istio's: 0.5 … 3600000). Label values come from:
+
+- the proxy's own workload: constants compiled in at translation (``source_*`` on a client or
+  gateway, ``destination_*`` on a server sidecar);
+- the peer's workload: dynamic metadata the peer exchange filters stored
+  (``xds.telemetry_peer``), ``unknown`` when the peer sent none;
+- principals: the mTLS certificates only (CEL ``upstream.uri_san_*`` on the client,
+  ``connection.uri_san_*`` on the server), never a header;
+- ``destination_service*`` on a client: Istio's own cluster metadata
+  ``istio.services[0].host|name|namespace`` (CEL ``xds.cluster_metadata``); on a server: the
+  Service the inbound port belongs to.
+
+Stats go to the ``istio`` scope (``stats_scope``: the replacement of the deprecated
+``stat_prefix``, which our xds-protos do not know yet, so it is appended as raw field 6), whose
+counter and histogram caps bound cardinality. Envoy prints them as ``envoy_istio_*``; the
+bootstrap's Prometheus listener renames them to Istio's ``istio_*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from envoy.config.accesslog.v3 import accesslog_pb2
+from envoy.data.accesslog.v3 import accesslog_pb2 as accesslog_data_pb2
+from envoy.extensions.access_loggers.stats.v3 import stats_pb2
+from google.protobuf import wrappers_pb2
+
+from mainsail import naming
+from mainsail.xds.telemetry_peer import PEER_FIELDS, UNKNOWN, WorkloadIdentity, peer_metadata_format
+
+STATS_LOGGER = "envoy.access_loggers.stats"
+# Per logger scope: beyond these, new series are dropped (Envoy's scope limits), not grown.
+MAX_COUNTERS = 10000
+MAX_HISTOGRAMS = 2000
+
+Reporter = Literal["source", "destination"]
+
+_Config = stats_pb2.Config
+_Tag = stats_pb2.Config.Tag
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DestinationService:
+    """The Service a server sidecar's inbound port serves (its ``destination_service*``)."""
+
+    host: str
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsSpec:
+    """Everything the labels need for one HCM or ``tcp_proxy``."""
+
+    reporter: Reporter
+    own: WorkloadIdentity
+    # Server side only: the inbound port's Service (None: ``unknown``).
+    service: DestinationService | None = None
+    # Client side: read the Host header when the cluster has no Istio service metadata
+    # (Istio does on sidecar outbound, not on gateways).
+    host_fallback: bool = False
+
+
+def _constant(value: str) -> str:
+    # A tag's value is a format string: a literal ``%`` must be doubled.
+    return (value or UNKNOWN).replace("%", "%%")
+
+
+def _cel(expression: str) -> str:
+    return f"%CEL({expression})%"
+
+
+def _san(attribute: str) -> str:
+    return _cel(f"has({attribute}) && {attribute} != '' ? {attribute} : '{UNKNOWN}'")
+
+
+def _cluster_service(field: str, fallback: str) -> str:
+    meta = "xds.cluster_metadata"
+    istio = f"{meta}.filter_metadata.istio"
+    return _cel(
+        f"has({meta}) ? (has({istio}) && has({istio}.services) ? {istio}.services[0].{field}"
+        f" : {fallback}) : '{UNKNOWN}'"
+    )
+
+
+def _special_cluster_name() -> str:
+    # PassthroughCluster / BlackHoleCluster carry no service: Istio reports the cluster's name.
+    return (
+        f"xds.cluster_name == '{naming.PASSTHROUGH_CLUSTER}' || "
+        f"xds.cluster_name == '{naming.BLACKHOLE_CLUSTER}' ? xds.cluster_name : '{UNKNOWN}'"
+    )
+
+
+def _workload_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
+    own = {field: _constant(spec.own.value(field)) for field in PEER_FIELDS}
+    peer = {field: peer_metadata_format(field) for field in PEER_FIELDS}
+    source, destination = (own, peer) if spec.reporter == "source" else (peer, own)
+    if spec.reporter == "source":
+        source_principal = _san("upstream.uri_san_local_certificate")
+        destination_principal = _san("upstream.uri_san_peer_certificate")
+        host_fallback = (
+            f"has(request.host) ? request.host : '{UNKNOWN}'"
+            if spec.host_fallback
+            else f"'{UNKNOWN}'"
+        )
+        service = _cluster_service("host", host_fallback)
+        service_name = _cluster_service("name", _special_cluster_name())
+        service_namespace = _cluster_service("namespace", f"'{UNKNOWN}'")
+    else:
+        source_principal = _san("connection.uri_san_peer_certificate")
+        destination_principal = _san("connection.uri_san_local_certificate")
+        known = spec.service
+        service = _constant(known.host if known else "")
+        service_name = _constant(known.name if known else "")
+        service_namespace = _constant(known.namespace if known else "")
+    return [
+        ("reporter", spec.reporter),
+        ("source_workload", source["workload"]),
+        ("source_canonical_service", source["canonical_service"]),
+        ("source_canonical_revision", source["canonical_revision"]),
+        ("source_workload_namespace", source["namespace"]),
+        ("source_principal", source_principal),
+        ("source_app", source["app"]),
+        ("source_version", source["version"]),
+        ("source_cluster", source["cluster"]),
+        ("destination_workload", destination["workload"]),
+        ("destination_workload_namespace", destination["namespace"]),
+        ("destination_principal", destination_principal),
+        ("destination_app", destination["app"]),
+        ("destination_version", destination["version"]),
+        ("destination_service", service),
+        ("destination_canonical_service", destination["canonical_service"]),
+        ("destination_canonical_revision", destination["canonical_revision"]),
+        ("destination_service_name", service_name),
+        ("destination_service_namespace", service_namespace),
+        ("destination_cluster", destination["cluster"]),
+    ]
+
+
+def _security_policy(spec: MetricsSpec) -> str:
+    # Istio: the client cannot tell, so ``unknown``; the server says whether the peer presented
+    # a certificate on this connection.
+    if spec.reporter == "source":
+        return UNKNOWN
+    return _cel("connection.mtls ? 'mutual_tls' : 'none'")
+
+
+_GRPC = (
+    "'content-type' in request.headers && "
+    "request.headers['content-type'].startsWith('application/grpc')"
+)
+
+
+def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
+    """Istio's HTTP label set, in its order (``istio_stats.cc``)."""
+    return [
+        *_workload_tags(spec),
+        ("request_protocol", _cel(f"{_GRPC} ? 'grpc' : 'http'")),
+        ("response_code", "%RESPONSE_CODE%"),
+        # Empty for non-gRPC responses, as Istio's.
+        ("grpc_response_status", "%GRPC_STATUS_NUMBER%"),
+        ("response_flags", "%RESPONSE_FLAGS%"),
+        ("connection_security_policy", _security_policy(spec)),
+    ]
+
+
+def tcp_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
+    return [
+        *_workload_tags(spec),
+        ("request_protocol", "tcp"),
+        ("response_flags", "%RESPONSE_FLAGS%"),
+        ("connection_security_policy", _security_policy(spec)),
+    ]
+
+
+def _stat(name: str, tags: Sequence[tuple[str, str]]) -> stats_pb2.Config.Stat:
+    return stats_pb2.Config.Stat(
+        name=name, tags=[_Tag(name=key, value_format=value) for key, value in tags]
+    )
+
+
+def _counter(
+    name: str, tags: Sequence[tuple[str, str]], value_format: str = ""
+) -> stats_pb2.Config.Counter:
+    counter = stats_pb2.Config.Counter(stat=_stat(name, tags))
+    if value_format:
+        counter.value_format = value_format
+    else:
+        counter.value_fixed.CopyFrom(wrappers_pb2.UInt64Value(value=1))
+    return counter
+
+
+def _histogram(
+    name: str, tags: Sequence[tuple[str, str]], unit: int, value_format: str
+) -> stats_pb2.Config.Histogram:
+    return stats_pb2.Config.Histogram(
+        stat=_stat(name, tags),
+        unit=unit,
+        value_format=value_format,
+    )
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _uint32_value(field: int, value: int) -> bytes:
+    # google.protobuf.UInt32Value { uint32 value = 1; }
+    return _length_delimited(field, _varint(1 << 3 | 0) + _varint(value))
+
+
+def stats_scope_field() -> bytes:
+    """``Config.stats_scope`` (field 6, ``envoy.type.v3.Scope``) on the wire: prefix ``istio``
+    (field 5), ``max_counters`` (1) and ``max_histograms`` (3)."""
+    scope = (
+        _uint32_value(1, MAX_COUNTERS)
+        + _uint32_value(3, MAX_HISTOGRAMS)
+        + _length_delimited(5, naming.ISTIO_STATS_PREFIX.encode())
+    )
+    return _length_delimited(6, scope)
+
+
+def _logger(
+    config: stats_pb2.Config, log_filter: accesslog_pb2.AccessLogFilter | None
+) -> accesslog_pb2.AccessLog:
+    config.MergeFromString(stats_scope_field())
+    logger = accesslog_pb2.AccessLog(name=STATS_LOGGER)
+    logger.typed_config.Pack(config)
+    if log_filter is not None:
+        logger.filter.CopyFrom(log_filter)
+    return logger
+
+
+def http_metrics_loggers(spec: MetricsSpec) -> list[accesslog_pb2.AccessLog]:
+    """``istio_requests_total``, ``istio_request_duration_milliseconds``, ``istio_request_bytes``,
+    ``istio_response_bytes`` (sizes are wire bytes, as Istio's byte meters)."""
+    tags = http_tags(spec)
+    unit = stats_pb2.Config.Histogram
+    config = _Config(
+        counters=[_counter("requests_total", tags)],
+        histograms=[
+            _histogram("request_duration_milliseconds", tags, unit.Milliseconds, "%DURATION%"),
+            _histogram("request_bytes", tags, unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_RECEIVED%"),
+            _histogram("response_bytes", tags, unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_SENT%"),
+        ],
+    )
+    return [_logger(config, None)]
+
+
+def log_type_filter(*types: int) -> accesslog_pb2.AccessLogFilter:
+    return accesslog_pb2.AccessLogFilter(
+        log_type_filter=accesslog_pb2.LogTypeFilter(types=list(types))
+    )
+
+
+def tcp_metrics_loggers(spec: MetricsSpec) -> list[accesslog_pb2.AccessLog]:
+    """Opened connections when the upstream connects (``tcp_proxy`` must flush its access log
+    on connect), closed connections and byte totals when the connection ends."""
+    tags = tcp_tags(spec)
+    kinds = accesslog_data_pb2.AccessLogType
+    opened = _Config(counters=[_counter("tcp_connections_opened_total", tags)])
+    closed = _Config(
+        counters=[
+            _counter("tcp_connections_closed_total", tags),
+            _counter("tcp_sent_bytes_total", tags, "%BYTES_SENT%"),
+            _counter("tcp_received_bytes_total", tags, "%BYTES_RECEIVED%"),
+        ]
+    )
+    return [
+        _logger(opened, log_type_filter(kinds.TcpUpstreamConnected)),
+        _logger(closed, log_type_filter(kinds.TcpConnectionEnd)),
+    ]
