@@ -7,16 +7,18 @@ import dataclasses
 from collections.abc import Sequence
 
 import pytest
+import yaml
 
 from mainsail import naming
 from mainsail.config.base import Resource
+from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.xds.generate import Translator, generate
 from mainsail.xds.resources import ProxyConfig
 from mainsail.xds.translation_cache import Same, TranslationCache
-from tests.testing.bookinfo_mesh import BookInfo, _parsed, _platform, sample
+from tests.testing.bookinfo_mesh import BookInfo, _parsed, _platform, _pods, sample
 from tests.xds.cases import case_names, load_case, proxy_node
 
 
@@ -113,3 +115,41 @@ def test_entries_not_used_for_two_rounds_are_dropped() -> None:
     cache.new_round()
     cache.new_round()
     assert cache.get("k", lambda: "third") == "third"
+
+
+def test_peer_authentication_changes_miss_the_cached_service_clusters() -> None:
+    """Auto mTLS reads the namespace's PeerAuthentication (socket matches) and each endpoint's
+    workload policy (EDS tlsMode marks): a change to either must not be served from the cache."""
+    # BookInfo with sidecars, as the platform labels them (the gateway has none).
+    manifests = sample("ingress/istio-ingressgateway.yaml") + "\n---\n"
+    manifests += sample("bookinfo/platform/bookinfo.yaml")
+    pods = list(yaml.safe_load_all(_pods(manifests, "10.40.0")))
+    for pod in pods:
+        if "istio" not in pod["metadata"]["labels"]:
+            pod["metadata"]["labels"][naming.TLS_MODE_LABEL] = naming.TLS_MODE_ISTIO
+    base = [*_parsed(manifests), *_parsed(yaml.safe_dump_all(pods))]
+    namespace_disable = _parsed(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        "metadata: {name: default, namespace: default}\nspec:\n  mtls: {mode: DISABLE}\n"
+    )
+    ratings_port_disable = _parsed(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        "metadata: {name: ratings, namespace: default}\nspec:\n"
+        "  selector: {matchLabels: {app: ratings}}\n"
+        '  portLevelMtls: {"9080": {mode: DISABLE}}\n'
+    )
+    settings = MeshConfig()  # one instance, as the control plane keeps it across snapshots
+    mesh = BookInfo(build_snapshot(base, settings), "10.40.0")
+    nodes = [mesh.productpage(), mesh.gateway()]
+    cache = TranslationCache()
+    seen: list[dict[str, dict[str, str]]] = []
+    for extra in ((), namespace_disable, (), ratings_port_disable, ()):
+        snapshot = build_snapshot([*base, *extra], settings)
+        translator = Translator(snapshot, cache)
+        for node in nodes:
+            assert versions(translator.generate(node)) == versions(generate(snapshot, node))
+        seen.append(versions(generate(snapshot, nodes[0])))
+    clusters, endpoints = naming.CLUSTER_TYPE, naming.ENDPOINT_TYPE
+    assert seen[1][clusters] != seen[0][clusters]  # the policy changed what the proxy gets
+    assert seen[3][endpoints] != seen[0][endpoints]
+    assert seen[2] == seen[0] == seen[4]
