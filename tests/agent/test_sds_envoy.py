@@ -17,6 +17,7 @@ import pytest
 
 from mainsail.agent.identity import WorkloadIdentity
 from mainsail.agent.sds import SdsServer
+from mainsail.agent.trust_bundle import TrustBundle
 from mainsail.cli.proxy_config import secret_rows
 from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.sds import ApiType
@@ -29,7 +30,12 @@ SPIFFE = "spiffe://cluster.local/ns/shop/sa/web"
 
 @contextlib.asynccontextmanager
 async def sds_and_envoy(
-    tmp_path: Path, ca: InMemoryCa, *, ttl_s: int = 300, api_type: ApiType = "GRPC"
+    tmp_path: Path,
+    ca: InMemoryCa,
+    *,
+    ttl_s: int = 300,
+    api_type: ApiType = "GRPC",
+    bundle: TrustBundle | None = None,
 ) -> AsyncIterator[tuple[WorkloadIdentity, SdsServer, EnvoyProcess]]:
     identity = WorkloadIdentity(
         pod="shop.web-abcde-0",
@@ -39,6 +45,7 @@ async def sds_and_envoy(
         ttl_s=ttl_s,
         retry_initial_s=0.2,
         retry_cap_s=1.0,
+        bundle=bundle,
     )
     pod = workload()
     # Not under tmp_path: pytest's paths can pass the 108-byte Unix socket limit.
@@ -133,3 +140,27 @@ async def _default_serial(envoy: EnvoyProcess, other_than: int | None = None) ->
         return None
     serial: int = held["serials"][0]
     return None if serial == other_than else serial
+
+
+async def test_a_root_seen_by_one_pod_reaches_every_pods_rootca(tmp_path: Path) -> None:
+    """After a root rotation the first pod to renew brings the new bundle; a pod that has not
+    renewed yet trusts the new root at once (its own certificate unchanged)."""
+    ca = InMemoryCa(allowed={SPIFFE})
+    bundle = TrustBundle()
+    renewing = WorkloadIdentity(
+        pod="shop.other-0", spiffe_id=SPIFFE, signer=ca, token=lambda: "t", ttl_s=300, bundle=bundle
+    )
+    async with sds_and_envoy(tmp_path, ca, bundle=bundle) as (identity, _server, envoy):
+        first = await wait_for(lambda: _default_serial(envoy), timeout=20, message="first SVID")
+        new_root = ca.add_root()
+        await renewing.renew()
+
+        async def two_roots() -> bool:
+            held = await held_secrets(envoy)
+            return held.get("ROOTCA", {}).get("serials") == [
+                ca.root.serial_number,
+                new_root.serial_number,
+            ]
+
+        await wait_for(two_roots, timeout=20, message="the new root in the other pod's ROOTCA")
+        assert await _default_serial(envoy) == first and identity.version == 1

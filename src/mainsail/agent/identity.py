@@ -27,6 +27,7 @@ from mainsail.agent.svid import (
     renewal_time,
     svid_from_response,
 )
+from mainsail.agent.trust_bundle import TrustBundle
 from mainsail.backoff import RestartBackoff
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class WorkloadIdentity:
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        bundle: TrustBundle | None = None,
     ) -> None:
         self.pod = pod
         self.spiffe_id = spiffe_id
@@ -67,6 +69,8 @@ class WorkloadIdentity:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        # Shared by the node's pods (``trust_bundle``); a pod of its own when not given.
+        self.bundle = bundle or TrustBundle()
         self._svid: Svid | None = None
         self._version = 0
         self._changed = asyncio.Event()
@@ -96,6 +100,8 @@ class WorkloadIdentity:
         token = self._token()
         response = await self._signer.sign(csr, self._ttl_s, token)
         svid = svid_from_response(response, key=key, spiffe_id=self.spiffe_id)
+        if self.bundle.update(svid.roots):
+            log.info("%s: trust bundle now has %d root(s)", self.pod, len(svid.roots))
         self._svid = svid
         self._version += 1
         # Wake the waiters, then arm a fresh event for the next change.

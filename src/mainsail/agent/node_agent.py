@@ -34,6 +34,7 @@ from mainsail.agent.layout import AgentLayout
 from mainsail.agent.pod_identity import PodIdentity
 from mainsail.agent.settings import NodeAgentSettings
 from mainsail.agent.status_server import StatusServer
+from mainsail.agent.trust_bundle import TrustBundle
 from mainsail.agent.workload import ProxyWorkload, load_workload
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class NodeAgent:
             signer = CaSigner(settings.ca_target)
         self._signer = signer
         self._identities: dict[str, PodIdentity] = {}
+        # One per node: a root rotation seen by one pod reaches every pod's ROOTCA.
+        self.trust_bundle = TrustBundle()
         self._status = StatusServer()
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, EnvoyProcess] = {}
@@ -163,6 +166,7 @@ class NodeAgent:
             signer=self._signer,
             clock=self._wall_clock,
             sleep=self._sleep,
+            bundle=self.trust_bundle,
         )
         await identity.start()
         self._identities[workload.key] = identity

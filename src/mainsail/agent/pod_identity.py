@@ -19,6 +19,7 @@ from mainsail.agent.identity import CertificateSigner, Clock, Sleep, WorkloadIde
 from mainsail.agent.layout import AgentLayout
 from mainsail.agent.sds import SdsServer
 from mainsail.agent.settings import NodeAgentSettings
+from mainsail.agent.trust_bundle import TrustBundle
 from mainsail.agent.workload import ProxyWorkload
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class PodIdentity:
         signer: CertificateSigner,
         clock: Clock,
         sleep: Sleep,
+        bundle: TrustBundle | None = None,
     ) -> None:
         key = workload.key
         token_file = layout.token_file(key)
@@ -62,6 +64,7 @@ class PodIdentity:
             retry_cap_s=settings.csr_retry_cap_s,
             clock=clock,
             sleep=sleep,
+            bundle=bundle,
         )
         self.sds = SdsServer(self.identity, layout.sds_socket(key))
         self._task: asyncio.Task[None] | None = None

@@ -54,7 +54,7 @@ class SdsServer:
         self.identity = identity
         self.socket = socket
         self._server: grpc.aio.Server | None = None
-        self._secrets: tuple[int, dict[str, PackedSecret]] | None = None
+        self._secrets: tuple[tuple[int, int], dict[str, PackedSecret]] | None = None
         self._files = FileSecrets(identity.pod)
         self.streams = 0
 
@@ -85,10 +85,11 @@ class SdsServer:
         """What can be served of ``names`` now: the current SVID's (built once per SVID; none
         before the first) and the file secrets whose files can be read."""
         result: dict[str, PackedSecret] = {}
-        svid, version = self.identity.svid, self.identity.version
+        svid, bundle = self.identity.svid, self.identity.bundle
+        version = (self.identity.version, bundle.version)
         if svid is not None:
             if self._secrets is None or self._secrets[0] != version:
-                self._secrets = (version, build_secrets(svid))
+                self._secrets = (version, build_secrets(svid, bundle.roots))
             result.update(self._secrets[1])
         for name in names:
             if name not in SERVED_SECRETS and servable(name):
@@ -104,6 +105,7 @@ class SdsServer:
         events: asyncio.Queue[object] = asyncio.Queue()
         reader = asyncio.create_task(_read(requests, events))
         watcher = asyncio.create_task(_watch(self.identity, events))
+        bundle_watcher = asyncio.create_task(_watch_bundle(self.identity, events))
         self.streams += 1
         getter: asyncio.Future[object] | None = None
         try:
@@ -141,7 +143,7 @@ class SdsServer:
             self.streams -= 1
             if getter is not None:
                 getter.cancel()
-            for task in (reader, watcher):
+            for task in (reader, watcher, bundle_watcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -161,6 +163,13 @@ async def _watch(identity: WorkloadIdentity, events: asyncio.Queue[object]) -> N
     version = 0
     while True:
         version, _ = await identity.wait_newer(version)
+        events.put_nowait(_NEW_SVID)
+
+
+async def _watch_bundle(identity: WorkloadIdentity, events: asyncio.Queue[object]) -> None:
+    version = identity.bundle.version
+    while True:
+        version = await identity.bundle.wait_newer(version)
         events.put_nowait(_NEW_SVID)
 
 

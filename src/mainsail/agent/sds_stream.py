@@ -62,8 +62,10 @@ def servable(name: str) -> bool:
     )
 
 
-def build_secrets(svid: Svid) -> dict[str, PackedSecret]:
-    """``default`` and ``ROOTCA`` of an SVID, packed, versioned by content."""
+def build_secrets(svid: Svid, roots: tuple[str, ...] = ()) -> dict[str, PackedSecret]:
+    """``default`` of an SVID and ``ROOTCA`` of ``roots`` (the SVID's own when empty), packed,
+    versioned by content."""
+    roots_pem = "".join(roots) or svid.roots_pem
     default = secret_pb2.Secret(
         name=naming.WORKLOAD_SECRET,
         tls_certificate=common_pb2.TlsCertificate(
@@ -74,11 +76,11 @@ def build_secrets(svid: Svid) -> dict[str, PackedSecret]:
     root = secret_pb2.Secret(
         name=naming.ROOT_CA_SECRET,
         validation_context=common_pb2.CertificateValidationContext(
-            trusted_ca=base_pb2.DataSource(inline_bytes=svid.roots_pem.encode()),
+            trusted_ca=base_pb2.DataSource(inline_bytes=roots_pem.encode()),
         ),
     )
     result: dict[str, PackedSecret] = {}
-    for secret, content in ((default, svid.chain_pem + svid.key), (root, svid.roots_pem)):
+    for secret, content in ((default, svid.chain_pem + svid.key), (root, roots_pem)):
         packed = any_pb2.Any()
         packed.Pack(secret)
         version = hashlib.sha256(content.encode()).hexdigest()[:16]
