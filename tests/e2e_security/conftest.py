@@ -21,11 +21,24 @@ MESH = Path(__file__).with_name("mesh.yaml")
 # Authorization/JWT workloads (tcp-echo, a second namespace, the ingress gateway).
 AUTHZ = Path(__file__).with_name("authz.yaml")
 TRUST_DOMAIN_ALIAS = "old.example"
+EXT_AUTHZ_PROVIDER = {
+    "name": "sample-ext-authz-http",
+    "envoyExtAuthzHttp": {
+        "service": "ext-authz.default.svc.cluster.local",
+        "port": 8000,
+        "includeRequestHeadersInCheck": ["x-ext-authz"],
+        "headersToDownstreamOnDeny": ["x-ext-authz-check-result"],
+    },
+}
 
 
 @pytest.fixture(scope="package")
 def security_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMesh]:
-    mesh_config = {"trustDomainAliases": [TRUST_DOMAIN_ALIAS]}
+    mesh_config = {
+        "trustDomainAliases": [TRUST_DOMAIN_ALIAS],
+        # AuthorizationPolicy CUSTOM (test_policy_authorization): Istio's ext-authz sample.
+        "extensionProviders": [EXT_AUTHZ_PROVIDER],
+    }
     with LocalMesh(
         [MESH, AUTHZ], tmp_path_factory.mktemp("security"), mesh_config=mesh_config
     ) as mesh:

@@ -240,3 +240,36 @@ async def test_authz_check_lists_the_policies(secured: SecuredMesh) -> None:
             ["DENY", "deny-method-get.default", "1"],
             ["ALLOW", "allow-path-ip.default", "1"],
         ]
+
+
+EXT_AUTHZ = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz, namespace: default}
+spec:
+  selector:
+    matchLabels: {app: server}
+  action: CUSTOM
+  provider: {name: sample-ext-authz-http}
+  rules:
+  - to: [{operation: {paths: ["/headers"]}}]
+"""
+
+
+async def test_custom_action_with_ext_authz(secured: SecuredMesh) -> None:
+    """Istio's ext-authz task: requests to /headers are checked by the external authorizer,
+    which allows only those with ``x-ext-authz: allow``; other paths are not checked."""
+    async with clean_proxies(secured):
+        await apply_policy(
+            secured, EXT_AUTHZ, secured.server, "istio-ext-authz-sample-ext-authz-http-"
+        )
+        await settles(lambda: _status(secured, "/headers"), 403, "CUSTOM in force")
+        denied = await secured.traffic.get(secured.url(8080, "/headers"))
+        assert denied.status == 403
+        assert "denied by ext_authz" in denied.body
+        assert denied.headers.get("x-ext-authz-check-result") == "denied"
+        allowed = await secured.traffic.get(
+            secured.url(8080, "/headers"), headers={"x-ext-authz": "allow"}
+        )
+        assert allowed.status == 200, allowed.body[:200]
+        assert (await secured.through_mesh(8080, "/ip")).status == 200  # not checked
