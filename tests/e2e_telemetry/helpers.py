@@ -1,0 +1,30 @@
+"""Scraping a pod's ``:15090/stats/prometheus`` and finding Istio's series in it."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from mainsail.cli.stat_metrics import Sample, parse_prometheus_text, series
+from mainsail.platform.pod import PodSpec
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def scrape_text(pod: PodSpec) -> str:
+    """What Prometheus reads from the pod's Envoy (``:15090``, Istio's ``prometheus.io/port``)."""
+    url = f"http://{pod.ip}:{pod.proxy_ports.prometheus}/stats/prometheus"
+    with _NO_PROXY.open(url, timeout=10) as response:
+        body: bytes = response.read()
+    return body.decode()
+
+
+def scrape(pod: PodSpec) -> list[Sample]:
+    return parse_prometheus_text(scrape_text(pod))
+
+
+def find(pod: PodSpec, name: str, **labels: str) -> list[Sample]:
+    return series(scrape(pod), name, **labels)
+
+
+def spiffe(pod: PodSpec, trust_domain: str = "cluster.local") -> str:
+    return f"spiffe://{trust_domain}/ns/{pod.namespace}/sa/{pod.service_account}"
