@@ -143,3 +143,28 @@ def test_each_envoy_dials_its_own_private_sds_socket(mesh: LocalMesh) -> None:
         assert socket.is_socket() and socket.stat().st_mode & 0o777 == 0o600
         sockets.add(socket)
     assert len(sockets) == len(mesh.pods())
+
+
+def test_root_rotation_keeps_mutual_tls_working(mesh: LocalMesh) -> None:
+    """``mainsail ca rotate-root``: the next renewals bring both roots to every Envoy's ROOTCA,
+    then certificates signed by the new root; requests between sidecars keep succeeding."""
+    client, ratings = mesh.pod("client"), mesh.pod("ratings")
+    proxy = f"http://{client.ip}:{client.proxy_ports.outbound}"
+    rotated = mesh.cli("ca", "rotate-root", "--overlap", "10m")
+    assert rotated.returncode == 0, rotated.stderr
+    failures: list[int] = []
+
+    def both_roots_everywhere() -> bool:
+        status, _ = get_via_sidecar(proxy, "http://ratings:9080/ratings/0")
+        if status != 200:
+            failures.append(status)
+        return all(root_rows(mesh, pod) == 2 for pod in (client, ratings))
+
+    wait_for_sync(both_roots_everywhere, timeout=45, interval=0.2, message="two roots")
+    assert failures == []
+
+
+def root_rows(mesh: LocalMesh, pod: PodSpec) -> int:
+    result = mesh.cli("proxy-config", "secret", pod.name)
+    rows = [re.split(r" {3,}", line.strip()) for line in result.stdout.splitlines()[1:]]
+    return sum(1 for r in rows if r[0] == "ROOTCA" and r[2] == "ACTIVE")
