@@ -75,7 +75,9 @@ class SdsServer:
         self._server = server
         log.info("sds: %s serving on %s", self.identity.pod, self.socket)
 
-    async def stop(self, grace: float = 0.5) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop serving; SDS streams never end by themselves, so by default they are cut at once
+        (Envoy keeps the secrets it holds and reconnects to the next server on the socket)."""
         server, self._server = self._server, None
         if server is not None:
             await server.stop(grace)
