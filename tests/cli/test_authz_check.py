@@ -43,5 +43,10 @@ def test_rows_per_action_like_istioctl() -> None:
 
 
 def test_gateway_and_no_policies() -> None:
-    assert policy_rows(_dump("gateway_authz")) == [["ALLOW", "require-jwt.istio-system", "1"]]
+    assert policy_rows(_dump("gateway_authz")) == [
+        ["DENY", "deny-range.istio-system", "1"],
+        # On the TCP server the ALLOW's only rule (request principals) is dropped: deny all.
+        ["ALLOW", "_anonymous_match_nothing_", "1"],
+        ["ALLOW", "require-jwt.istio-system", "1"],
+    ]
     assert policy_rows(_dump("default_routes")) == []

@@ -357,3 +357,35 @@ def test_cidr_and_claim_names() -> None:
     }
     assert nested_bracketed("[a][b]") == ["a", "b"]
     assert nested_bracketed("[a.b]") == ["a.b"]
+
+
+def test_custom_grpc_provider_also_guards_tcp_and_http_provider_does_not() -> None:
+    grpc = _custom_snapshot(
+        {
+            "name": "grpc-authz",
+            "envoyExtAuthzGrpc": {
+                "service": "foo/authz.foo.svc.cluster.local",
+                "port": 9000,
+                "timeout": "0.5s",
+                "failOpen": True,
+            },
+        }
+    )
+    text = _policy("  action: CUSTOM\n  provider: {name: grpc-authz}\n  rules: [{}]")
+    names = [f.name for f in tcp_rbac_filters(grpc, _policies(text))]
+    assert names == ["envoy.filters.network.rbac", "envoy.filters.network.ext_authz"]
+    (_, ext) = http_custom_filters(grpc, _policies(text))
+    config = ext_authz_pb2.ExtAuthz()
+    ext.typed_config.Unpack(config)
+    assert config.grpc_service.envoy_grpc.cluster_name == (
+        "outbound|9000||authz.foo.svc.cluster.local"
+    )
+    assert config.grpc_service.timeout.ToMilliseconds() == 500
+    assert config.failure_mode_allow
+    http = _custom_snapshot(
+        {
+            "name": "grpc-authz",
+            "envoyExtAuthzHttp": {"service": "authz.foo.svc.cluster.local", "port": 80},
+        }
+    )
+    assert tcp_rbac_filters(http, _policies(text)) == []
