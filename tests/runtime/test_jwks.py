@@ -82,12 +82,13 @@ metadata: {name: jwt, namespace: foo}
 spec:
   jwtRules:
   - {issuer: "https://a", jwksUri: "https://a/keys"}
+  - {issuer: "https://a2", jwksUri: "https://a/keys", timeout: 12s}
   - {issuer: "https://b"}
   - {issuer: "https://c", jwks: '{"keys": []}'}
 """
     parsed = parse_documents(text, source="t.yaml")
     assert parsed.ok
     assert wanted_keys(parsed.resources, "istio-system") == {
-        "https://a/keys",
-        "https://b/.well-known/openid-configuration",
+        "https://a/keys": 12.0,  # the longest timeout of the rules sharing the key
+        "https://b/.well-known/openid-configuration": 5.0,
     }

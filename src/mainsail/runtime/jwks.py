@@ -27,23 +27,27 @@ from mainsail.xds.jwt import OPENID_DISCOVERY_SUFFIX, jwks_key
 
 log = logging.getLogger(__name__)
 
+DEFAULT_FETCH_TIMEOUT = 5.0  # seconds; istiod's default for a jwtRule without ``timeout``
 
-def wanted_keys(objects: Iterable[Resource], root_namespace: str) -> frozenset[str]:
+
+def wanted_keys(objects: Iterable[Resource], root_namespace: str) -> Mapping[str, float]:
     """The keys every RequestAuthentication in the store needs fetched (the book's legacy
-    ``Policy`` origins included, as converted for translation)."""
+    ``Policy`` origins included, as converted for translation), each with its fetch timeout in
+    seconds (the rule's ``timeout``, else istiod's 5 s; the longest when rules share a key)."""
     index = build_security_index(objects, root_namespace)
-    policies = [
-        policy
-        for policy_set in (index.modern, index.legacy_authn)
-        for by_namespace in policy_set.request_authentications.values()
-        for policy in by_namespace
-    ]
-    return frozenset(
-        key
-        for policy in policies
-        for rule in policy.spec.jwt_rules
-        if (key := jwks_key(rule)) is not None
-    )
+    wanted: dict[str, float] = {}
+    for policy_set in (index.modern, index.legacy_authn):
+        for by_namespace in policy_set.request_authentications.values():
+            for policy in by_namespace:
+                for rule in policy.spec.jwt_rules:
+                    key = jwks_key(rule)
+                    if key is None:
+                        continue
+                    timeout = (
+                        rule.timeout.total_seconds() if rule.timeout else DEFAULT_FETCH_TIMEOUT
+                    )
+                    wanted[key] = max(timeout, wanted.get(key, 0.0))
+    return MappingProxyType(wanted)
 
 
 class JwksFetchError(RuntimeError):
@@ -55,7 +59,7 @@ class JwksFetcher:
         self,
         on_change: Callable[[], None],
         *,
-        timeout: float = 5.0,
+        timeout: float = DEFAULT_FETCH_TIMEOUT,
         refresh_interval: float = 20 * 60.0,
         retry_interval: float = 60.0,
     ) -> None:
@@ -66,19 +70,24 @@ class JwksFetcher:
         self._keys: dict[str, str] = {}
         self._failed: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._timeouts: dict[str, float] = {}
 
     def known(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self._keys))
 
-    def want(self, keys: frozenset[str]) -> bool:
-        """Track exactly ``keys``; True when every one has been tried already (a push can go
-        now), False when some are being fetched for the first time (``on_change`` follows)."""
-        for gone in set(self._tasks) - keys:
+    def want(self, keys: Mapping[str, float] | Iterable[str]) -> bool:
+        """Track exactly ``keys`` (key → fetch timeout in seconds, or keys with the default);
+        True when every one has been tried already (a push can go now), False when some are
+        being fetched for the first time (``on_change`` follows)."""
+        timeouts = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(keys, self._timeout)
+        for gone in set(self._tasks) - set(timeouts):
             self._tasks.pop(gone).cancel()
             self._keys.pop(gone, None)
             self._failed.discard(gone)
+            self._timeouts.pop(gone, None)
+        self._timeouts.update(timeouts)
         pending = False
-        for key in keys - set(self._tasks):
+        for key in set(timeouts) - set(self._tasks):
             self._tasks[key] = asyncio.get_running_loop().create_task(self._follow(key))
             pending = True
         return not pending
@@ -119,7 +128,7 @@ class JwksFetcher:
 
     async def fetch(self, key: str) -> str:
         """The JWKS text for ``key`` (following OpenID discovery when the key says so)."""
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        timeout = aiohttp.ClientTimeout(total=self._timeouts.get(key, self._timeout))
         async with aiohttp.ClientSession(timeout=timeout) as session:
             uri = key
             if key.endswith(OPENID_DISCOVERY_SUFFIX):
