@@ -20,7 +20,7 @@ from mainsail.agent.sds import SdsServer
 from mainsail.agent.trust_bundle import TrustBundle
 from mainsail.cli.proxy_config import secret_rows
 from mainsail.testing.envoy_process import EnvoyProcess
-from mainsail.testing.sds import ApiType
+from mainsail.testing.sds import ApiType, mtls_cluster
 from mainsail.testing.signer import InMemoryCa
 from mainsail.testing.waiting import wait_for
 from tests.agent.sds_envoy import bootstrap_with_mtls_cluster, secrets_in, workload
@@ -36,6 +36,7 @@ async def sds_and_envoy(
     ttl_s: int = 300,
     api_type: ApiType = "GRPC",
     bundle: TrustBundle | None = None,
+    extra_clusters: tuple[dict[str, Any], ...] = (),
 ) -> AsyncIterator[tuple[WorkloadIdentity, SdsServer, EnvoyProcess]]:
     identity = WorkloadIdentity(
         pod="shop.web-abcde-0",
@@ -53,7 +54,9 @@ async def sds_and_envoy(
     server = SdsServer(identity, socket)
     await server.start()
     task = asyncio.create_task(identity.run())
-    envoy = EnvoyProcess(bootstrap_with_mtls_cluster(pod, socket, api_type), tmp_path / "envoy")
+    config = bootstrap_with_mtls_cluster(pod, socket, api_type)
+    config["static_resources"]["clusters"].extend(extra_clusters)
+    envoy = EnvoyProcess(config, tmp_path / "envoy")
     try:
         await envoy.start()
         yield identity, server, envoy
@@ -164,3 +167,29 @@ async def test_a_root_seen_by_one_pod_reaches_every_pods_rootca(tmp_path: Path) 
 
         await wait_for(two_roots, timeout=20, message="the new root in the other pod's ROOTCA")
         assert await _default_serial(envoy) == first and identity.version == 1
+
+
+@pytest.mark.parametrize("api_type", ["GRPC", "DELTA_GRPC"])
+async def test_a_secret_this_agent_does_not_serve_is_logged_and_breaks_nothing(
+    tmp_path: Path, api_type: ApiType, caplog: pytest.LogCaptureFixture
+) -> None:
+    unknown = "kubernetes://no-such-credential"
+    other = mtls_cluster("unknown-secret", "127.0.0.1", 1, api_type, certificate=unknown)
+    ca = InMemoryCa(allowed={SPIFFE})
+    async with sds_and_envoy(tmp_path, ca, api_type=api_type, extra_clusters=(other,)) as (
+        identity,
+        _server,
+        envoy,
+    ):
+        await wait_for(lambda: _default_serial(envoy), timeout=20, message="default served")
+
+        async def rootca_active() -> dict[str, dict[str, Any]] | None:
+            held = await held_secrets(envoy)
+            return held if held.get("ROOTCA", {}).get("status") == "ACTIVE" else None
+
+        held = await wait_for(rootca_active, timeout=20, message="ROOTCA served")
+        assert held.get(unknown, {}).get("status", "WARMING") == "WARMING"
+        warnings = [r.getMessage() for r in caplog.records if unknown in r.getMessage()]
+        assert warnings and all("does not serve" in w for w in warnings)
+        assert "shop.web-abcde-0" in warnings[0]
+        assert envoy.running and identity.svid is not None
