@@ -101,6 +101,9 @@ async def test_pod_gets_an_svid_from_the_mesh_ca_and_envoy_holds_it(
         roots = [c.serial_number for c in authority.material.bundle(datetime.now(UTC))]
         assert held["ROOTCA"]["status"] == "ACTIVE" and held["ROOTCA"]["serials"] == roots
         assert agent.identities[pod.key].socket.exists()
+        # The key lives in the agent's memory and Envoy's only: nothing under the state dir.
+        written = [p for p in state_dir.rglob("*") if p.is_file()]
+        assert written and not any(b"PRIVATE KEY" in p.read_bytes() for p in written)
 
         # The pod goes: its Envoy, SDS server and socket go with it.
         socket = agent.identities[pod.key].socket
