@@ -1,0 +1,240 @@
+"""The telemetry pieces on a real Envoy: a client sidecar HCM (reporter=source) in front of a
+server sidecar HCM (reporter=destination) in front of the echo app, built by
+``xds.telemetry.http_telemetry``; Istio's TEXT access log, the peer exchange and its
+stripping, and the ``envoy_istio_*`` → ``istio_*`` rename of the bootstrap's Prometheus
+listener."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from envoy.config.listener.v3 import listener_components_pb2
+from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
+from google.protobuf import json_format
+
+from mainsail.agent.bootstrap import _http_listener
+from mainsail.cli.stat_metrics import parse_prometheus_text, series
+from mainsail.config.mesh import MeshConfig
+from mainsail.samples.echo.server import EchoServer, EchoSettings
+from mainsail.snapshot.proxy import ProxyNode
+from mainsail.snapshot.view import ProxyView
+from mainsail.testing.envoy_process import EnvoyProcess
+from mainsail.testing.loopback import random_loopback_address
+from mainsail.testing.ports import free_port
+from mainsail.testing.waiting import wait_for
+from mainsail.xds.listeners import http_connection_manager
+from mainsail.xds.telemetry import http_telemetry
+from mainsail.xds.telemetry_metrics import MAX_COUNTERS, MAX_HISTOGRAMS
+
+_STATS = "type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config"
+# Istio's default TEXT line, field by field.
+TEXT_LINE = re.compile(
+    r'^\[(?P<start>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<protocol>\S+)" (?P<code>\d+) '
+    r"(?P<flags>\S+) (?P<details>\S+) (?P<termination>\S+) \"(?P<failure>[^\"]*)\" "
+    r"(?P<received>\d+) (?P<sent>\d+) (?P<duration>\d+) (?P<service_time>\S+) "
+    r'"(?P<xff>[^"]*)" "(?P<agent>[^"]*)" "(?P<request_id>[^"]*)" "(?P<authority>[^"]*)" '
+    r'"(?P<upstream>[^"]*)" (?P<cluster>\S+) (?P<upstream_local>\S+) (?P<local>\S+) '
+    r"(?P<remote>\S+) (?P<sni>\S+) (?P<route>\S+)$"
+)
+
+
+def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
+    return ProxyNode(
+        node_id=f"sidecar~{ip}~{name}-0.default~default.svc.cluster.local",
+        proxy_type="sidecar",
+        ip=ip,
+        pod_name=f"{name}-0",
+        namespace="default",
+        labels=(("app", app), ("version", version)),
+        workload_name=name,
+    )
+
+
+def _with_scope(value: Any) -> Any:
+    """JSON drops the raw ``stats_scope`` field our protos lack; Envoy's own parser knows it."""
+    if isinstance(value, dict):
+        if value.get("@type") == _STATS:
+            value["stats_scope"] = {
+                "prefix": "istio",
+                "max_counters": MAX_COUNTERS,
+                "max_histograms": MAX_HISTOGRAMS,
+            }
+        return {k: _with_scope(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_scope(v) for v in value]
+    return value
+
+
+def _listener(
+    name: str, ip: str, port: int, manager: listener_components_pb2.Filter
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": ip, "port_value": port}},
+        "filter_chains": [{"filters": [_with_scope(json_format.MessageToDict(manager))]}],
+    }
+
+
+def _route(cluster: str) -> dict[str, Any]:
+    return {
+        "name": cluster,
+        "virtual_hosts": [
+            {
+                "name": "all",
+                "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster}}],
+            }
+        ],
+    }
+
+
+def _cluster(name: str, ip: str, port: int, service: str | None = None) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "name": name,
+        "type": "STATIC",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": ip, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    if service:
+        cluster["metadata"] = {
+            "filter_metadata": {
+                "istio": {"services": [{"host": service, "name": "server", "namespace": "default"}]}
+            }
+        }
+    return cluster
+
+
+def _manager(
+    mesh: MeshConfig, node: ProxyNode, direction: str, port: int, cluster: str
+) -> listener_components_pb2.Filter:
+    view = ProxyView(node=node, workload=None, visible_services=(), inbound=())
+    filters, loggers = http_telemetry(mesh, view, direction, port)  # type: ignore[arg-type]
+    route = json_format.ParseDict(_route(cluster), route_pb2.RouteConfiguration())
+    manager = http_connection_manager(f"{direction}_{port}", route_config=route)
+    config = hcm_pb2.HttpConnectionManager()
+    manager.typed_config.Unpack(config)
+    existing = list(config.http_filters)
+    del config.http_filters[:]
+    config.http_filters.extend([*filters, *existing])
+    config.access_log.extend(loggers)
+    manager.typed_config.Pack(config)
+    return manager
+
+
+async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> None:
+    ip = random_loopback_address()
+    client_log, server_log = tmp_path / "client.access.log", tmp_path / "server.access.log"
+    client_node = _node("productpage-v1", ip, "productpage", "v1")
+    server_node = _node("reviews-v2", ip, "reviews", "v2")
+    async with EchoServer(EchoSettings(host=ip, port=0)) as app:
+        client_port, server_port = free_port(ip), free_port(ip)
+        prom_port, admin_port = free_port(ip), free_port(ip)
+        client = _manager(
+            MeshConfig(access_log_file=str(client_log)),
+            client_node,
+            "outbound",
+            client_port,
+            "outbound|9080||reviews.default.svc.cluster.local",
+        )
+        server = _manager(
+            MeshConfig(access_log_file=str(server_log)),
+            server_node,
+            "inbound",
+            server_port,
+            "inbound|9080||",
+        )
+        bootstrap = {
+            "node": {"id": "test", "cluster": "test"},
+            "admin": {"address": {"socket_address": {"address": ip, "port_value": admin_port}}},
+            "static_resources": {
+                "listeners": [
+                    _listener("client", ip, client_port, client),
+                    _listener("server", ip, server_port, server),
+                    _http_listener(
+                        ip,
+                        prom_port,
+                        stat_prefix="stats",
+                        path="/stats/prometheus",
+                        cluster="prometheus_stats",
+                        rename_istio_metrics=True,
+                    ),
+                ],
+                "clusters": [
+                    _cluster(
+                        "outbound|9080||reviews.default.svc.cluster.local",
+                        ip,
+                        server_port,
+                        "reviews.default.svc.cluster.local",
+                    ),
+                    _cluster("inbound|9080||", ip, app.port),
+                    _cluster("prometheus_stats", ip, admin_port),
+                ],
+            },
+        }
+        async with (
+            EnvoyProcess(bootstrap, tmp_path / "envoy") as envoy,
+            aiohttp.ClientSession() as http,
+        ):
+            await wait_for(envoy.ready, timeout=15, message="Envoy LIVE")
+            # The app forges a peer identity: the client sidecar replaces it.
+            async with http.get(
+                f"http://{ip}:{client_port}/hello",
+                headers={"x-mainsail-peer-workload": "forged", "User-Agent": "tele/1"},
+            ) as response:
+                assert response.status == 200
+                assert not [h for h in response.headers if h.lower().startswith("x-mainsail-peer")]
+                seen = (await response.json())["headers"]
+            assert not [h for h in seen if h.startswith("x-mainsail-peer")]
+
+            async def scraped() -> str:
+                async with http.get(f"http://{ip}:{prom_port}/stats/prometheus") as r:
+                    text = await r.text()
+                both = ('reporter="source"' in text) and ('reporter="destination"' in text)
+                return text if both else ""
+
+            text = await wait_for(scraped, timeout=15, message="istio_requests_total, both sides")
+            assert "envoy_istio_" not in text
+            samples = parse_prometheus_text(text)
+            source = series(samples, "istio_requests_total", reporter="source")
+            destination = series(samples, "istio_requests_total", reporter="destination")
+            assert source and destination
+            assert dict(source[0].labels)["destination_workload"] == "reviews-v2"
+            assert (
+                dict(source[0].labels)["destination_service"] == "reviews.default.svc.cluster.local"
+            )
+            assert dict(destination[0].labels)["source_workload"] == "productpage-v1"
+            assert dict(destination[0].labels)["source_app"] == "productpage"
+            # No mTLS between these two: no principals, policy none.
+            assert dict(destination[0].labels)["source_principal"] == "unknown"
+            assert dict(destination[0].labels)["connection_security_policy"] == "none"
+
+            def text_line() -> re.Match[str] | None:
+                if not server_log.exists():
+                    return None
+                lines = server_log.read_text().splitlines()
+                return TEXT_LINE.match(lines[-1]) if lines else None
+
+            line = await wait_for(text_line, timeout=15, message="a TEXT access log line")
+            assert line is not None
+            assert (line["method"], line["path"], line["code"]) == ("GET", "/hello", "200")
+            assert line["agent"] == "tele/1"
+            assert line["cluster"] == "inbound|9080||"
+            assert line["flags"] == "-"
