@@ -50,3 +50,11 @@ def test_gateway_and_no_policies() -> None:
         ["ALLOW", "require-jwt.istio-system", "1"],
     ]
     assert policy_rows(_dump("default_routes")) == []
+
+
+def test_registered_on_the_command_line() -> None:
+    from mainsail.cli.main import build_parser
+
+    args = build_parser().parse_args(["authz", "check", "server", "-n", "default", "-o", "json"])
+    assert (args.pod, args.namespace, args.output) == ("server", "default", "json")
+    assert callable(args.run)
