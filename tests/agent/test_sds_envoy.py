@@ -86,7 +86,8 @@ async def test_envoy_holds_default_and_rootca_with_the_svid_serial(
 
         held = await wait_for(both_active, timeout=20, message="default and ROOTCA active")
         assert identity.svid is not None
-        assert held["default"]["serials"] == [identity.svid.serial]
+        # istio-agent's default: leaf first, then the CA's roots.
+        assert held["default"]["serials"] == [identity.svid.serial, ca.root.serial_number]
         assert held["ROOTCA"]["serials"] == [ca.root.serial_number]
         assert server.streams >= 1
         # What ``mainsail proxy-config secret`` prints from the same dump.

@@ -46,7 +46,8 @@ async def test_response_splits_chain_and_roots_during_root_overlap() -> None:
     key = generate_key()
     response = await ca.sign(build_csr(key, SPIFFE), 60, "token")
     svid = svid_from_response(response, key=key, spiffe_id=SPIFFE)
-    assert len(svid.chain) == 1
+    # As istio-agent: the presented chain is the whole answer (leaf, then the roots).
+    assert len(svid.chain) == 3 and svid.chain[1:] == svid.roots
     assert len(svid.roots) == 2
     assert svid.roots_pem == ca.roots_pem
     assert svid.serial == ca.issued[-1].serial_number

@@ -4,8 +4,9 @@ Pure except ``generate_key`` (randomness): the key is an ECDSA P-256 key made he
 leaves the agent (Istio's ``ECC_SIGNATURE_ALGORITHM=ECDSA``); the CSR carries exactly one URI SAN,
 the SPIFFE ID, and an empty subject (as istio-agent's ``GenCSR``, so the SAN is critical).
 
-The CA answers a chain, leaf first and its root(s) last. Roots are told apart by being
-self-signed: during a root rotation the CA sends both roots, and both go into ``ROOTCA``.
+The CA answers a chain, leaf first and its root(s) last. As istio-agent, the certificate chain
+Envoy presents is the whole answer in order (leaf, intermediates, roots), and the trust bundle
+(``ROOTCA``) is its self-signed certificates: during a root rotation the CA sends both roots.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def split_pem(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Svid:
-    """A signed identity: ``chain`` is leaf + intermediates (what Envoy presents), ``roots`` the
-    trust bundle (``ROOTCA``), ``key`` the private key PEM."""
+    """A signed identity: ``chain`` is the CA's whole answer, leaf first (what Envoy presents, as
+    istio-agent's ``default``), ``roots`` the trust bundle (``ROOTCA``), ``key`` the private key
+    PEM."""
 
     spiffe_id: str
     key: str
@@ -122,7 +124,7 @@ def svid_from_response(
         )
     pems = [c.public_bytes(serialization.Encoding.PEM).decode() for c in certs]
     roots = tuple(p for c, p in zip(certs[1:], pems[1:], strict=True) if _self_signed(c))
-    chain = (pems[0], *(p for c, p in zip(certs[1:], pems[1:], strict=True) if not _self_signed(c)))
+    chain = tuple(pems)
     if not roots:
         raise SvidError("CA response: no self-signed root certificate after the leaf")
     return Svid(
