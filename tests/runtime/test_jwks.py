@@ -92,3 +92,19 @@ spec:
         "https://a/keys": 12.0,  # the longest timeout of the rules sharing the key
         "https://b/.well-known/openid-configuration": 5.0,
     }
+
+
+async def test_first_attempts_waits_for_success_and_failure() -> None:
+    good = await JwksServer(JwtIssuer()).start()
+    bad = await JwksServer(JwtIssuer(), fail=True).start()
+    fetcher = JwksFetcher(lambda: None, retry_interval=60, refresh_interval=60)
+    try:
+        await fetcher.first_attempts()  # nothing wanted: returns at once
+        fetcher.want({good.jwks_uri: 5.0, bad.jwks_uri: 5.0})
+        await fetcher.first_attempts()
+        assert set(fetcher.known()) == {good.jwks_uri}
+        assert bad.requests == 1
+    finally:
+        await fetcher.close()
+        await good.stop()
+        await bad.stop()

@@ -77,14 +77,20 @@ async def run_control_plane(
     # Translated pieces reused across snapshots (content-keyed; see ``xds.translation_cache``).
     cache = TranslationCache()
 
+    ads: AdsServer | None = None
+
     def push() -> None:
-        ads.config_changed(generator_for(store, settings.mesh, cache, jwks.known()))
+        if ads is not None:  # until it exists, its first generator reads the keys itself
+            ads.config_changed(generator_for(store, settings.mesh, cache, jwks.known()))
 
     # RequestAuthentication keys are fetched here, not by Envoy (istiod's default); a change
-    # naming a new jwksUri is pushed once its first fetch is done, as istiod's push would wait.
+    # naming a new jwksUri is pushed once its first fetch is done, as istiod's push would wait,
+    # and the first config (also after a restart) waits for the keys the store names.
     jwks = JwksFetcher(push)
+    jwks.want(wanted_keys(store.objects(), settings.mesh.root_namespace))
+    await jwks.first_attempts()
     ads = AdsServer(
-        generator_for(store, settings.mesh, cache),
+        generator_for(store, settings.mesh, cache, jwks.known()),
         debounce_after=settings.debounce_after,
         debounce_max=settings.debounce_max,
     )
@@ -94,7 +100,6 @@ async def run_control_plane(
             push()
 
     store.on_change(store_changed)
-    jwks.want(wanted_keys(store.objects(), settings.mesh.root_namespace))
 
     # Citadel: Istio's CSR API on the same gRPC port as ADS, as istiod serves both on 15010.
     authority = CertificateAuthority(settings.ca or default_ca_settings(home, settings.mesh))

@@ -71,6 +71,8 @@ class JwksFetcher:
         self._failed: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timeouts: dict[str, float] = {}
+        # Set once a key's first fetch finished (with keys or failed).
+        self._tried: dict[str, asyncio.Event] = {}
 
     def known(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self._keys))
@@ -85,12 +87,24 @@ class JwksFetcher:
             self._keys.pop(gone, None)
             self._failed.discard(gone)
             self._timeouts.pop(gone, None)
+            self._tried.pop(gone, None)
         self._timeouts.update(timeouts)
         pending = False
         for key in set(timeouts) - set(self._tasks):
+            self._tried[key] = asyncio.Event()
             self._tasks[key] = asyncio.get_running_loop().create_task(self._follow(key))
             pending = True
         return not pending
+
+    async def first_attempts(self) -> None:
+        """Until every wanted key's first fetch finished (bounded by the longest timeout): a
+        restarted control plane then does not hand reconnecting proxies unfetched keys."""
+        waits = [event.wait() for event in self._tried.values()]
+        if not waits:
+            return
+        limit = max(self._timeouts.values(), default=self._timeout) + 1.0
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*waits), timeout=limit)
 
     async def close(self) -> None:
         tasks = list(self._tasks.values())
@@ -117,12 +131,14 @@ class JwksFetcher:
                 first = key not in self._keys and key not in self._failed
                 self._failed.add(key)
                 if first:
+                    self._tried[key].set()
                     self._on_change()  # the push waited for this first attempt
                 await asyncio.sleep(self._retry_interval)
                 continue
             self._failed.discard(key)
             if self._keys.get(key) != text:
                 self._keys[key] = text
+                self._tried[key].set()
                 self._on_change()
             await asyncio.sleep(self._refresh_interval)
 
