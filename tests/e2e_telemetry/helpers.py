@@ -28,3 +28,11 @@ def find(pod: PodSpec, name: str, **labels: str) -> list[Sample]:
 
 def spiffe(pod: PodSpec, trust_domain: str = "cluster.local") -> str:
     return f"spiffe://{trust_domain}/ns/{pod.namespace}/sa/{pod.service_account}"
+
+
+def scrape_merged(pod: PodSpec) -> str:
+    """pilot-agent's merged page on the status port (``:15020/stats/prometheus``)."""
+    url = f"http://{pod.ip}:{pod.proxy_ports.status}/stats/prometheus"
+    with _NO_PROXY.open(url, timeout=10) as response:
+        body: bytes = response.read()
+    return body.decode()

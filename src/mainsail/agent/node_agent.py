@@ -27,6 +27,7 @@ from types import MappingProxyType
 
 import aiohttp
 
+from mainsail.agent.bootstrap import PROMETHEUS_PATH
 from mainsail.agent.envoy_process import EnvoyProcess
 from mainsail.agent.errors import AgentError, PodFileError
 from mainsail.agent.identity import CertificateSigner
@@ -205,7 +206,9 @@ class NodeAgent:
 
     async def _serve_status(self, proxy: EnvoyProcess) -> None:
         workload = proxy.workload
-        await self._status.add_pod(workload.ip, workload.proxy_ports.status, proxy.is_ready)
+        ports = workload.proxy_ports
+        stats = f"http://{workload.ip}:{ports.prometheus}{PROMETHEUS_PATH}"
+        await self._status.add_pod(workload.ip, ports.status, proxy.is_ready, stats)
 
     # --- pod files
 
