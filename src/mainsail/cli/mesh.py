@@ -142,6 +142,8 @@ def _run(launcher: MeshLauncher, ready: object) -> int:
 def run_up(args: argparse.Namespace) -> int:
     home = home_of(args)
     files = tuple(args.filename)
+    if args.cert_ttl < 1:
+        raise CommandError(f"--cert-ttl {args.cert_ttl}: want a positive number of seconds")
     # Every error before anything starts, as `mainsail validate` would list them.
     problems = check_files(load_paths(files))
     if problems:
@@ -170,6 +172,7 @@ def run_up(args: argparse.Namespace) -> int:
     for flag, value in (("--xds-port", args.xds_port), ("--api-port", args.api_port)):
         if value is not None:
             command += [flag, str(value)]
+    command += ["--cert-ttl", str(args.cert_ttl)]
     running = home.read_json(home.launcher_file) or {}
     if running.get("pid") and pid_alive(int(running["pid"])):
         raise CommandError(

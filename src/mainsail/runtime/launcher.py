@@ -143,6 +143,10 @@ class MeshLauncher:
                 f"a mesh is already running from {self.home.root} (pid {existing['pid']}); "
                 "stop it with `mainsail down`"
             )
+        if self.settings.cert_ttl_s < 1:
+            raise LaunchError(
+                f"--cert-ttl {self.settings.cert_ttl_s}: want a positive number of seconds"
+            )
         parsed = load_paths(self.settings.files)
         problems = check_files(parsed)
         if problems:
