@@ -19,6 +19,7 @@ from mainsail.cli import (
     mesh,
     proxy_config,
     proxy_status,
+    stat,
     validate,
 )
 from mainsail.cli.common import CommandError
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         analyze,
         proxy_status,
         proxy_config,
+        stat,
         authz,
         ca,
         daemons,

@@ -63,7 +63,7 @@ def series(samples: Iterable[Sample], name: str, **match: str) -> list[Sample]:
 
 @dataclass(frozen=True, slots=True)
 class GoldenSignals:
-    name: str
+    key: tuple[str, ...]  # the values of the grouping labels
     requests: float
     rps: float
     success: float | None  # None: no requests in the window
@@ -109,10 +109,11 @@ def golden_signals(
     before: Sequence[Sample],
     after: Sequence[Sample],
     seconds: float,
-    group_by: str,
+    group_by: Sequence[str],
     reporter: str = "destination",
 ) -> list[GoldenSignals]:
-    """Per value of label ``group_by`` (e.g. ``destination_service_name``), over the window."""
+    """Per value of the ``group_by`` labels (e.g. ``destination_service_namespace``,
+    ``destination_service_name``), over the window between the two scrapes."""
     requests = _delta(
         _by_labels(before, "istio_requests_total", reporter),
         _by_labels(after, "istio_requests_total", reporter),
@@ -121,18 +122,18 @@ def golden_signals(
         _by_labels(before, "istio_request_duration_milliseconds_bucket", reporter),
         _by_labels(after, "istio_request_duration_milliseconds_bucket", reporter),
     )
-    totals: dict[str, float] = {}
-    ok: dict[str, float] = {}
+    totals: dict[tuple[str, ...], float] = {}
+    ok: dict[tuple[str, ...], float] = {}
     for labels, count in requests.items():
         values = dict(labels)
-        key = values.get(group_by, "unknown")
+        key = tuple(values.get(label, "unknown") for label in group_by)
         totals[key] = totals.get(key, 0.0) + count
         if not values.get("response_code", "").startswith("5"):
             ok[key] = ok.get(key, 0.0) + count
-    per_group: dict[str, dict[float, float]] = {}
+    per_group: dict[tuple[str, ...], dict[float, float]] = {}
     for labels, count in buckets.items():
         values = dict(labels)
-        key = values.get(group_by, "unknown")
+        key = tuple(values.get(label, "unknown") for label in group_by)
         bound = float(values.get("le", "+Inf"))
         group = per_group.setdefault(key, {})
         group[bound] = group.get(bound, 0.0) + count
@@ -142,7 +143,7 @@ def golden_signals(
         total = totals[key]
         result.append(
             GoldenSignals(
-                name=key,
+                key=key,
                 requests=total,
                 rps=total / seconds if seconds > 0 else 0.0,
                 success=ok.get(key, 0.0) / total if total else None,
