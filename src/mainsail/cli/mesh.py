@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -101,8 +102,14 @@ def _invoked_as() -> str:
     return typed if os.sep in typed and os.path.basename(typed) == "mainsail" else "mainsail"
 
 
+def demo_mesh_config() -> Path:
+    """Istio's demo profile MeshConfig (access logs on)."""
+    return _sample("bookinfo", "platform", "demo-mesh-config.yaml")
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    launcher = MeshLauncher(_launch_settings(args, demo_files()))
+    settings = _launch_settings(args, demo_files())
+    launcher = MeshLauncher(replace(settings, mesh_config=demo_mesh_config()))
     state = f" --state-dir {args.state_dir}" if args.state_dir else ""
 
     prog = _invoked_as()
