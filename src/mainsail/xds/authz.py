@@ -130,7 +130,7 @@ def _shadow_prefix(shadow: rbac_pb2.RBAC | None) -> str:
 
 def _typed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)
+    packed.Pack(message, deterministic=True)  # RBAC policies are a map: stable bytes
     return packed
 
 

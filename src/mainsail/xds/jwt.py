@@ -167,7 +167,7 @@ def jwt_authn_filter(
     if config is None:
         return None
     packed = any_pb2.Any()
-    packed.Pack(config)
+    packed.Pack(config, deterministic=True)  # providers are a map: stable bytes
     return hcm_pb2.HttpFilter(name=JWT_FILTER, typed_config=packed)
 
 
