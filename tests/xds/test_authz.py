@@ -390,3 +390,13 @@ def test_custom_grpc_provider_also_guards_tcp_and_http_provider_does_not() -> No
         }
     )
     assert tcp_rbac_filters(http, _policies(text)) == []
+
+
+def test_filter_bytes_do_not_depend_on_policy_order() -> None:
+    """Versions are content hashes: equal RBAC config must pack to equal bytes."""
+    first = _policy("  rules: [{}]", name="a") + "---\n" + _policy("  rules: [{}]", name="b")
+    second = _policy("  rules: [{}]", name="b") + "---\n" + _policy("  rules: [{}]", name="a")
+    snapshot = build_snapshot([])
+    (one,) = http_rbac_filters(snapshot, _policies(first))
+    (two,) = http_rbac_filters(snapshot, _policies(second))
+    assert one.typed_config.value == two.typed_config.value
