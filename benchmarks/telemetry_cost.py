@@ -1,0 +1,226 @@
+"""Telemetry cost: Istio's standard metrics + a JSON access log against all telemetry off.
+
+Two identical meshes from ``hop_cost``'s files (a client pod, a server pod whose app is nginx
+answering 1 KB), started by a real ``mainsail up`` each, in one invocation:
+
+(on)   MeshConfig ``accessLogFile: /dev/stdout`` (the pod's own file), ``accessLogEncoding:
+       JSON``; metrics on (Istio's default): peer exchange filters, stats access loggers
+(off)  ``defaultProviders.metrics: [none]`` and no access log: no telemetry at all
+
+``wrk`` drives each path (client sidecar's HTTP-proxy listener -> server sidecar -> nginx) in
+interleaved rounds: a fixed load of ~1000 req/s (16 connections, one request per ~16 ms) for
+p50/p99, and an unthrottled run for throughput (16 connections, no pause). Ratios are per round;
+medians are reported. Targets: <= 10 % throughput loss, <= 10 % p50 increase.
+
+Then (``--bookinfo``, default on) the series count per sidecar: BookInfo's demo mesh after 200
+requests through the gateway, the number of ``istio_*`` sample lines each pod's ``:15090``
+serves, and how many ``istio_requests_total`` series there are.
+
+Run: ``.venv/bin/python benchmarks/telemetry_cost.py`` (needs ``wrk`` and ``nginx``: ``apt-get
+install wrk nginx-light``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import tempfile
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hop_cost import (
+    CONNECTIONS,
+    SERVICE,
+    SERVICE_PORT,
+    Path_,
+    Run,
+    _ms,
+    envoy_concurrency,
+    run_wrk,
+    sidecar_pid,
+    wait_serving,
+    write_mesh_files,
+)
+
+from mainsail.cli.mesh import demo_files
+from mainsail.testing.mesh import LocalMesh, http_get
+
+TARGET = 1.10
+MESH_CONFIGS: dict[str, dict[str, Any]] = {
+    "on": {"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"},
+    "off": {"defaultProviders": {"metrics": ["none"]}},
+}
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# Unthrottled: every connection sends its next request as soon as the answer is in.
+_WRK_FLAT_OUT = """\
+wrk.path = "{path}"
+wrk.headers["Host"] = "{host}"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setup:
+    name: str
+    mesh: LocalMesh
+    path: Path_
+
+
+async def start(name: str, workdir: Path) -> Setup:
+    directory = workdir / name
+    directory.mkdir()
+    mesh = LocalMesh(
+        [write_mesh_files(directory)], directory / "mesh", mesh_config=MESH_CONFIGS[name]
+    )
+    await asyncio.to_thread(mesh.start)
+    server, client = mesh.pod(SERVICE), mesh.pod("hop-client")
+    proxy_url = f"http://{client.ip}:{client.proxy_ports.outbound}"
+    target = f"http://{SERVICE}:{SERVICE_PORT}/"
+    await wait_serving(target, proxy=proxy_url)
+    watched: dict[str, tuple[int, ...]] = {
+        "client sidecar": (sidecar_pid(mesh, client),),
+        "server sidecar": (sidecar_pid(mesh, server),),
+    }
+    return Setup(
+        name=name,
+        mesh=mesh,
+        path=Path_(name=name, url=proxy_url, request_path=target, watched=watched),
+    )
+
+
+async def flat_out(path: Path_, seconds: float, workdir: Path) -> Run:
+    """``run_wrk`` with the unthrottled script."""
+    script = workdir / f"{path.name}-flat.lua"
+    script.write_text(
+        _WRK_FLAT_OUT.format(path=path.request_path, host=f"{SERVICE}:{SERVICE_PORT}")
+    )
+    process = await asyncio.create_subprocess_exec(
+        "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "-s", str(script), path.url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    text = out.decode(errors="replace")
+    found = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", text, re.MULTILINE)
+    if process.returncode != 0 or found is None:
+        raise RuntimeError(f"wrk failed on {path.name}:\n{text}")
+    requests, micros, p50, p90, p99, errors = (int(g) for g in found.groups())
+    return Run(
+        requests=requests, seconds=micros / 1e6, p50_us=p50, p90_us=p90, p99_us=p99,
+        errors=errors, cpu_seconds={},
+    )  # fmt: skip
+
+
+def _verdict(ratio: float) -> str:
+    return "met" if ratio <= TARGET else "NOT met"
+
+
+def report(fixed: Sequence[dict[str, Run]], flat: Sequence[dict[str, Run]]) -> None:
+    print(f"\n{len(fixed)} interleaved rounds, medians over rounds")
+    print(
+        f"{'telemetry':<10} {'fixed req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'max req/s':>9} {'errors':>6}"
+    )
+    for name in ("off", "on"):
+        print(
+            f"{name:<10} {statistics.median(r[name].rate for r in fixed):11.0f}"
+            f" {_ms(statistics.median(r[name].p50_us for r in fixed))}"
+            f" {_ms(statistics.median(r[name].p99_us for r in fixed))}"
+            f" {statistics.median(r[name].rate for r in flat):9.0f}"
+            f" {sum(r[name].errors for r in (*fixed, *flat)):6d}"
+        )
+    p50 = statistics.median(r["on"].p50_us / r["off"].p50_us for r in fixed)
+    p99 = statistics.median(r["on"].p99_us / r["off"].p99_us for r in fixed)
+    loss = statistics.median(1 - r["on"].rate / r["off"].rate for r in flat)
+    print(f"\np50 on/off: {p50:.2f} (target <= {TARGET:.2f}: {_verdict(p50)})")
+    print(f"p99 on/off: {p99:.2f}")
+    print(f"throughput loss: {100 * loss:.1f} % (target <= 10 %: {_verdict(1 + loss)})")
+    for name in ("off", "on"):
+        for proc in fixed[0][name].cpu_seconds:
+            value = statistics.median(r[name].vcpu_per_1000(proc) for r in fixed)
+            print(f"  {name:<4} {proc:<15} {value:.3f} vCPU per 1000 req/s")
+
+
+def count_series(text: str) -> tuple[int, int]:
+    """(``istio_*`` sample lines, ``istio_requests_total`` series)."""
+    lines = [line for line in text.splitlines() if line.startswith("istio_")]
+    return len(lines), sum(1 for line in lines if line.startswith("istio_requests_total{"))
+
+
+async def bookinfo_series(workdir: Path) -> None:
+    mesh = LocalMesh(list(demo_files()), workdir / "bookinfo")
+    await asyncio.to_thread(mesh.start)
+    try:
+        for _ in range(200):
+            await asyncio.to_thread(http_get, mesh.gateway_url("/productpage"))
+        await asyncio.sleep(6)  # histograms reach /stats/prometheus at Envoy's 5 s stats flush
+        print("\nseries per sidecar after 200 BookInfo page loads (istio_* lines, requests_total):")
+        for pod in sorted(mesh.pods(), key=lambda p: p.name):
+            url = f"http://{pod.ip}:{pod.proxy_ports.prometheus}/stats/prometheus"
+            with _NO_PROXY.open(url, timeout=10) as response:
+                text = response.read().decode()
+            lines, requests = count_series(text)
+            print(f"  {pod.name:<40} {lines:6d} {requests:4d}")
+    finally:
+        await asyncio.to_thread(mesh.stop)
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> None:
+    setups: list[Setup] = []
+    try:
+        for name in ("off", "on"):
+            setups.append(await start(name, workdir))
+        concurrency = {
+            envoy_concurrency(p) for s in setups for ps in s.path.watched.values() for p in ps
+        }
+        print(f"wrk -t1 -c{CONNECTIONS}; sidecars --concurrency {sorted(concurrency)}")
+        fixed: list[dict[str, Run]] = []
+        flat: list[dict[str, Run]] = []
+        for n in range(args.rounds):
+            order = setups if n % 2 == 0 else setups[::-1]
+            fixed_round: dict[str, Run] = {}
+            flat_round: dict[str, Run] = {}
+            for setup in order:
+                await run_wrk(setup.path, args.warmup, workdir)
+                fixed_round[setup.name] = run = await run_wrk(setup.path, args.seconds, workdir)
+                flat_round[setup.name] = top = await flat_out(setup.path, args.seconds, workdir)
+                print(
+                    f"round {n + 1} {setup.name:<3} fixed {run.rate:6.0f} req/s p50 {_ms(run.p50_us)}"
+                    f" p99 {_ms(run.p99_us)} ms | flat out {top.rate:6.0f} req/s",
+                    flush=True,
+                )
+            fixed.append(fixed_round)
+            flat.append(flat_round)
+        on = setups[1].mesh
+        client = on.pod("hop-client")
+        log = on.home.root / "logs" / f"{client.namespace}.{client.name}.access.log"
+        print(f"\n'on' client sidecar access log: {log.stat().st_size / 1e6:.1f} MB")
+        report(fixed, flat)
+    finally:
+        for setup in setups:
+            await asyncio.to_thread(setup.mesh.stop)
+    if args.bookinfo:
+        await bookinfo_series(workdir)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured run before each")
+    parser.add_argument("--no-bookinfo", dest="bookinfo", action="store_false")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mainsail-telemetry-") as tmp:
+        asyncio.run(measure(args, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
