@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mainsail.agent.identity import WorkloadIdentity
+from mainsail.agent.identity import CertificateSigner, WorkloadIdentity
 from mainsail.testing.clock import FakeClock, settle
 from mainsail.testing.signer import InMemoryCa
 
@@ -28,11 +28,16 @@ def ca(clock: FakeClock) -> InMemoryCa:
     return InMemoryCa(allowed={SPIFFE}, clock=clock.now)
 
 
-def identity(ca: InMemoryCa, clock: FakeClock, spiffe_id: str = SPIFFE) -> WorkloadIdentity:
+def identity(
+    ca: InMemoryCa,
+    clock: FakeClock,
+    spiffe_id: str = SPIFFE,
+    signer: CertificateSigner | None = None,
+) -> WorkloadIdentity:
     return WorkloadIdentity(
         pod="shop.web-0",
         spiffe_id=spiffe_id,
-        signer=ca,
+        signer=signer or ca,
         token=lambda: "the-token",
         ttl_s=100,
         retry_initial_s=1.0,
@@ -135,3 +140,29 @@ async def test_refused_csr_is_an_error_in_the_log(
             "CSR refused by the CA" in m and "PERMISSION_DENIED" in m and "shop.web-0" in m
             for m in errors
         ), errors
+
+
+class FlakySigner:
+    """Fails the way a buggy signer would (not an SvidError) once, then signs."""
+
+    def __init__(self, ca: InMemoryCa) -> None:
+        self.ca = ca
+        self.calls = 0
+
+    async def sign(self, csr_pem: str, ttl_seconds: int, token: str) -> tuple[str, ...]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("unexpected")
+        return await self.ca.sign(csr_pem, ttl_seconds, token)
+
+
+async def test_an_unexpected_failure_does_not_end_the_renewal_loop(
+    ca: InMemoryCa, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    ident = identity(ca, clock, signer=FlakySigner(ca))
+    async with running(ident) as task:
+        await clock.advance(0.1)
+        assert ident.svid is None and not task.done()
+        await clock.advance(1.0)
+        await asyncio.wait_for(ident.wait_newer(0), 10)
+    assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)

@@ -84,3 +84,9 @@ async def test_renewal_at_half_life_within_jitter() -> None:
     high = (0.5 + GRACE_PERIOD_JITTER) * 3600
     assert all(low <= t <= high for t in times)
     assert max(times) - min(times) > 0.01 * 3600  # really jittered
+
+
+def test_garbage_in_the_answer_is_an_svid_error() -> None:
+    broken = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
+    with pytest.raises(SvidError, match="does not parse"):
+        svid_from_response((broken, broken), key=generate_key(), spiffe_id=SPIFFE)

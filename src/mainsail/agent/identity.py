@@ -125,6 +125,16 @@ class WorkloadIdentity:
                 self._report(error, delay)
                 await self._sleep(delay)
                 continue
+            except Exception:
+                # A bug or a signer failing in a way it should have translated: keep retrying
+                # (a dead renewal loop would let the certificate expire silently).
+                self.failures += 1
+                delay = backoff.delay_after_exit(0.0)
+                log.exception(
+                    "%s: certificate request failed unexpectedly; retrying in %gs", self.pod, delay
+                )
+                await self._sleep(delay)
+                continue
             backoff = self._new_backoff()
             self.renew_at = renewal_time(svid, self._rng)
             log.info(

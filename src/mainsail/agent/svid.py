@@ -105,7 +105,10 @@ def svid_from_response(
     Raises ``SvidError`` naming what does not match: an answer that does not carry our public
     key or our SPIFFE ID must never be served to Envoy.
     """
-    certs = [x509.load_pem_x509_certificate(p.encode()) for r in response for p in split_pem(r)]
+    try:
+        certs = [x509.load_pem_x509_certificate(p.encode()) for r in response for p in split_pem(r)]
+    except ValueError as error:
+        raise SvidError(f"CA response: a certificate does not parse: {error}") from error
     if not certs:
         raise SvidError("CA response: no certificate in the chain")
     leaf = certs[0]
