@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import statistics
 import subprocess
 import tempfile
@@ -236,6 +237,9 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
             )
             weight: list[float] = []
             noop: list[float] = []
+            profile = cProfile.Profile() if args.profile else None
+            if profile is not None:
+                profile.enable()
             for n in range(args.changes):
                 variant = (n + 1) % 2
                 weight.append(
@@ -247,6 +251,9 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                     f" no-op change {noop[-1] * 1000:.0f} ms",
                     flush=True,
                 )
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(args.profile)
             w, o = median_ms(weight), median_ms(noop)
             verdict = "met" if max(weight) <= PUSH_TARGET_S else "NOT met"
             print(
@@ -287,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--proxies", type=int, default=100)
     parser.add_argument("--envoys", type=int, default=3, help="real Envoys among the proxies")
     parser.add_argument("--changes", type=int, default=5, help="of each kind")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="push: cProfile the changes only (pstats file)"
+    )
     args = parser.parse_args(argv)
     prefix = random_loopback_network(16).rsplit(".", 2)[0]
     if args.part in ("all", "translate"):

@@ -34,6 +34,7 @@ from mainsail.ads import staging
 from mainsail.ads.errors import ProtocolViolation
 from mainsail.ads.exchange import Event, Exchange, step
 from mainsail.ads.type_state import InFlight, TypeState, same
+from mainsail.xds.layered import changed_names
 from mainsail.xds.resources import ProxyConfig, XdsResource, set_version
 
 WILDCARD_TYPES: Final = frozenset({naming.CLUSTER_TYPE, naming.LISTENER_TYPE})
@@ -52,21 +53,6 @@ class Mode(Enum):
 def content_version(resources: Mapping[str, XdsResource]) -> str:
     """The version of a set of resources: the same hash as ``ProxyConfig.version``."""
     return set_version(resources.values())
-
-
-def changed_names(old: Mapping[str, XdsResource], new: Mapping[str, XdsResource]) -> set[str]:
-    """Names added, removed or given another version between two configs of one type."""
-    if old is new:
-        return set()
-    changed = {
-        name
-        for name, resource in new.items()
-        if (had := old.get(name)) is not resource
-        and (had is None or had.version != resource.version)
-    }
-    if old:
-        changed.update(name for name in old if name not in new)
-    return changed
 
 
 class Session:

@@ -12,8 +12,9 @@ per snapshot and dropped with it, so sharing never crosses snapshots.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 
 from envoy.config.cluster.v3 import cluster_pb2
 
@@ -37,6 +38,7 @@ from mainsail.xds.clusters import build_local_clusters, build_outbound_clusters
 from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.inbound import build_inbound_listeners
+from mainsail.xds.layered import LayeredResources
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
@@ -51,6 +53,9 @@ from mainsail.xds.telemetry import with_telemetry
 from mainsail.xds.translation_cache import Same, TranslationCache
 
 Shared = tuple[XdsResource, ...]
+# Resources by name, shared by every proxy with the same inputs (see ``xds.layered``).
+Layer = Mapping[str, XdsResource]
+_NO_RESOURCES: Layer = MappingProxyType({})
 
 
 class Translator:
@@ -60,7 +65,7 @@ class Translator:
         # Per (namespace, governing Sidecar): what its proxies may see (sidecar ids are stable
         # for the snapshot this Translator lives with).
         self._visibility: dict[tuple[str, int], Visibility] = {}
-        self._pairs: dict[Hashable, tuple[Shared, Shared]] = {}
+        self._pairs: dict[Hashable, tuple[Layer, Layer]] = {}
         self._cache = cache
         if cache is not None:
             cache.new_round()
@@ -97,14 +102,14 @@ class Translator:
         return found
 
     def _once_pair(
-        self, key: Hashable, build: Callable[[], tuple[Shared, Shared]]
-    ) -> tuple[Shared, Shared]:
+        self, key: Hashable, build: Callable[[], tuple[Layer, Layer]]
+    ) -> tuple[Layer, Layer]:
         found = self._pairs.get(key)
         if found is None:
             found = self._pairs[key] = build()
         return found
 
-    def _per_service(self, view: ProxyView, seen: Hashable) -> tuple[Shared, Shared]:
+    def _per_service(self, view: ProxyView, seen: Hashable) -> tuple[Layer, Layer]:
         """Service clusters and endpoints, one service at a time through the cache. A service's
         entry is keyed by everything they are built from: the proxy's sharing key (``seen``,
         the Sidecar in force by identity), the snapshot's services, DestinationRules and mesh
@@ -116,8 +121,7 @@ class Translator:
             cache.token(("proxy", seen, Same(view.sidecar))),
             self._snapshot_key,
         )
-        clusters: list[XdsResource] = []
-        endpoints: list[XdsResource] = []
+        founds: list[tuple[Shared, Shared]] = []
         for service in view.visible_services:
             key = (
                 "service",
@@ -133,9 +137,10 @@ class Translator:
                     _packed_endpoints(snapshot, one),
                 ),
             )
-            clusters += found[0]
-            endpoints += found[1]
-        return tuple(clusters), tuple(endpoints)
+            founds.append(found)
+        # The same layer objects as long as every service's entry is the same: the ADS session
+        # then sees at a glance that a proxy's clusters and endpoints did not change.
+        return cache.get(("layers", tuple(Same(f) for f in founds)), lambda: _layers(founds))
 
     def generate(self, node: ProxyNode) -> ProxyConfig:
         snapshot = self.snapshot
@@ -162,10 +167,17 @@ class Translator:
             node.interception_mode,
         )
         if self._cache is None:
-            clusters = self._once(
-                ("cds", seen), lambda: _packed_clusters(build_outbound_clusters(snapshot, view))
+            clusters, endpoints = self._once_pair(
+                ("cds+eds", seen),
+                lambda: _layers(
+                    [
+                        (
+                            _packed_clusters(build_outbound_clusters(snapshot, view)),
+                            _packed_endpoints(snapshot, view),
+                        )
+                    ]
+                ),
             )
-            endpoints = self._once(("eds", seen), lambda: _packed_endpoints(snapshot, view))
         else:
             clusters, endpoints = self._once_pair(
                 ("cds+eds", seen), lambda: self._per_service(view, seen)
@@ -214,10 +226,10 @@ class Translator:
                     ("rds", seen, labels),
                     lambda: _packed_http_proxy_routes(snapshot, view, reuse),
                 )
-        return ProxyConfig.of(
+        return _proxy_config(
             {
-                naming.CLUSTER_TYPE: [*local_clusters, *clusters],
-                naming.ENDPOINT_TYPE: endpoints,
+                naming.CLUSTER_TYPE: LayeredResources(_by_name(local_clusters), clusters),
+                naming.ENDPOINT_TYPE: LayeredResources(_NO_RESOURCES, endpoints),
                 naming.LISTENER_TYPE: [
                     XdsResource.pack(lst.name, lst)
                     for lst in with_telemetry(snapshot, view, listeners)
@@ -246,6 +258,31 @@ def _peer_authentications(snapshot: MeshSnapshot) -> tuple[str, ...]:
         for policies in (security.modern, security.legacy_authn)
         for found in policies.peer_authentications.values()
         for policy in found
+    )
+
+
+def _proxy_config(by_type: Mapping[str, Layer | Iterable[XdsResource]]) -> ProxyConfig:
+    """``ProxyConfig.of``, keeping the prebuilt (layered) mappings as they are."""
+    return ProxyConfig(
+        MappingProxyType(
+            {
+                type_url: found if isinstance(found, Mapping) else _by_name(found)
+                for type_url, found in by_type.items()
+            }
+        )
+    )
+
+
+def _by_name(resources: Iterable[XdsResource]) -> Layer:
+    return MappingProxyType({r.name: r for r in resources})
+
+
+def _layers(founds: Iterable[tuple[Shared, Shared]]) -> tuple[Layer, Layer]:
+    """The cluster and endpoint layers of services' (clusters, endpoints) pairs."""
+    pairs = list(founds)
+    return (
+        _by_name(c for clusters, _ in pairs for c in clusters),
+        _by_name(e for _, endpoints in pairs for e in endpoints),
     )
 
 
