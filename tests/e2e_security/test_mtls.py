@@ -201,3 +201,47 @@ async def test_mesh_traffic_handshakes_with_the_servers_svid(secured: SecuredMes
         SERVER_ID,
         f"spiffe://{TRUST_DOMAIN_ALIAS}/ns/default/sa/server",
     }
+
+
+def _rule(sans: str) -> str:
+    return f"""
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: server, namespace: default}}
+spec:
+  host: server
+  trafficPolicy:
+    tls: {{mode: ISTIO_MUTUAL, subjectAltNames: [{sans}]}}
+"""
+
+
+async def test_istio_mutual_rule_checks_the_servers_identity(secured: SecuredMesh) -> None:
+    """A DestinationRule's ISTIO_MUTUAL with ``subjectAltNames``: the client's sidecar refuses
+    a server whose certificate names another identity (503), and accepts the right one."""
+    cluster = "cluster/outbound|8080||server.default.svc.cluster.local"
+
+    def rule_sans() -> list[str]:
+        held = secured.traffic.client_config().get(cluster, {})
+        context = held.get("transport_socket", {}).get("typed_config", {})
+        validation = context.get("common_tls_context", {}).get("combined_validation_context", {})
+        matchers = validation.get("default_validation_context", {}).get(
+            "match_typed_subject_alt_names", []
+        )
+        return [m["matcher"]["exact"] for m in matchers]
+
+    impostor = "spiffe://cluster.local/ns/default/sa/impostor"
+    await secured.apply(_rule(impostor), lambda: rule_sans() == [impostor], "rule in force")
+
+    async def refused() -> bool:
+        # Pooled connections from before the rule belong to the replaced cluster: new ones
+        # handshake under the rule.
+        return (await secured.through_mesh(8080)).status == 503
+
+    await wait_for(refused, timeout=20, interval=0.2, message="wrong server SAN refused")
+    await secured.apply(_rule(SERVER_ID), lambda: rule_sans() == [SERVER_ID], "rule fixed")
+
+    async def served() -> bool:
+        reply = await secured.through_mesh(8080)
+        return reply.status == 200 and f"URI={CLIENT_ID}" in xfcc_of(reply.json())
+
+    await wait_for(served, timeout=20, interval=0.2, message="right server SAN accepted")
