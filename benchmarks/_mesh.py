@@ -22,6 +22,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc
 from google.protobuf import json_format
 
+from mainsail import naming
 from mainsail.ads.node import proxy_node_from_envoy
 from mainsail.ads.server import AdsServer
 from mainsail.agent.bootstrap import BootstrapOptions, build_bootstrap
@@ -178,8 +179,25 @@ def envoy_rss(envoys: Sequence[EnvoyProcess]) -> list[float]:
 
 
 class _QuietEnvoy(SimulatedEnvoy):
+    """Costs what Envoy costs, roughly: no make-before-break check, and the EDS names of its
+    clusters read once per CDS response, not on every response (re-parsing 4000 clusters per
+    route update made 97 simulated clients, not the control plane, the bottleneck of a push)."""
+
+    def __init__(self, *, delta: bool) -> None:
+        super().__init__(delta=delta)
+        self._eds_read_at: str | None = None
+        self._eds_found: set[str] = set()
+
     def _check(self) -> None:
         """No make-before-break bookkeeping: it would cost more than the ACK itself."""
+
+    def _eds_names(self) -> set[str]:
+        # Held clusters change only when a CDS response is applied (wildcard: never by
+        # re-subscription), and every CDS response moves its nonce.
+        nonce = self.last_nonce.get(naming.CLUSTER_TYPE)
+        if nonce != self._eds_read_at:
+            self._eds_read_at, self._eds_found = nonce, super()._eds_names()
+        return self._eds_found
 
 
 async def simulate(args: argparse.Namespace) -> None:
