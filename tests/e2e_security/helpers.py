@@ -33,6 +33,7 @@ POLICY_KINDS = (
     "RequestAuthentication",
     "AuthorizationPolicy",
     "DestinationRule",
+    "ServiceEntry",
 )
 SERVER_HOST = "server.default.svc.cluster.local"
 XFCC = "x-forwarded-client-cert"
@@ -116,6 +117,26 @@ def make_svid(issuer: Certificate, spiffe_id: str) -> Certificate:
             ),
             critical=False,
         )
+        .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return _pair(cert, key)
+
+
+def make_server_cert(issuer: Certificate, dns_name: str) -> Certificate:
+    """A plain TLS server certificate for ``dns_name`` (an external service's)."""
+    issuer_cert = x509.load_pem_x509_certificate(issuer.cert_pem)
+    issuer_key = serialization.load_pem_private_key(issuer.key_pem, password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(dns_name))
+        .issuer_name(issuer_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
         .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
     )
     return _pair(cert, key)
