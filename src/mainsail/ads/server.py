@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 
 import grpc
-from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from mainsail.ads.clock import Clock, SystemClock
 from mainsail.ads.connection import Connection
@@ -65,7 +64,7 @@ class AdsServer:
         return self._generation
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
-        ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(AdsServicer(self), server)
+        AdsServicer(self).add_to_server(server)
 
     # --- config changes and pushes
 

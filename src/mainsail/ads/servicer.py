@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import grpc
-from envoy.service.discovery.v3 import ads_pb2_grpc
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
+from mainsail.ads import encoding
 from mainsail.ads.connection import Connection
 from mainsail.ads.errors import AdsError, InvalidNodeError, grpc_status
 from mainsail.ads.node import proxy_node_from_envoy
@@ -31,9 +32,29 @@ class Hub(Protocol):
     def disconnected(self, connection: Connection) -> None: ...
 
 
+_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
+
+
 class AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """Register as ``ads_pb2_grpc`` does, but responses go out as the bytes the session
+        assembled (``encoding``), not re-serialized per stream."""
+        handlers = {
+            "StreamAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                self.StreamAggregatedResources,
+                request_deserializer=discovery_pb2.DiscoveryRequest.FromString,
+                response_serializer=encoding.serialize,
+            ),
+            "DeltaAggregatedResources": grpc.stream_stream_rpc_method_handler(
+                self.DeltaAggregatedResources,
+                request_deserializer=discovery_pb2.DeltaDiscoveryRequest.FromString,
+                response_serializer=encoding.serialize,
+            ),
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
 
     async def StreamAggregatedResources(
         self, requests: AsyncIterator[Request], context: grpc.aio.ServicerContext[Any, Any]

@@ -30,7 +30,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
 from mainsail import naming
-from mainsail.ads import staging
+from mainsail.ads import encoding, staging
 from mainsail.ads.errors import ProtocolViolation
 from mainsail.ads.exchange import Event, Exchange, step
 from mainsail.ads.type_state import InFlight, TypeState, same
@@ -481,7 +481,7 @@ class Session:
         state.touched.difference_update(changes)  # sent now matches the offer for them
         version = state.sent.version
         resources = [state.sent[n] for n in sorted(carried)]
-        response = self._message(state.type_url, version, nonce, resources)
+        response = self._message(state.type_url, version, nonce, resources, removed)
         touches = frozenset({*changes, *carried})
         if self.mode is Mode.SOTW:
             # Earlier responses are superseded (their ACKs are stale): this one's ACK also
@@ -493,8 +493,6 @@ class Session:
             folded.update(changes)
             changes = folded
             state.in_flight.clear()
-        else:
-            response.removed_resources.extend(removed)
         state.in_flight[nonce] = InFlight(
             nonce, seq, version, changes, carried, touches, plan_version, now
         )
@@ -537,20 +535,20 @@ class Session:
         return {s for s in self._forced if self._scoped(state, offer, s) is not None}
 
     def _message(
-        self, type_url: str, version: str, nonce: str, resources: Iterable[XdsResource]
+        self,
+        type_url: str,
+        version: str,
+        nonce: str,
+        resources: Iterable[XdsResource],
+        removed: Iterable[str],
     ) -> Response:
         if self.mode is Mode.SOTW:
-            sotw = discovery_pb2.DiscoveryResponse(
-                version_info=version, type_url=type_url, nonce=nonce
+            return encoding.sotw_response(
+                version=version, type_url=type_url, nonce=nonce, resources=resources
             )
-            sotw.resources.extend(r.body for r in resources)
-            return sotw
-        delta = discovery_pb2.DeltaDiscoveryResponse(
-            system_version_info=version, type_url=type_url, nonce=nonce
+        return encoding.delta_response(
+            version=version, type_url=type_url, nonce=nonce, resources=resources, removed=removed
         )
-        for r in resources:
-            delta.resources.add(name=r.name, version=r.version, resource=r.body)
-        return delta
 
     def _type(self, type_url: str) -> TypeState:
         state = self._types.get(type_url)
