@@ -21,9 +21,9 @@ async def test_stat_services_under_load(telemetry_mesh: LocalMesh) -> None:
     worker.start()
     try:
         result = await asyncio.to_thread(
-            mesh.cli, "stat", "service", "-n", "default", "-w", "3", "-o", "json"
+            mesh.cli, "stat", "service", "-n", "default", "-w", "6", "-o", "json"
         )
-        table = await asyncio.to_thread(mesh.cli, "stat", "svc", "productpage", "-w", "2")
+        table = await asyncio.to_thread(mesh.cli, "stat", "svc", "productpage", "-w", "6")
     finally:
         stop.set()
         worker.join(timeout=15)

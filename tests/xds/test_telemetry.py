@@ -19,6 +19,7 @@ from mainsail.xds.telemetry_logs import ISTIO_JSON_FORMAT, access_log_path, file
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
     MetricsSpec,
+    client_response_values,
     http_tags,
     stats_scope_field,
     tcp_tags,
@@ -70,10 +71,16 @@ def test_source_reporter_reads_the_peer_from_metadata_and_principals_from_certif
     assert tags["reporter"] == "source"
     assert tags["source_workload"] == "reviews-v2"
     assert tags["destination_workload"] == "%DYNAMIC_METADATA(mainsail.peer:workload)%"
-    assert "upstream.uri_san_local_certificate" in tags["source_principal"]
-    assert "upstream.uri_san_peer_certificate" in tags["destination_principal"]
-    assert "istio.services[0].host" in tags["destination_service"]
+    assert tags["source_principal"] == "%UPSTREAM_LOCAL_URI_SAN%"
+    assert tags["destination_principal"] == "%UPSTREAM_PEER_URI_SAN%"
+    # Computed once per response from the cluster's istio metadata into peer metadata.
+    assert tags["destination_service"] == "%DYNAMIC_METADATA(mainsail.peer:service_host)%"
+    spec = MetricsSpec(reporter="source", own=workload_identity(_node()))
+    assert "istio.services[0].host" in dict(client_response_values(spec))["service_host"]
+    tcp = dict(tcp_tags(spec))
+    assert "istio.services[0].host" in tcp["destination_service"]
     assert tags["connection_security_policy"] == "unknown"
+    assert tags["request_protocol"] == "%FILTER_STATE(mainsail.request_protocol:PLAIN)%"
     # No peer header is ever a principal.
     assert "x-mainsail" not in " ".join(tags.values())
 
@@ -90,8 +97,10 @@ def test_destination_reporter_names_its_service_and_mtls() -> None:
     assert tags["source_workload"] == "%DYNAMIC_METADATA(mainsail.peer:workload)%"
     assert tags["destination_workload"] == "reviews-v2"
     assert tags["destination_service"] == "reviews.default.svc.cluster.local"
-    assert "connection.uri_san_peer_certificate" in tags["source_principal"]
-    assert tags["connection_security_policy"] == "%CEL(connection.mtls ? 'mutual_tls' : 'none')%"
+    assert tags["source_principal"] == "%DOWNSTREAM_PEER_URI_SAN%"
+    assert tags["connection_security_policy"] == (
+        "%FILTER_STATE(mainsail.connection_security_policy:PLAIN)%"
+    )
     unknown = _tags(MetricsSpec(reporter="destination", own=workload_identity(_node())))
     assert unknown["destination_service_name"] == "unknown"
 
@@ -172,9 +181,10 @@ def test_every_hcm_and_tcp_proxy_of_a_sidecar_is_equipped() -> None:
                     manager = hcm_pb2.HttpConnectionManager()
                     network_filter.typed_config.Unpack(manager)
                     names = [f.name for f in manager.http_filters]
-                    assert names[:2] == [
+                    assert names[:3] == [
                         "envoy.filters.http.header_to_metadata",
                         "envoy.filters.http.header_mutation",
+                        "envoy.filters.http.set_filter_state",
                     ]
                     assert [a.name for a in manager.access_log] == [
                         "envoy.access_loggers.stats",

@@ -56,9 +56,44 @@ def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
     )
 
 
+_UNKNOWN_RULE = {
+    "matcher_list": {
+        "matchers": [
+            {
+                "predicate": {
+                    "single_predicate": {
+                        "input": {
+                            "name": "v",
+                            "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.matching."
+                                "common_inputs.stats.v3.StatTagValueInput"
+                            },
+                        },
+                        "value_match": {"exact": ""},
+                    }
+                },
+                "on_match": {
+                    "action": {
+                        "name": "u",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.matching.actions."
+                            "transform_stat.v3.TransformStat",
+                            "update_tag": {"new_tag_value": "unknown"},
+                        },
+                    }
+                },
+            }
+        ]
+    }
+}
+
+
 def _with_scope(value: Any) -> Any:
-    """JSON drops the raw ``stats_scope`` field our protos lack; Envoy's own parser knows it."""
+    """JSON drops the raw fields our protos lack (``stats_scope``, the principals' ``rules``);
+    Envoy's own parser knows them, so they are written back here as translation emits them."""
     if isinstance(value, dict):
+        if value.get("name") in ("source_principal", "destination_principal"):
+            value["rules"] = _UNKNOWN_RULE
         if value.get("@type") == _STATS:
             value["stats_scope"] = {
                 "prefix": "istio",

@@ -1,6 +1,7 @@
 """``mainsail stat``: golden signals of the live mesh, like ``linkerd viz stat``.
 
-Every pod's Envoy is scraped twice (``:15090/stats/prometheus``), ``--window`` seconds apart;
+Every pod's Envoy is scraped twice (``:15090/stats/prometheus``), ``--window`` seconds apart
+(10 by default: Envoy publishes histograms at its 5 s stats flush, counters at once);
 the difference of Istio's standard metrics as the serving side reports them
 (``reporter="destination"``) gives, per service or workload: requests per second, success rate
 (responses that are not 5xx) and p50/p90/p99 latency from the
@@ -47,7 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     parser.add_argument(
-        "-w", "--window", type=float, default=5.0, help="seconds between the two scrapes (5)"
+        "-w",
+        "--window",
+        type=float,
+        default=10.0,
+        help="seconds between the two scrapes (10; latencies need more than Envoy's 5 s stats"
+        " flush)",
     )
     parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     add_home_argument(parser)

@@ -41,11 +41,13 @@ from mainsail.xds.telemetry_logs import file_access_logs
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
     MetricsSpec,
+    client_response_values,
     http_metrics_loggers,
     log_type_filter,
+    request_state_filter,
     tcp_metrics_loggers,
 )
-from mainsail.xds.telemetry_peer import peer_filters, workload_identity
+from mainsail.xds.telemetry_peer import Side, peer_filters, workload_identity
 
 Direction = Literal["inbound", "outbound", "gateway"]
 
@@ -89,8 +91,11 @@ def http_telemetry(
     loggers: list[accesslog_pb2.AccessLog] = []
     if metrics_enabled(mesh):
         own = workload_identity(view.node)
-        filters = peer_filters(own, "server" if direction == "inbound" else "client")
-        loggers = http_metrics_loggers(_spec(view, direction, port))
+        spec = _spec(view, direction, port)
+        side: Side = "server" if direction == "inbound" else "client"
+        computed = client_response_values(spec) if side == "client" else []
+        filters = [*peer_filters(own, side, computed), request_state_filter(spec.reporter)]
+        loggers = http_metrics_loggers(spec)
     return filters, loggers + file_access_logs(mesh, view.node)
 
 

@@ -8,8 +8,12 @@ default histogram buckets are Istio's: 0.5 … 3600000). Label values come from:
   gateway, ``destination_*`` on a server sidecar);
 - the peer's workload: dynamic metadata the peer exchange filters stored
   (``xds.telemetry_peer``), ``unknown`` when the peer sent none;
-- principals: the mTLS certificates only (CEL ``upstream.uri_san_*`` on the client,
-  ``connection.uri_san_*`` on the server), never a header;
+- principals: the mTLS certificates only (``%UPSTREAM_*_URI_SAN%`` on the client,
+  ``%DOWNSTREAM_*_URI_SAN%`` on the server), never a header; empty becomes ``unknown`` by a tag
+  rule (``Tag.rules``, a ``TransformStat`` matcher: raw field 3, not in our xds-protos);
+- ``request_protocol`` and (server) ``connection_security_policy``: CEL evaluated once per
+  request by a ``set_filter_state`` filter, read back as ``%FILTER_STATE(…:PLAIN)%`` (a CEL in a
+  tag costs one evaluation per stat: four per request);
 - ``destination_service*`` on a client: Istio's own cluster metadata
   ``istio.services[0].host|name|namespace`` (CEL ``xds.cluster_metadata``); on a server: the
   Service the inbound port belongs to.
@@ -29,17 +33,26 @@ from typing import Literal
 from envoy.config.accesslog.v3 import accesslog_pb2
 from envoy.data.accesslog.v3 import accesslog_pb2 as accesslog_data_pb2
 from envoy.extensions.access_loggers.stats.v3 import stats_pb2
+from envoy.extensions.filters.http.set_filter_state.v3 import set_filter_state_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
 from google.protobuf import wrappers_pb2
+from xds.type.matcher.v3 import matcher_pb2
 
 from mainsail import naming
 from mainsail.xds.telemetry_peer import PEER_FIELDS, UNKNOWN, WorkloadIdentity, peer_metadata_format
 
 STATS_LOGGER = "envoy.access_loggers.stats"
+SET_FILTER_STATE_FILTER = "envoy.filters.http.set_filter_state"
 # Per logger scope: beyond these, new series are dropped (Envoy's scope limits), not grown.
 MAX_COUNTERS = 10000
 MAX_HISTOGRAMS = 2000
 
 Reporter = Literal["source", "destination"]
+
+_TAG_VALUE_INPUT = "envoy.extensions.matching.common_inputs.stats.v3.StatTagValueInput"
+_TRANSFORM_STAT = "envoy.extensions.matching.actions.transform_stat.v3.TransformStat"
 
 _Config = stats_pb2.Config
 _Tag = stats_pb2.Config.Tag
@@ -76,8 +89,35 @@ def _cel(expression: str) -> str:
     return f"%CEL({expression})%"
 
 
-def _san(attribute: str) -> str:
-    return _cel(f"has({attribute}) && {attribute} != '' ? {attribute} : '{UNKNOWN}'")
+# Request-time values computed once per request by ``set_filter_state`` (a ``%CEL%`` in a tag
+# would be evaluated again for the counter and each of the three histograms).
+REQUEST_PROTOCOL_STATE = "mainsail.request_protocol"
+SECURITY_POLICY_STATE = "mainsail.connection_security_policy"
+_GRPC = (
+    "'content-type' in request.headers && "
+    "request.headers['content-type'].startsWith('application/grpc')"
+)
+REQUEST_PROTOCOL_CEL = f"{_GRPC} ? 'grpc' : 'http'"
+SECURITY_POLICY_CEL = "connection.mtls ? 'mutual_tls' : 'none'"
+
+
+def _filter_state(key: str) -> str:
+    return f"%FILTER_STATE({key}:PLAIN)%"
+
+
+def request_state_filter(reporter: Reporter) -> hcm_pb2.HttpFilter:
+    """``set_filter_state``: the request's protocol (and, on a server, the connection's
+    security policy) once per request, read by every stat's tags."""
+    values = [(REQUEST_PROTOCOL_STATE, REQUEST_PROTOCOL_CEL)]
+    if reporter == "destination":
+        values.append((SECURITY_POLICY_STATE, SECURITY_POLICY_CEL))
+    config = set_filter_state_pb2.Config()
+    for key, expression in values:
+        value = config.on_request_headers.add(object_key=key, factory_key="envoy.string")
+        value.format_string.text_format_source.inline_string = _cel(expression)
+    found = hcm_pb2.HttpFilter(name=SET_FILTER_STATE_FILTER)
+    found.typed_config.Pack(config)
+    return found
 
 
 def _cluster_service(field: str, fallback: str) -> str:
@@ -97,24 +137,39 @@ def _special_cluster_name() -> str:
     )
 
 
-def _workload_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
+def client_response_values(spec: MetricsSpec) -> list[tuple[str, str]]:
+    """The client's ``destination_service*`` from the cluster's Istio metadata, evaluated once
+    per response by the peer exchange filters (``xds.telemetry_peer.peer_filters``)."""
+    host_fallback = (
+        f"has(request.host) ? request.host : '{UNKNOWN}'" if spec.host_fallback else f"'{UNKNOWN}'"
+    )
+    return [
+        ("service_host", _cluster_service("host", host_fallback)),
+        ("service_name", _cluster_service("name", _special_cluster_name())),
+        ("service_namespace", _cluster_service("namespace", f"'{UNKNOWN}'")),
+    ]
+
+
+def _workload_tags(spec: MetricsSpec, *, per_response: bool) -> list[tuple[str, str]]:
+    """``per_response``: the client's service labels were computed once per response into
+    peer metadata (HTTP); else (TCP, logged once or twice per connection) read directly."""
     own = {field: _constant(spec.own.value(field)) for field in PEER_FIELDS}
     peer = {field: peer_metadata_format(field) for field in PEER_FIELDS}
     source, destination = (own, peer) if spec.reporter == "source" else (peer, own)
     if spec.reporter == "source":
-        source_principal = _san("upstream.uri_san_local_certificate")
-        destination_principal = _san("upstream.uri_san_peer_certificate")
-        host_fallback = (
-            f"has(request.host) ? request.host : '{UNKNOWN}'"
-            if spec.host_fallback
-            else f"'{UNKNOWN}'"
-        )
-        service = _cluster_service("host", host_fallback)
-        service_name = _cluster_service("name", _special_cluster_name())
-        service_namespace = _cluster_service("namespace", f"'{UNKNOWN}'")
+        source_principal = "%UPSTREAM_LOCAL_URI_SAN%"
+        destination_principal = "%UPSTREAM_PEER_URI_SAN%"
+        if per_response:
+            service, service_name, service_namespace = (
+                peer_metadata_format(field) for field, _ in client_response_values(spec)
+            )
+        else:
+            service, service_name, service_namespace = (
+                value for _, value in client_response_values(spec)
+            )
     else:
-        source_principal = _san("connection.uri_san_peer_certificate")
-        destination_principal = _san("connection.uri_san_local_certificate")
+        source_principal = "%DOWNSTREAM_PEER_URI_SAN%"
+        destination_principal = "%DOWNSTREAM_LOCAL_URI_SAN%"
         known = spec.service
         service = _constant(known.host if known else "")
         service_name = _constant(known.name if known else "")
@@ -148,20 +203,14 @@ def _security_policy(spec: MetricsSpec) -> str:
     # a certificate on this connection.
     if spec.reporter == "source":
         return UNKNOWN
-    return _cel("connection.mtls ? 'mutual_tls' : 'none'")
-
-
-_GRPC = (
-    "'content-type' in request.headers && "
-    "request.headers['content-type'].startsWith('application/grpc')"
-)
+    return _filter_state(SECURITY_POLICY_STATE)
 
 
 def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
     """Istio's HTTP label set, in its order (``istio_stats.cc``)."""
     return [
-        *_workload_tags(spec),
-        ("request_protocol", _cel(f"{_GRPC} ? 'grpc' : 'http'")),
+        *_workload_tags(spec, per_response=True),
+        ("request_protocol", _filter_state(REQUEST_PROTOCOL_STATE)),
         ("response_code", "%RESPONSE_CODE%"),
         # Empty for non-gRPC responses, as Istio's.
         ("grpc_response_status", "%GRPC_STATUS_NUMBER%"),
@@ -171,18 +220,30 @@ def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
 
 
 def tcp_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
+    # A connection is logged twice at most: CEL is affordable here.
+    policy = UNKNOWN if spec.reporter == "source" else _cel(SECURITY_POLICY_CEL)
     return [
-        *_workload_tags(spec),
+        *_workload_tags(spec, per_response=False),
         ("request_protocol", "tcp"),
         ("response_flags", "%RESPONSE_FLAGS%"),
-        ("connection_security_policy", _security_policy(spec)),
+        ("connection_security_policy", policy),
     ]
 
 
+# Tags whose formatter comes out empty without mTLS: Istio says unknown. (Only these: a rule
+# costs a match per stat per request, and ``grpc_response_status`` must stay empty.)
+_UNKNOWN_WHEN_EMPTY_TAGS = frozenset({"source_principal", "destination_principal"})
+
+
+def _tag(name: str, value_format: str) -> stats_pb2.Config.Tag:
+    tag = _Tag(name=name, value_format=value_format)
+    if name in _UNKNOWN_WHEN_EMPTY_TAGS:
+        tag.MergeFromString(_UNKNOWN_WHEN_EMPTY)
+    return tag
+
+
 def _stat(name: str, tags: Sequence[tuple[str, str]]) -> stats_pb2.Config.Stat:
-    return stats_pb2.Config.Stat(
-        name=name, tags=[_Tag(name=key, value_format=value) for key, value in tags]
-    )
+    return stats_pb2.Config.Stat(name=name, tags=[_tag(key, value) for key, value in tags])
 
 
 def _counter(
@@ -225,6 +286,25 @@ def _length_delimited(field: int, payload: bytes) -> bytes:
 def _uint32_value(field: int, value: int) -> bytes:
     # google.protobuf.UInt32Value { uint32 value = 1; }
     return _length_delimited(field, _varint(1 << 3 | 0) + _varint(value))
+
+
+def _unknown_when_empty() -> bytes:
+    """``Tag.rules`` (field 3, an xDS matcher; not in our xds-protos): when the tag's own value
+    (``StatTagValueInput``) is empty, ``TransformStat.update_tag`` sets it to ``unknown``."""
+    update = _length_delimited(3, _length_delimited(2, UNKNOWN.encode()))
+    matcher = matcher_pb2.Matcher()
+    rule = matcher.matcher_list.matchers.add()
+    single = rule.predicate.single_predicate
+    single.input.name = "envoy.matching.inputs.stat_tag_value"
+    single.input.typed_config.type_url = f"type.googleapis.com/{_TAG_VALUE_INPUT}"
+    single.value_match.exact = ""
+    rule.on_match.action.name = "envoy.matching.actions.transform_stat"
+    rule.on_match.action.typed_config.type_url = f"type.googleapis.com/{_TRANSFORM_STAT}"
+    rule.on_match.action.typed_config.value = update
+    return _length_delimited(3, matcher.SerializeToString(deterministic=True))
+
+
+_UNKNOWN_WHEN_EMPTY = _unknown_when_empty()
 
 
 def stats_scope_field() -> bytes:

@@ -15,6 +15,7 @@ copy headers), then ``header_mutation`` (strip + announce).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -103,36 +104,38 @@ def peer_metadata_format(field: str) -> str:
     return f"%DYNAMIC_METADATA({naming.PEER_METADATA_NAMESPACE}:{field})%"
 
 
-def peer_filters(own: WorkloadIdentity, side: Side) -> list[hcm_pb2.HttpFilter]:
-    """The two filters of one HCM: learn the peer (requests on a server, responses on a
-    client), announce ourselves the other way, strip every peer header we did not add."""
-    rules = [_learn_rule(field) for field in PEER_FIELDS]
-    learn = header_to_metadata_pb2.Config()
-    if side == "server":
-        learn.request_rules.extend(rules)
-    else:
-        learn.response_rules.extend(rules)
-    strip = [
-        mutation_rules_pb2.HeaderMutation(remove=naming.build_peer_header(field))
-        for field in PEER_FIELDS
-    ]
-    announce = [
-        mutation_rules_pb2.HeaderMutation(
-            append=base_pb2.HeaderValueOption(
-                header=base_pb2.HeaderValue(
-                    key=naming.build_peer_header(field), value=own.value(field)
-                ),
-                append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
-            )
+def _set_header(field: str, value: str) -> mutation_rules_pb2.HeaderMutation:
+    # Overwriting also replaces any value the app set: no forged identity passes.
+    return mutation_rules_pb2.HeaderMutation(
+        append=base_pb2.HeaderValueOption(
+            header=base_pb2.HeaderValue(key=naming.build_peer_header(field), value=value),
+            append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
         )
-        for field in PEER_FIELDS
-    ]
+    )
+
+
+def peer_filters(
+    own: WorkloadIdentity, side: Side, computed: Sequence[tuple[str, str]] = ()
+) -> list[hcm_pb2.HttpFilter]:
+    """The two filters of one HCM: learn the peer (requests on a server, responses on a
+    client), announce ourselves the other way.
+
+    ``computed`` (client side): (field, formatter) pairs evaluated once per response into
+    headers that the same pass moves to metadata, so a costly formatter (CEL) runs once, not
+    once per stat; ``peer_metadata_format(field)`` reads them.
+    """
+    fields = [*PEER_FIELDS, *(field for field, _ in computed)]
+    rules = [_learn_rule(field) for field in fields]
+    learn = header_to_metadata_pb2.Config()
+    announce = [_set_header(field, own.value(field).replace("%", "%%")) for field in PEER_FIELDS]
     mutations = header_mutation_pb2.Mutations()
     if side == "server":
-        # A response from the app must not carry a forged identity either.
-        mutations.response_mutations.extend([*strip, *announce])
+        learn.request_rules.extend(rules)
+        mutations.response_mutations.extend(announce)
     else:
-        mutations.request_mutations.extend([*strip, *announce])
+        learn.response_rules.extend(rules)
+        mutations.request_mutations.extend(announce)
+        mutations.response_mutations.extend(_set_header(f, value) for f, value in computed)
     mutate = header_mutation_pb2.HeaderMutation(mutations=mutations)
     first = hcm_pb2.HttpFilter(name=HEADER_TO_METADATA_FILTER)
     first.typed_config.Pack(learn)
