@@ -8,8 +8,9 @@
     connected proxies, in-process: an ``AdsServer`` on a grpc.aio server, a few real Envoys
     (bootstraps from the node agent's ``build_bootstrap``) and simulated delta-ADS clients
     (``mainsail.testing.xds_client``) in a child process. A change is what the control plane
-    does on a store change: ``build_snapshot`` + ``config_changed``; the clock starts before
-    the snapshot is built and stops when ``AdsServer.wait_synced`` returns. Also reported:
+    does on a store change: ``build_snapshot`` + ``config_changed`` with a Translator sharing
+    the control plane's translation cache; the clock starts before the snapshot is built and
+    stops when ``AdsServer.wait_synced`` returns. Also reported:
     translation time per proxy (``generate``) for 100 vs 1000 services, and control-plane RSS.
 
 Run: ``.venv/bin/python benchmarks/convergence.py [bookinfo|synthetic|all]``.
@@ -51,6 +52,7 @@ from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.loopback import random_loopback_network
 from mainsail.testing.mesh import LocalMesh
 from mainsail.xds.generate import Translator, generate
+from mainsail.xds.translation_cache import TranslationCache
 
 BOOKINFO_TARGET_P99 = 0.250
 SYNTHETIC_TARGET_P99 = 1.0
@@ -187,15 +189,17 @@ def translation_ms(
     )
 
 
-def _generator(snapshot: MeshSnapshot) -> Any:
-    """What the control plane hands the ADS server: one Translator per snapshot."""
-    return Translator(snapshot).generate
+def _generator(snapshot: MeshSnapshot, cache: TranslationCache | None) -> Any:
+    """What the control plane hands the ADS server: one Translator per snapshot, sharing the
+    control plane's translation cache (``runtime.control_plane.generator_for``)."""
+    return Translator(snapshot, cache).generate
 
 
 async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
     prefix = random_loopback_network(16).rsplit(".", 2)[0]
     print(
-        f"synthetic: {args.services} services, {args.proxies} proxies ({args.envoys} real Envoys)"
+        f"synthetic: {args.services} services, {args.proxies} proxies ({args.envoys} real Envoys);"
+        f" translation cache {'off' if args.no_cache else 'on'}"
     )
 
     # Translation cost per proxy, 100 vs 1000 services (baseline in the same run).
@@ -216,9 +220,10 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
     rss_before = rss_mb()
     variants = [parse_mesh(mesh_yaml(args.services, prefix, v)) for v in (0, 1)]
     snapshot = build_snapshot(variants[0])
+    cache = None if args.no_cache else TranslationCache()
     envoys: list[EnvoyProcess] = []
     simulated: subprocess.Popen[bytes] | None = None
-    async with ads_server(_generator(snapshot)) as (ads, port):
+    async with ads_server(_generator(snapshot, cache)) as (ads, port):
         try:
             connect = time.perf_counter()
             envoys = await start_envoys(prefix, args.envoys, port, workdir)
@@ -236,7 +241,7 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
             for n in range(args.synthetic_changes):
                 generation = ads.generation
                 start = time.perf_counter()
-                ads.config_changed(_generator(build_snapshot(variants[(n + 1) % 2])))
+                ads.config_changed(_generator(build_snapshot(variants[(n + 1) % 2]), cache))
                 while ads.generation == generation:  # the debounce has not fired yet
                     await asyncio.sleep(0.001)
                 await ads.wait_synced(timeout=600)
@@ -266,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--proxies", type=int, default=100)
     parser.add_argument("--envoys", type=int, default=5, help="real Envoys among the proxies")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="synthetic: translate every change from scratch"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mainsail-convergence-") as tmp:
         if args.part in ("all", "bookinfo"):
