@@ -200,9 +200,15 @@ async def refused_plaintext(address: tuple[str, int]) -> bool:
     return False
 
 
-def tcp_accepts(address: tuple[str, int]) -> bool:
-    with socket.create_connection(address, timeout=5):
-        return True
+def tcp_echo(address: tuple[str, int], line: str = "hi") -> str:
+    """Send one line to a TCP echo (straight or through a sidecar listener); its answer, or ""
+    when the connection is closed without one."""
+    with socket.create_connection(address, timeout=10) as connection:
+        connection.sendall(line.encode() + b"\n")
+        try:
+            return connection.makefile().readline().strip()
+        except OSError:
+            return ""
 
 
 @dataclass(slots=True)
@@ -225,27 +231,30 @@ class SecuredMesh:
         return f"http://{SERVER_HOST}:{port}{path}"
 
     # --- what the sidecars hold
-    def listener(self, port: int) -> dict[str, Any]:
-        """The server sidecar's active inbound listener on ``port`` (empty when absent)."""
-        dump = self.mesh.admin(self.server, "/config_dump")
-        name = f"{self.server.ip}_{port}"
+    def listener(self, port: int, pod: PodSpec | None = None) -> dict[str, Any]:
+        """The server's (or ``pod``'s) active inbound listener on ``port`` (empty when absent)."""
+        pod = pod or self.server
+        dump = self.mesh.admin(pod, "/config_dump")
+        name = f"{pod.ip}_{port}"
         for config in dump["configs"]:
             for item in config.get("dynamic_listeners", []):
                 if item["name"] == name and "active_state" in item:
                     return dict(item["active_state"]["listener"])
         return {}
 
-    def transports(self, port: int) -> list[str]:
-        """The transport protocol each chain of the server's listener on ``port`` matches."""
+    def transports(self, port: int, pod: PodSpec | None = None) -> list[str]:
+        """The transport protocol each chain of the server's (or ``pod``'s) listener on
+        ``port`` matches."""
         return [
             chain.get("filter_chain_match", {}).get("transport_protocol", "")
-            for chain in self.listener(port).get("filter_chains", [])
+            for chain in self.listener(port, pod).get("filter_chains", [])
         ]
 
     def sidecar_state(self) -> dict[str, Any]:
         return {
             "client": self.traffic.client_config(),
             "server": {port: self.listener(port) for port in (8080, 8081)},
+            "tcp-echo": self.listener(9000, self.mesh.pod("tcp-echo")),
             "endpoints": self.client_endpoint_metadata(),
         }
 
@@ -265,10 +274,25 @@ class SecuredMesh:
                 ]
         return found
 
-    def handshakes(self, port: int) -> int:
-        """TLS handshakes the server's inbound listener on ``port`` completed."""
-        name = f"listener.{self.server.ip}_{port}.ssl.handshake"
-        return self.traffic.stats(self.server, f"^{name}$").get(name, 0)
+    def handshakes(self, port: int, pod: PodSpec | None = None) -> int:
+        """TLS handshakes the server's (or ``pod``'s) inbound listener on ``port`` completed."""
+        pod = pod or self.server
+        name = f"listener.{pod.ip}_{port}.ssl.handshake"
+        return self.traffic.stats(pod, f"^{name}$").get(name, 0)
+
+    def tcp_listener_of_client(self, service: str) -> tuple[str, int]:
+        """The client sidecar's outbound listener for a TCP ``service`` (what its app gets as
+        ``<SVC>_SERVICE_HOST/_PORT``)."""
+        dump = self.mesh.admin(self.traffic.client, "/config_dump")
+        for config in dump["configs"]:
+            for item in config.get("dynamic_listeners", []):
+                listener = item.get("active_state", {}).get("listener", {})
+                if listener.get("traffic_direction") == "INBOUND":
+                    continue
+                if f"||{service}." in json.dumps(listener):
+                    address = listener["address"]["socket_address"]
+                    return address["address"], int(address["port_value"])
+        raise LookupError(f"no listener for {service} on the client sidecar")
 
     # --- policies
     async def apply(self, text: str, condition: Callable[[], bool], message: str) -> None:

@@ -27,6 +27,7 @@ from tests.e2e_security.helpers import (
     mtls_get,
     plain_get,
     refused_plaintext,
+    tcp_echo,
 )
 
 CLIENT_ID = "spiffe://cluster.local/ns/default/sa/client"
@@ -245,3 +246,22 @@ async def test_istio_mutual_rule_checks_the_servers_identity(secured: SecuredMes
         return reply.status == 200 and f"URI={CLIENT_ID}" in xfcc_of(reply.json())
 
     await wait_for(served, timeout=20, interval=0.2, message="right server SAN accepted")
+
+
+async def test_tcp_port_over_mtls_and_strict(secured: SecuredMesh) -> None:
+    """A TCP port: PERMISSIVE has the mTLS, plaintext and pass-through TLS chains; STRICT keeps
+    the mTLS one, through which the client's sidecar still reaches the app."""
+    echo = secured.mesh.pod("tcp-echo")
+    direct = (echo.ip, 9000)
+    through_client = secured.tcp_listener_of_client("tcp-echo")
+    assert secured.transports(9000, echo) == ["tls", "raw_buffer", "tls"]
+    # More than a TLS record header: the TLS inspector decides on the first 5 bytes and (with
+    # Istio's default protocolDetectionTimeout 0) waits for them.
+    line = "hello mesh"
+    assert await asyncio.to_thread(tcp_echo, direct, line) == f"9000 {line}"
+    assert await asyncio.to_thread(tcp_echo, through_client, line) == f"9000 {line}"
+    await secured.apply(STRICT, lambda: secured.transports(9000, echo) == ["tls"], "STRICT")
+    assert await asyncio.to_thread(tcp_echo, direct, line) == ""  # plaintext: closed
+    before = secured.handshakes(9000, echo)
+    assert await asyncio.to_thread(tcp_echo, through_client, line) == f"9000 {line}"
+    assert secured.handshakes(9000, echo) > before
