@@ -1,9 +1,10 @@
 """The xDS server: sans-IO sessions, make-before-break staging, debounce, pushes, proxy status.
 
 Modules: ``node`` (Envoy node → ProxyNode), ``exchange`` (per-type ACK/NACK transitions),
-``session`` (one stream, SotW or delta), ``staging`` (make before break), ``debounce``,
-``push_queue``, ``clock``, ``status``, ``connection``, ``servicer`` (gRPC edge), ``server``
-(``AdsServer``), ``errors``.
+``session`` (one stream, SotW or delta; its per-type state in ``type_state``), ``staging``
+(make before break), ``encoding`` (responses as bytes from cached per-resource encodings),
+``debounce``, ``push_queue``, ``clock``, ``status``, ``connection``, ``servicer`` (gRPC edge),
+``server`` (``AdsServer``), ``errors``.
 """
 
 from mainsail.ads.clock import Clock, SystemClock

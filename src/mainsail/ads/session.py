@@ -18,6 +18,9 @@ identity, then version) and every later step looks only at the names that change
 the response decision (``TypeState.touched``/``pending``), the sync check
 (``TypeState.out_of_sync``) and cluster readiness. Only what is inherently whole is whole: a
 SotW response, the first response of a type, a wildcard switch.
+
+Over 500 lines because the transitions and the bookkeeping they keep must change together; the
+per-type state is in ``type_state``, the plan's rules in ``staging``, the wire in ``encoding``.
 """
 
 from __future__ import annotations
