@@ -8,6 +8,8 @@ from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 
 from mainsail import naming
 from mainsail.config.istio.destination_rule import ClientTLSSettings
+from mainsail.config.istio.gateway import ServerTLSSettings
+from mainsail.xds.server_tls import server_tls_context
 from mainsail.xds.tls import (
     ALPN_IN_MESH,
     ALPN_IN_MESH_H2,
@@ -195,3 +197,56 @@ def test_credential_name_only_where_the_proxy_may_read_it() -> None:
     ]
     ca = common.combined_validation_context.validation_context_sds_secret_config
     assert ca.name == "kubernetes://client-cred-cacert"
+
+
+def _server(**fields: object) -> tls_pb2.DownstreamTlsContext:
+    return server_tls_context(ServerTLSSettings.model_validate(fields))
+
+
+def test_server_tls_optional_mutual_validates_without_requiring() -> None:
+    context = _server(
+        mode="OPTIONAL_MUTUAL", serverCertificate="/c", privateKey="/k", caCertificates="/ca"
+    )
+    assert not context.require_client_certificate.value
+    common = context.common_tls_context
+    assert [s.name for s in common.tls_certificate_sds_secret_configs] == ["file-cert:/c~/k"]
+    root = common.combined_validation_context.validation_context_sds_secret_config
+    assert root.name == "file-root:/ca"
+
+
+def test_server_tls_credentials_and_istio_mutual() -> None:
+    credential = _server(mode="MUTUAL", credentialName="web", verifyCertificateSpki=["x"])
+    common = credential.common_tls_context
+    assert [s.name for s in common.tls_certificate_sds_secret_configs] == ["kubernetes://web"]
+    combined = common.combined_validation_context
+    assert combined.validation_context_sds_secret_config.name == "kubernetes://web-cacert"
+    assert list(combined.default_validation_context.verify_certificate_spki) == ["x"]
+    istio = _server(mode="ISTIO_MUTUAL")
+    assert istio.require_client_certificate.value
+    names = [s.name for s in istio.common_tls_context.tls_certificate_sds_secret_configs]
+    assert names == ["default"]
+    validation = istio.common_tls_context.combined_validation_context
+    assert validation.validation_context_sds_secret_config.name == "ROOTCA"
+
+
+def test_server_tls_two_certificates_and_protocol_bounds() -> None:
+    context = _server(
+        mode="SIMPLE",
+        tlsCertificates=[
+            {"serverCertificate": "/rsa", "privateKey": "/rsa-key"},
+            {"serverCertificate": "/ec", "privateKey": "/ec-key"},
+        ],
+        minProtocolVersion="TLSV1_2",
+        maxProtocolVersion="TLSV1_3",
+        cipherSuites=["ECDHE-ECDSA-AES128-GCM-SHA256"],
+    )
+    common = context.common_tls_context
+    assert [s.name for s in common.tls_certificate_sds_secret_configs] == [
+        "file-cert:/rsa~/rsa-key",
+        "file-cert:/ec~/ec-key",
+    ]
+    assert common.WhichOneof("validation_context_type") is None
+    params = common.tls_params
+    assert params.tls_minimum_protocol_version == common_pb2.TlsParameters.TLSv1_2
+    assert params.tls_maximum_protocol_version == common_pb2.TlsParameters.TLSv1_3
+    assert list(params.cipher_suites) == ["ECDHE-ECDSA-AES128-GCM-SHA256"]

@@ -10,7 +10,9 @@ istio-internals §1.4), chosen by the PeerAuthentication mode of that workload p
 | HTTP | ``tls`` → HCM (mTLS) | ``tls`` + Istio ALPN → HCM (mTLS); ``raw_buffer`` → HCM | ``raw_buffer`` → HCM |
 | TCP | ``tls`` → tcp_proxy (mTLS) | ``tls`` + Istio ALPN → tcp (mTLS); ``raw_buffer`` → tcp; ``tls`` → tcp (not terminated) | ``raw_buffer`` → tcp |
 
-A connection no chain matches (plaintext to a STRICT port) is closed. The TLS inspector runs on
+A connection no chain matches (plaintext to a STRICT port) is closed. A Sidecar
+``ingress[].tls`` on a DISABLE port terminates TLS with the user's certificate instead
+(``xds.server_tls``), on one ``tls`` chain. The TLS inspector runs on
 listeners whose chains match on ``tls`` (without it every connection reads as ``raw_buffer``).
 Sniffed ports (no protocol in the port name) are served as HTTP, as before; Istio's five-chain
 sniffing variant needs the HTTP inspector and is not built.
@@ -35,6 +37,7 @@ from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 
 from mainsail import naming
+from mainsail.config.istio.gateway import ServerTLSSettings
 from mainsail.registry.protocol import Protocol
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.security import MtlsMode, workload_mtls
@@ -43,6 +46,7 @@ from mainsail.xds.http_routes import set_timeout
 from mainsail.xds.inbound_policy import inbound_http_policy_filters, inbound_tcp_policy_filters
 from mainsail.xds.listeners import TCP_PROXY_FILTER, http_connection_manager
 from mainsail.xds.protos import duration, socket_address
+from mainsail.xds.server_tls import server_tls_context
 from mainsail.xds.tls import (
     ALL_ISTIO_MTLS_ALPNS,
     RAW_BUFFER_TRANSPORT,
@@ -55,10 +59,12 @@ from mainsail.xds.tls import (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundPort:
-    """One workload port to serve: HTTP (``route_config`` to the app) or TCP (None)."""
+    """One workload port to serve: HTTP (``route_config`` to the app) or TCP (None); ``tls``: a
+    Sidecar ``ingress[].tls`` that terminates TLS there when mesh mTLS is off (DISABLE)."""
 
     port: int
     route_config: route_pb2.RouteConfiguration | None
+    tls: ServerTLSSettings | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +171,10 @@ def inbound_listener(
     mode = port_mtls_mode(snapshot, view, port)
     http = inbound.route_config is not None
     options = (_HTTP_OPTIONS if http else _TCP_OPTIONS)[mode]
+    # istiod: the user's TLS applies only where it cannot clash with mesh mTLS.
+    user_tls = inbound.tls if mode == "DISABLE" else None
+    if user_tls is not None:
+        options = (_STRICT,)
     chain_name = naming.build_listener_name("0.0.0.0", port)
     mesh = snapshot.mesh
     trust_domains = (mesh.trust_domain, *mesh.trust_domain_aliases)
@@ -178,7 +188,9 @@ def inbound_listener(
         chain = listener_components_pb2.FilterChain(
             name=chain_name, filter_chain_match=match, filters=_filters(snapshot, view, inbound)
         )
-        if option.terminate_tls:
+        if user_tls is not None:
+            chain.transport_socket.CopyFrom(tls_transport_socket(server_tls_context(user_tls)))
+        elif option.terminate_tls:
             chain.transport_socket.CopyFrom(
                 tls_transport_socket(inbound_mtls_context(trust_domains, http=http))
             )

@@ -6,8 +6,9 @@ route ``inbound|<port.number>||`` → the ``defaultEndpoint``. Istio's ``127.0.0
 ``0.0.0.0:<p>`` both name the app's port ``<p>``; on the local platform an app listens on the pod
 address, on the private port the platform gave container port ``<p>`` (``MAINSAIL_APP_PORTS``),
 or on ``<p>`` itself when it is not a container port. Without a ``defaultEndpoint`` the app's
-port is the listener's. ``unix://`` endpoints, ``bind``, ``captureMode`` and ``tls`` are not
-supported on the local platform (the listener binds the pod address regardless). The chains
+port is the listener's. ``unix://`` endpoints, ``bind`` and ``captureMode`` are not supported
+on the local platform (the listener binds the pod address regardless). ``tls`` terminates TLS
+with the user's certificate where the port's mTLS mode is DISABLE (``xds.inbound``). The chains
 follow the port's PeerAuthentication mode like the Service-derived ones (``xds.inbound``).
 
 Reads: Sidecar (``ingress``), the proxy's private app ports.
@@ -106,11 +107,18 @@ def build_ingress_listeners(snapshot: MeshSnapshot, view: ProxyView) -> list[lis
     for entry in _entries(view):
         number = entry.port.number or 0
         protocol = _protocol(entry)
+        if entry.tls is not None and protocol.is_tls:
+            # Terminated here (istiod's ``AfterTLSTermination``): HTTPS is served as HTTP.
+            protocol = Protocol.HTTP if protocol == Protocol.HTTPS else Protocol.TCP
         route_config = None
         if not (protocol.is_tcp or protocol == Protocol.UDP):
             cluster = naming.build_inbound_cluster(number)
             route_config = inbound_route_config(number, number, protocol, operation=f"{cluster}/*")
         listeners.append(
-            inbound_listener(snapshot, view, InboundPort(port=number, route_config=route_config))
+            inbound_listener(
+                snapshot,
+                view,
+                InboundPort(port=number, route_config=route_config, tls=entry.tls),
+            )
         )
     return listeners
