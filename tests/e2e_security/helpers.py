@@ -34,6 +34,7 @@ POLICY_KINDS = (
     "AuthorizationPolicy",
     "DestinationRule",
     "ServiceEntry",
+    "Sidecar",
 )
 SERVER_HOST = "server.default.svc.cluster.local"
 XFCC = "x-forwarded-client-cert"

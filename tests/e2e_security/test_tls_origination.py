@@ -6,6 +6,7 @@ client certificate files the rule names (served by the node agent over SDS as ``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import ssl
@@ -22,6 +23,7 @@ from tests.e2e_security.helpers import (
     make_root,
     make_server_cert,
     make_svid,
+    mtls_get,
 )
 
 HOST = "secure.example.com"
@@ -172,3 +174,51 @@ async def test_mutual_presents_the_rules_client_certificate(
             return status == 200 and CLIENT_ID in str(body.get("client_sans"))
 
         await wait_for(served, timeout=20, interval=0.2, message="client certificate presented")
+
+
+async def test_sidecar_ingress_terminates_tls_with_the_users_certificate(
+    secured: SecuredMesh, tmp_path: Path
+) -> None:
+    """A Sidecar ``ingress[].tls`` on a port whose mTLS mode is DISABLE: the server's sidecar
+    serves HTTPS with the certificate files it names (read by the agent over SDS), HTTP to the
+    app behind."""
+    ca, _ = make_root("web CA")
+    web = make_server_cert(ca, "server.example.com")
+    (tmp_path / "web.pem").write_bytes(web.cert_pem)
+    (tmp_path / "web-key.pem").write_bytes(web.key_pem)
+    policy = f"""
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {{name: server, namespace: default}}
+spec:
+  workloadSelector: {{labels: {{app: server}}}}
+  ingress:
+  - port: {{number: 9443, protocol: HTTPS, name: https-app}}
+    defaultEndpoint: 127.0.0.1:8080
+    tls:
+      mode: SIMPLE
+      serverCertificate: {tmp_path / "web.pem"}
+      privateKey: {tmp_path / "web-key.pem"}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {{name: server-https, namespace: default}}
+spec:
+  selector: {{matchLabels: {{app: server}}}}
+  portLevelMtls:
+    "9443": {{mode: DISABLE}}
+"""
+    await secured.apply(
+        policy,
+        lambda: "file-cert:" in json.dumps(secured.listener(9443)),
+        "server sidecar terminates TLS on 9443 with the user's certificate",
+    )
+
+    def get() -> tuple[int, dict[str, object]]:
+        return mtls_get(secured.address(9443), None, ca.cert_pem, tmp_path, alpn=())
+
+    async def served() -> bool:
+        status, body = await asyncio.to_thread(get)
+        return status == 200 and body.get("version") == "app"
+
+    await wait_for(served, timeout=20, interval=0.2, message="HTTPS served by the sidecar")
