@@ -228,19 +228,23 @@ def build_spiffe_prefix(trust_domain: str) -> str:
 
 
 # --- telemetry: the stats scope of Istio's standard metrics, and the peer metadata exchange
-# (our Envoy has no ``istio.metadata_exchange``: each side sends its workload in plain headers
+# (our Envoy has no ``istio.metadata_exchange``: each side sends its workload in a plain header
 # that the other side moves into dynamic metadata and strips, see ``xds/telemetry_peer.py``).
 ISTIO_STATS_PREFIX = "istio"
-PEER_HEADER_PREFIX = "x-mainsail-peer-"
+PEER_HEADER = "x-mainsail-peer"
 PEER_METADATA_NAMESPACE = "mainsail.peer"
 
 
-def build_peer_header(field: str) -> str:
-    """``x-mainsail-peer-<field>``: one peer workload attribute (``workload``, ``app``, …)."""
-    return f"{PEER_HEADER_PREFIX}{field.replace('_', '-')}"
+def build_peer_header(group: str = "") -> str:
+    """``x-mainsail-peer`` (the peer's workload), ``x-mainsail-peer-<group>`` for another group
+    of values (``service``: what the client computed about the destination)."""
+    return f"{PEER_HEADER}-{group}" if group else PEER_HEADER
 
 
 def parse_peer_header(header: str) -> str | None:
-    """The attribute a peer header carries, else None."""
-    rest = header.lower().removeprefix(PEER_HEADER_PREFIX)
-    return rest.replace("-", "_") if rest != header.lower() and rest else None
+    """The group a peer header carries (``""`` for the workload), else None."""
+    lowered = header.lower()
+    if lowered == PEER_HEADER:
+        return ""
+    rest = lowered.removeprefix(f"{PEER_HEADER}-")
+    return rest if rest != lowered and rest else None

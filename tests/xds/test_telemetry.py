@@ -6,6 +6,8 @@ from __future__ import annotations
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.access_loggers.file.v3 import file_pb2
 from envoy.extensions.access_loggers.stats.v3 import stats_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
+from envoy.extensions.filters.http.header_to_metadata.v3 import header_to_metadata_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
@@ -19,12 +21,12 @@ from mainsail.xds.telemetry_logs import ISTIO_JSON_FORMAT, access_log_path, file
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
     MetricsSpec,
-    client_response_values,
+    client_service_format,
     http_tags,
     stats_scope_field,
     tcp_tags,
 )
-from mainsail.xds.telemetry_peer import workload_identity
+from mainsail.xds.telemetry_peer import PEER_FIELDS, peer_filters, workload_identity
 
 from .cases import generate_case, load_case
 
@@ -76,7 +78,8 @@ def test_source_reporter_reads_the_peer_from_metadata_and_principals_from_certif
     # Computed once per response from the cluster's istio metadata into peer metadata.
     assert tags["destination_service"] == "%DYNAMIC_METADATA(mainsail.peer:service_host)%"
     spec = MetricsSpec(reporter="source", own=workload_identity(_node()))
-    assert "istio.services[0].host" in dict(client_response_values(spec))["service_host"]
+    host, _, namespace = client_service_format(spec).split(")%;%CEL(")
+    assert "istio.services[0].host" in host and "services[0].namespace" in namespace
     tcp = dict(tcp_tags(spec))
     assert "istio.services[0].host" in tcp["destination_service"]
     assert tags["connection_security_policy"] == "unknown"
@@ -161,10 +164,31 @@ def test_metrics_follow_default_providers() -> None:
 
 
 def test_peer_header_names_round_trip() -> None:
-    header = naming.build_peer_header("canonical_service")
-    assert header == "x-mainsail-peer-canonical-service"
-    assert naming.parse_peer_header(header) == "canonical_service"
+    assert naming.build_peer_header() == "x-mainsail-peer"
+    assert naming.parse_peer_header("X-Mainsail-Peer") == ""
+    assert naming.build_peer_header("service") == "x-mainsail-peer-service"
+    assert naming.parse_peer_header("x-mainsail-peer-service") == "service"
     assert naming.parse_peer_header("x-request-id") is None
+
+
+def test_peer_exchange_is_one_header_split_by_position() -> None:
+    [learn, announce] = peer_filters(
+        workload_identity(_node(app="reviews", version="v2")), "server"
+    )
+    rules = header_to_metadata_pb2.Config()
+    learn.typed_config.Unpack(rules)
+    assert [r.on_header_present.key for r in rules.request_rules] == list(PEER_FIELDS)
+    assert [r.remove for r in rules.request_rules] == [False] * 6 + [True]
+    assert rules.request_rules[2].on_header_present.regex_value_rewrite.pattern.regex == (
+        "^(?:[^;]*;){2}([^;]*).*$"
+    )
+    mutation = header_mutation_pb2.HeaderMutation()
+    announce.typed_config.Unpack(mutation)
+    [header] = mutation.mutations.response_mutations
+    assert (header.append.header.key, header.append.header.value) == (
+        "x-mainsail-peer",
+        "reviews-v2;default;reviews;v2;reviews;v2;Kubernetes",
+    )
 
 
 def test_every_hcm_and_tcp_proxy_of_a_sidecar_is_equipped() -> None:

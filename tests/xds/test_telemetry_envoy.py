@@ -232,7 +232,7 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
             # The app forges a peer identity: the client sidecar replaces it.
             async with http.get(
                 f"http://{ip}:{client_port}/hello",
-                headers={"x-mainsail-peer-workload": "forged", "User-Agent": "tele/1"},
+                headers={"x-mainsail-peer": "forged;default;x;x;x;x;x", "User-Agent": "tele/1"},
             ) as response:
                 assert response.status == 200
                 assert not [h for h in response.headers if h.lower().startswith("x-mainsail-peer")]

@@ -41,7 +41,7 @@ from mainsail.xds.telemetry_logs import file_access_logs
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
     MetricsSpec,
-    client_response_values,
+    client_service_format,
     http_metrics_loggers,
     log_type_filter,
     request_state_filter,
@@ -93,7 +93,7 @@ def http_telemetry(
         own = workload_identity(view.node)
         spec = _spec(view, direction, port)
         side: Side = "server" if direction == "inbound" else "client"
-        computed = client_response_values(spec) if side == "client" else []
+        computed = client_service_format(spec) if side == "client" else ""
         filters = [*peer_filters(own, side, computed), request_state_filter(spec.reporter)]
         loggers = http_metrics_loggers(spec)
     return filters, loggers + file_access_logs(mesh, view.node)

@@ -41,7 +41,13 @@ from google.protobuf import wrappers_pb2
 from xds.type.matcher.v3 import matcher_pb2
 
 from mainsail import naming
-from mainsail.xds.telemetry_peer import PEER_FIELDS, UNKNOWN, WorkloadIdentity, peer_metadata_format
+from mainsail.xds.telemetry_peer import (
+    PEER_FIELDS,
+    SERVICE_FIELDS,
+    UNKNOWN,
+    WorkloadIdentity,
+    peer_metadata_format,
+)
 
 STATS_LOGGER = "envoy.access_loggers.stats"
 SET_FILTER_STATE_FILTER = "envoy.filters.http.set_filter_state"
@@ -120,34 +126,45 @@ def request_state_filter(reporter: Reporter) -> hcm_pb2.HttpFilter:
     return found
 
 
-def _cluster_service(field: str, fallback: str) -> str:
-    meta = "xds.cluster_metadata"
-    istio = f"{meta}.filter_metadata.istio"
-    return _cel(
-        f"has({meta}) ? (has({istio}) && has({istio}.services) ? {istio}.services[0].{field}"
-        f" : {fallback}) : '{UNKNOWN}'"
-    )
+_META = "xds.cluster_metadata"
+_SERVICE = f"{_META}.filter_metadata.istio"
 
 
-def _special_cluster_name() -> str:
+def _has_service() -> str:
+    return f"has({_SERVICE}) && has({_SERVICE}.services)"
+
+
+def _service_expressions(spec: MetricsSpec) -> tuple[str, str, str]:
+    """CEL for the destination's host, name and namespace from the cluster's Istio metadata
+    (``istio.services[0]``), when there is a cluster; each with Istio's fallback."""
+    host = f"'{UNKNOWN}'"
+    if spec.host_fallback:
+        host = f"(has(request.host) ? request.host : '{UNKNOWN}')"
     # PassthroughCluster / BlackHoleCluster carry no service: Istio reports the cluster's name.
-    return (
-        f"xds.cluster_name == '{naming.PASSTHROUGH_CLUSTER}' || "
-        f"xds.cluster_name == '{naming.BLACKHOLE_CLUSTER}' ? xds.cluster_name : '{UNKNOWN}'"
+    special = (
+        f"(xds.cluster_name == '{naming.PASSTHROUGH_CLUSTER}' || "
+        f"xds.cluster_name == '{naming.BLACKHOLE_CLUSTER}' ? xds.cluster_name : '{UNKNOWN}')"
+    )
+    fallbacks = (host, special, f"'{UNKNOWN}'")
+    return tuple(  # type: ignore[return-value]
+        f"({_has_service()} ? {_SERVICE}.services[0].{field} : {fallback})"
+        for field, fallback in zip(("host", "name", "namespace"), fallbacks, strict=True)
     )
 
 
-def client_response_values(spec: MetricsSpec) -> list[tuple[str, str]]:
-    """The client's ``destination_service*`` from the cluster's Istio metadata, evaluated once
-    per response by the peer exchange filters (``xds.telemetry_peer.peer_filters``)."""
-    host_fallback = (
-        f"has(request.host) ? request.host : '{UNKNOWN}'" if spec.host_fallback else f"'{UNKNOWN}'"
+def client_service_format(spec: MetricsSpec) -> str:
+    """``host;name;namespace`` of the destination service (one formatter per value: this
+    CEL has no string concatenation), evaluated once per response by the peer exchange filters
+    (``xds.telemetry_peer``)."""
+    return ";".join(_direct_service_formats(spec))
+
+
+def _direct_service_formats(spec: MetricsSpec) -> tuple[str, str, str]:
+    # TCP: a connection is logged once or twice, so the tags may run CEL themselves.
+    host, name, namespace = _service_expressions(spec)
+    return tuple(  # type: ignore[return-value]
+        _cel(f"has({_META}) ? {value} : '{UNKNOWN}'") for value in (host, name, namespace)
     )
-    return [
-        ("service_host", _cluster_service("host", host_fallback)),
-        ("service_name", _cluster_service("name", _special_cluster_name())),
-        ("service_namespace", _cluster_service("namespace", f"'{UNKNOWN}'")),
-    ]
 
 
 def _workload_tags(spec: MetricsSpec, *, per_response: bool) -> list[tuple[str, str]]:
@@ -161,12 +178,10 @@ def _workload_tags(spec: MetricsSpec, *, per_response: bool) -> list[tuple[str, 
         destination_principal = "%UPSTREAM_PEER_URI_SAN%"
         if per_response:
             service, service_name, service_namespace = (
-                peer_metadata_format(field) for field, _ in client_response_values(spec)
+                peer_metadata_format(field) for field in SERVICE_FIELDS
             )
         else:
-            service, service_name, service_namespace = (
-                value for _, value in client_response_values(spec)
-            )
+            service, service_name, service_namespace = _direct_service_formats(spec)
     else:
         source_principal = "%DOWNSTREAM_PEER_URI_SAN%"
         destination_principal = "%DOWNSTREAM_LOCAL_URI_SAN%"

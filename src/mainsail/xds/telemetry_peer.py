@@ -1,16 +1,19 @@
 """Peer workload exchange from stock Envoy filters (Istio's ``istio.metadata_exchange`` stand-in).
 
-Each proxy announces its own workload (name, namespace, app, version, canonical service and
-revision, cluster) in ``x-mainsail-peer-*`` headers: a client sidecar or gateway on its requests,
-a server sidecar on its responses. The receiving side moves them into dynamic metadata
-(``mainsail.peer``) with ``header_to_metadata`` and removes them, so the app never sees them and
-the stats access logger reads them; a missing header becomes ``unknown`` (Istio's value for a
-peer without a sidecar). Headers the app itself sets are removed before ours are added, so an
-app cannot pose as another workload. Principals never come from here: they are read from the
-mTLS certificates (``xds.telemetry_metrics``).
+Each proxy announces its own workload in one ``x-mainsail-peer`` header, the values
+``workload;namespace;app;version;canonical service;canonical revision;cluster`` (label values
+cannot hold ``;``): a client sidecar or gateway on its requests, a server sidecar on its
+responses. The receiving side splits it into dynamic metadata (``mainsail.peer``, one
+``header_to_metadata`` rule per field with a regex rewrite) and removes it, so the app never
+sees it and the stats access logger reads it; a missing header becomes ``unknown`` (Istio's
+value for a peer without a sidecar). Ours overwrites any such header the app sets, so an app
+cannot pose as another workload. Principals never come from here: they are read from the mTLS
+certificates (``xds.telemetry_metrics``). One header, not seven: every header added costs a
+formatter run per request.
 
-Filter order: ``header_to_metadata`` first (on responses it runs last, after anything that might
-copy headers), then ``header_mutation`` (strip + announce).
+Filter order: ``header_to_metadata`` first (on responses it runs last, after
+``header_mutation`` added the client's computed ``x-mainsail-peer-service``), then
+``header_mutation`` (announce).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ PEER_FIELDS: tuple[str, ...] = (
     "canonical_revision",
     "cluster",
 )
+
+# What a client computes about the destination once per response (``x-mainsail-peer-service``).
+SERVICE_GROUP = "service"
+SERVICE_FIELDS: tuple[str, ...] = ("service_host", "service_name", "service_namespace")
+SEPARATOR = ";"
 
 Side = Literal["client", "server"]
 
@@ -104,38 +112,43 @@ def peer_metadata_format(field: str) -> str:
     return f"%DYNAMIC_METADATA({naming.PEER_METADATA_NAMESPACE}:{field})%"
 
 
-def _set_header(field: str, value: str) -> mutation_rules_pb2.HeaderMutation:
+def _set_header(name: str, value: str) -> mutation_rules_pb2.HeaderMutation:
     # Overwriting also replaces any value the app set: no forged identity passes.
     return mutation_rules_pb2.HeaderMutation(
         append=base_pb2.HeaderValueOption(
-            header=base_pb2.HeaderValue(key=naming.build_peer_header(field), value=value),
+            header=base_pb2.HeaderValue(key=name, value=value),
             append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
         )
     )
 
 
-def peer_filters(
-    own: WorkloadIdentity, side: Side, computed: Sequence[tuple[str, str]] = ()
-) -> list[hcm_pb2.HttpFilter]:
+def joined(values: Sequence[str]) -> str:
+    return SEPARATOR.join(values)
+
+
+def peer_filters(own: WorkloadIdentity, side: Side, computed: str = "") -> list[hcm_pb2.HttpFilter]:
     """The two filters of one HCM: learn the peer (requests on a server, responses on a
     client), announce ourselves the other way.
 
-    ``computed`` (client side): (field, formatter) pairs evaluated once per response into
-    headers that the same pass moves to metadata, so a costly formatter (CEL) runs once, not
-    once per stat; ``peer_metadata_format(field)`` reads them.
+    ``computed`` (client side): a formatter giving ``host;name;namespace`` of the destination
+    service, evaluated once per response into ``x-mainsail-peer-service`` that the same pass
+    moves to metadata (``service_host``, …), so a costly formatter (CEL) runs once, not once
+    per stat.
     """
-    fields = [*PEER_FIELDS, *(field for field, _ in computed)]
-    rules = [_learn_rule(field) for field in fields]
+    rules = _learn_rules(naming.build_peer_header(), PEER_FIELDS)
     learn = header_to_metadata_pb2.Config()
-    announce = [_set_header(field, own.value(field).replace("%", "%%")) for field in PEER_FIELDS]
+    value = joined([own.value(field) for field in PEER_FIELDS]).replace("%", "%%")
+    announce = _set_header(naming.build_peer_header(), value)
     mutations = header_mutation_pb2.Mutations()
     if side == "server":
         learn.request_rules.extend(rules)
-        mutations.response_mutations.extend(announce)
+        mutations.response_mutations.append(announce)
     else:
-        learn.response_rules.extend(rules)
-        mutations.request_mutations.extend(announce)
-        mutations.response_mutations.extend(_set_header(f, value) for f, value in computed)
+        service = naming.build_peer_header(SERVICE_GROUP)
+        learn.response_rules.extend([*rules, *_learn_rules(service, SERVICE_FIELDS)])
+        mutations.request_mutations.append(announce)
+        if computed:
+            mutations.response_mutations.append(_set_header(service, computed))
     mutate = header_mutation_pb2.HeaderMutation(mutations=mutations)
     first = hcm_pb2.HttpFilter(name=HEADER_TO_METADATA_FILTER)
     first.typed_config.Pack(learn)
@@ -144,13 +157,27 @@ def peer_filters(
     return [first, second]
 
 
-def _learn_rule(field: str) -> header_to_metadata_pb2.Config.Rule:
+def _learn_rules(header: str, fields: Sequence[str]) -> list[header_to_metadata_pb2.Config.Rule]:
+    """One rule per field, each keeping its position of the ``;``-joined value; only the last
+    removes the header (a removed header reads as missing to the rules after it)."""
+    return [
+        _learn_rule(header, field, index, remove=index == len(fields) - 1)
+        for index, field in enumerate(fields)
+    ]
+
+
+def _learn_rule(
+    header: str, field: str, index: int, *, remove: bool
+) -> header_to_metadata_pb2.Config.Rule:
     key = header_to_metadata_pb2.Config.KeyValuePair
+    present = key(metadata_namespace=naming.PEER_METADATA_NAMESPACE, key=field)
+    present.regex_value_rewrite.pattern.regex = f"^(?:[^;]*;){{{index}}}([^;]*).*$"
+    present.regex_value_rewrite.substitution = "\\1"
     return header_to_metadata_pb2.Config.Rule(
-        header=naming.build_peer_header(field),
-        on_header_present=key(metadata_namespace=naming.PEER_METADATA_NAMESPACE, key=field),
+        header=header,
+        on_header_present=present,
         on_header_missing=key(
             metadata_namespace=naming.PEER_METADATA_NAMESPACE, key=field, value=UNKNOWN
         ),
-        remove=True,
+        remove=remove,
     )

@@ -1,0 +1,134 @@
+"""A real Prometheus (Debian's ``prometheus`` package) scrapes every pod's ``:15090`` and
+answers the PromQL of Istio's Grafana dashboards and Kiali for BookInfo traffic. Skipped when
+the binary is not installed (``apt-get install prometheus``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mainsail.testing.mesh import LocalMesh, http_get
+from mainsail.testing.ports import free_port
+from mainsail.testing.waiting import wait_for
+
+PROMETHEUS = shutil.which("prometheus") or shutil.which("prometheus", path="/usr/bin")
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's prometheus package")
+
+
+@pytest.fixture
+def prometheus(telemetry_mesh: LocalMesh, tmp_path: Path) -> Iterator[str]:
+    targets = [f"{p.ip}:{p.proxy_ports.prometheus}" for p in telemetry_mesh.pods()]
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "envoy-stats",
+                "metrics_path": "/stats/prometheus",
+                "static_configs": [{"targets": targets}],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    assert PROMETHEUS is not None
+    process = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "prometheus.log").open("w"),
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _query(base: str, promql: str) -> list[dict[str, Any]]:
+    url = f"{base}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    with _NO_PROXY.open(url, timeout=10) as response:
+        answer = json.loads(response.read())
+    assert answer["status"] == "success", answer
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+async def test_istio_dashboard_queries_answer_for_bookinfo(
+    telemetry_mesh: LocalMesh, prometheus: str
+) -> None:
+    mesh = telemetry_mesh
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            http_get(mesh.gateway_url("/productpage"))
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    try:
+        # Istio's Grafana "Istio Service Dashboard": request rate by destination workload/version.
+        rate = (
+            'sum(rate(istio_requests_total{reporter="destination",'
+            'destination_service_name="reviews"}[15s])) by (destination_workload, destination_version)'
+        )
+
+        def three_versions() -> list[dict[str, Any]]:
+            found = _query(prometheus, rate)
+            return found if len(found) == 3 else []
+
+        rows = await wait_for(
+            three_versions, timeout=60, interval=1, message="reviews' three versions in Prometheus"
+        )
+        assert {r["metric"]["destination_version"] for r in rows} == {"v1", "v2", "v3"}
+        # Success rate (non-5xx), as the dashboards and Kiali compute it.
+        success = (
+            'sum(rate(istio_requests_total{reporter="destination",response_code!~"5.*",'
+            'destination_service_name="productpage"}[15s])) / sum(rate(istio_requests_total'
+            '{reporter="destination",destination_service_name="productpage"}[15s]))'
+        )
+        [ratio] = await asyncio.to_thread(_query, prometheus, success)
+        assert float(ratio["value"][1]) == pytest.approx(1.0)
+        # p99 latency with histogram_quantile, per destination workload.
+        p99 = (
+            "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket"
+            '{reporter="destination"}[30s])) by (le, destination_workload))'
+        )
+        latencies = await wait_for(
+            lambda: [r for r in _query(prometheus, p99) if r["value"][1] not in ("NaN",)],
+            timeout=60,
+            interval=1,
+            message="p99 latencies",
+        )
+        workloads = {r["metric"]["destination_workload"] for r in latencies}
+        assert {"productpage-v1", "details-v1", "ratings-v1"} <= workloads
+        assert all(float(r["value"][1]) > 0 for r in latencies)
+        # Kiali's graph edge query: who calls whom, from the client side.
+        edges = _query(
+            prometheus,
+            'sum(istio_requests_total{reporter="source"}) by (source_workload, destination_workload)',
+        )
+        pairs = {
+            (e["metric"]["source_workload"], e["metric"]["destination_workload"]) for e in edges
+        }
+        assert ("istio-ingressgateway", "productpage-v1") in pairs
+        assert ("productpage-v1", "details-v1") in pairs
+    finally:
+        stop.set()
+        worker.join(timeout=15)
