@@ -166,3 +166,53 @@ async def test_an_unexpected_failure_does_not_end_the_renewal_loop(
         await clock.advance(1.0)
         await asyncio.wait_for(ident.wait_newer(0), 10)
     assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
+
+
+class RecordingSigner:
+    """The CA, noting when (on the fake clock) each request was made."""
+
+    def __init__(self, ca: InMemoryCa, clock: FakeClock) -> None:
+        self.ca = ca
+        self.clock = clock
+        self.times: list[float] = []
+
+    async def sign(self, csr_pem: str, ttl_seconds: int, token: str) -> tuple[str, ...]:
+        self.times.append(self.clock.now())
+        return await self.ca.sign(csr_pem, ttl_seconds, token)
+
+
+async def test_back_off_never_sleeps_past_half_the_remaining_life(
+    ca: InMemoryCa, clock: FakeClock
+) -> None:
+    """30 s certificates, renewal due at 15 s left: the back-off's 1, 2, 4 s steps bring the
+    next try to 8 s before expiry, and its 8 s step would land on the expiry itself. Capped at
+    half the time left, a CA that is back after the 4 s step is asked while the certificate is
+    still valid."""
+    signer = RecordingSigner(ca, clock)
+    ident = WorkloadIdentity(
+        pod="shop.web-0",
+        spiffe_id=SPIFFE,
+        signer=signer,
+        token=lambda: "the-token",
+        ttl_s=30,
+        retry_initial_s=1.0,
+        retry_cap_s=30.0,
+        clock=clock.now,
+        sleep=clock.sleep,
+        rng=random.Random(7),
+    )
+    async with running(ident):
+        await first_svid(ident)
+        first = ident.svid
+        assert first is not None and ident.renew_at is not None
+        ca.unreachable = True
+        await clock.advance(ident.renew_at - clock.now() + 0.01)
+        await clock.advance(7.5)  # tries at +0, +1, +3, +7: all fail
+        assert len(signer.times) == 5
+        ca.unreachable = False
+        await clock.advance(first.remaining_s(clock.now()) - 0.5)
+        assert ident.version == 2, signer.times
+        assert ident.svid is not None and ident.svid.serial != first.serial
+        expiry = first.not_after.timestamp()
+        for before, after in zip(signer.times[1:], signer.times[2:], strict=False):
+            assert after - before <= max(1.0, (expiry - before) / 2) + 0.02

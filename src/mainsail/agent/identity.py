@@ -121,7 +121,7 @@ class WorkloadIdentity:
                 svid = await self.renew()
             except SvidError as error:
                 self.failures += 1
-                delay = backoff.delay_after_exit(0.0)
+                delay = self._retry_delay(backoff)
                 self._report(error, delay)
                 await self._sleep(delay)
                 continue
@@ -129,7 +129,7 @@ class WorkloadIdentity:
                 # A bug or a signer failing in a way it should have translated: keep retrying
                 # (a dead renewal loop would let the certificate expire silently).
                 self.failures += 1
-                delay = backoff.delay_after_exit(0.0)
+                delay = self._retry_delay(backoff)
                 log.exception(
                     "%s: certificate request failed unexpectedly; retrying in %gs", self.pod, delay
                 )
@@ -143,6 +143,18 @@ class WorkloadIdentity:
                 describe(svid),
                 self.renew_at - self._clock(),
             )
+
+    def _retry_delay(self, backoff: RestartBackoff) -> float:
+        """The back-off's next delay, but while the current certificate is valid never more
+        than half its remaining life (nor less than the first delay): a CA that is back gets
+        asked again before the certificate expires, however far the back-off has grown (with
+        short-lived certificates a doubled delay could otherwise skip past the expiry)."""
+        delay = backoff.delay_after_exit(0.0)
+        if self._svid is not None:
+            left = self._svid.remaining_s(self._clock())
+            if left > 0:
+                delay = min(delay, max(self._retry[0], left / 2))
+        return delay
 
     def _new_backoff(self) -> RestartBackoff:
         initial, cap = self._retry
