@@ -110,14 +110,16 @@ async def test_istio_dashboard_queries_answer_for_bookinfo(
             "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket"
             '{reporter="destination"}[30s])) by (le, destination_workload))'
         )
+        wanted = {"productpage-v1", "details-v1", "ratings-v1"}
+
+        def latencies_of_every_hop() -> list[dict[str, Any]]:
+            found = [r for r in _query(prometheus, p99) if r["value"][1] != "NaN"]
+            seen = {r["metric"]["destination_workload"] for r in found}
+            return found if wanted <= seen else []
+
         latencies = await wait_for(
-            lambda: [r for r in _query(prometheus, p99) if r["value"][1] not in ("NaN",)],
-            timeout=60,
-            interval=1,
-            message="p99 latencies",
+            latencies_of_every_hop, timeout=60, interval=1, message="p99 latencies of every hop"
         )
-        workloads = {r["metric"]["destination_workload"] for r in latencies}
-        assert {"productpage-v1", "details-v1", "ratings-v1"} <= workloads
         assert all(float(r["value"][1]) > 0 for r in latencies)
         # Kiali's graph edge query: who calls whom, from the client side.
         edges = _query(
