@@ -250,3 +250,18 @@ def test_server_tls_two_certificates_and_protocol_bounds() -> None:
     assert params.tls_minimum_protocol_version == common_pb2.TlsParameters.TLSv1_2
     assert params.tls_maximum_protocol_version == common_pb2.TlsParameters.TLSv1_3
     assert list(params.cipher_suites) == ["ECDHE-ECDSA-AES128-GCM-SHA256"]
+
+
+def test_simple_credential_name_is_the_client_pair_and_its_cacert_the_roots() -> None:
+    context = _context(_settings(mode="SIMPLE", credentialName="egress"), credential_names=True)
+    assert context is not None
+    common = context.common_tls_context
+    assert [s.name for s in common.tls_certificate_sds_secret_configs] == ["kubernetes://egress"]
+    root = common.combined_validation_context.validation_context_sds_secret_config
+    assert root.name == "kubernetes://egress-cacert"
+    skip = _context(
+        _settings(mode="SIMPLE", credentialName="egress", insecureSkipVerify=True),
+        credential_names=True,
+    )
+    assert skip is not None
+    assert skip.common_tls_context.WhichOneof("validation_context_type") is None

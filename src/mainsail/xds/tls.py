@@ -188,18 +188,19 @@ def client_tls_context(
     common = tls_pb2.CommonTlsContext(tls_params=_tls_params())
     sans = settings.subject_alt_names or tuple(service_accounts)
     if settings.credential_name:
+        # istiod's ``ApplyCustomSDSToClientCommonTLSContext``: the credential is the client pair
+        # (also for SIMPLE) and its ``-cacert`` the roots, unless verification is skipped.
         common.tls_certificate_sds_secret_configs.append(
             sds_secret_config(naming.build_credential_secret(settings.credential_name))
         )
-        if mutual:
-            common.combined_validation_context.default_validation_context.match_typed_subject_alt_names.extend(
+        if not settings.insecure_skip_verify:
+            combined = common.combined_validation_context
+            combined.default_validation_context.match_typed_subject_alt_names.extend(
                 san_matchers(sans)
             )
-            common.combined_validation_context.validation_context_sds_secret_config.CopyFrom(
+            combined.validation_context_sds_secret_config.CopyFrom(
                 sds_secret_config(naming.build_credential_secret(settings.credential_name, ca=True))
             )
-        elif sans:
-            common.validation_context.match_typed_subject_alt_names.extend(san_matchers(sans))
     else:
         if mutual:
             if not settings.client_certificate or not settings.private_key:
