@@ -26,6 +26,7 @@ Reads: DestinationRule ``tls``, MeshConfig (trust domain and aliases).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -75,10 +76,12 @@ class ClientTlsError(ValueError):
     and the field."""
 
 
+@functools.lru_cache(maxsize=256)
 def sds_secret_config(name: str) -> secret_pb2.SdsSecretConfig:
     """A secret the node agent serves over the bootstrap's ``sds-grpc`` cluster (istiod's
     ``ConstructSdsSecretConfig``: no initial fetch timeout, so a cluster or listener waits for
-    its certificate instead of coming up without one)."""
+    its certificate instead of coming up without one). Shared (cached): callers copy it into
+    their context (constructors, ``CopyFrom``, ``append`` all copy) and never change it."""
     return secret_pb2.SdsSecretConfig(
         name=name,
         sds_config=config_source_pb2.ConfigSource(
@@ -142,7 +145,18 @@ def istio_mutual_context(
 ) -> tls_pb2.UpstreamTlsContext:
     """ISTIO_MUTUAL: the workload certificate, the mesh trust bundle and the destination's
     SPIFFE identities (``buildUpstreamClusterTLSContext``)."""
-    common = tls_pb2.CommonTlsContext(
+    return tls_pb2.UpstreamTlsContext(
+        common_tls_context=_istio_mutual_common(tuple(subject_alt_names), http2), sni=sni
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _istio_mutual_common(
+    subject_alt_names: tuple[str, ...], http2: bool
+) -> tls_pb2.CommonTlsContext:
+    # Every port and subset of a service shares it (only the SNI differs): built once, copied
+    # into each cluster's context (a service's clusters are most of a mesh's config).
+    return tls_pb2.CommonTlsContext(
         tls_params=_tls_params(),
         tls_certificate_sds_secret_configs=[sds_secret_config(naming.WORKLOAD_SECRET)],
         combined_validation_context=tls_pb2.CommonTlsContext.CombinedCertificateValidationContext(
@@ -153,7 +167,6 @@ def istio_mutual_context(
         ),
         alpn_protocols=list(ALPN_IN_MESH_H2 if http2 else ALPN_IN_MESH),
     )
-    return tls_pb2.UpstreamTlsContext(common_tls_context=common, sni=sni)
 
 
 def client_tls_context(
@@ -267,6 +280,10 @@ def tls_transport_socket(
 
 
 def raw_buffer_transport_socket() -> base_pb2.TransportSocket:
-    socket = base_pb2.TransportSocket(name=RAW_BUFFER_TRANSPORT_SOCKET)
-    socket.typed_config.Pack(raw_buffer_pb2.RawBuffer())
+    socket = base_pb2.TransportSocket()
+    socket.CopyFrom(_RAW_BUFFER)
     return socket
+
+
+_RAW_BUFFER = base_pb2.TransportSocket(name=RAW_BUFFER_TRANSPORT_SOCKET)
+_RAW_BUFFER.typed_config.Pack(raw_buffer_pb2.RawBuffer())
