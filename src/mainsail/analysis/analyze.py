@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from mainsail.analysis.analyzer import Analyzer
 from mainsail.analysis.analyzers import (
     conflicting_hosts,
+    destination_credentials,
     destination_hosts,
     destination_subsets,
     gateway_workloads,
@@ -37,6 +38,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     unreachable_routes.ANALYZER,
     port_names.ANALYZER,
     gateway_workloads.ANALYZER,
+    destination_credentials.ANALYZER,
 )
 
 
