@@ -11,11 +11,14 @@ identity to the app in ``x-forwarded-client-cert`` (the echo app lists its heade
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from pathlib import Path
 
 import pytest
 
+from mainsail.testing.loopback import random_loopback_address
+from mainsail.testing.upstream import HttpUpstream
 from mainsail.testing.waiting import wait_for
 from tests.e2e_security.conftest import TRUST_DOMAIN_ALIAS
 from tests.e2e_security.helpers import (
@@ -265,3 +268,39 @@ async def test_tcp_port_over_mtls_and_strict(secured: SecuredMesh) -> None:
     before = secured.handshakes(9000, echo)
     assert await asyncio.to_thread(tcp_echo, through_client, line) == f"9000 {line}"
     assert secured.handshakes(9000, echo) > before
+
+
+async def test_auto_mtls_sends_plaintext_to_an_endpoint_without_sidecar(
+    secured: SecuredMesh,
+) -> None:
+    """A MESH_INTERNAL ServiceEntry gets auto mTLS's socket matches, but its endpoint (a server
+    of this test, no sidecar, no ``tlsMode: istio`` label) is reached by the plaintext match."""
+    async with HttpUpstream("no-sidecar", host=random_loopback_address()) as upstream:
+        entry = f"""
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: legacy, namespace: default}}
+spec:
+  hosts: [legacy.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{{number: 8080, name: http, protocol: HTTP, targetPort: {upstream.port}}}]
+  endpoints: [{{address: {upstream.host}}}]
+"""
+        cluster = "cluster/outbound|8080||legacy.internal"
+        await secured.apply(
+            entry,
+            lambda: (
+                bool(
+                    secured.traffic.client_config().get(cluster, {}).get("transport_socket_matches")
+                )
+                and "legacy.internal:8080" in json.dumps(secured.traffic.client_config())
+            ),
+            "client holds the entry with auto mTLS socket matches",
+        )
+
+        async def answered() -> bool:
+            reply = await secured.traffic.get("http://legacy.internal:8080/")
+            return reply.status == 200 and reply.body == "no-sidecar"
+
+        await wait_for(answered, timeout=20, interval=0.2, message="plaintext to no-sidecar")
