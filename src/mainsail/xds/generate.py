@@ -65,6 +65,8 @@ class Translator:
         # Per (namespace, governing Sidecar): what its proxies may see (sidecar ids are stable
         # for the snapshot this Translator lives with).
         self._visibility: dict[tuple[str, int], Visibility] = {}
+        # ... and the hostnames of those services (a per-proxy tuple of 1000 was measurable).
+        self._hostnames: dict[tuple[str, int], tuple[str, ...]] = {}
         self._pairs: dict[Hashable, tuple[Layer, Layer]] = {}
         self._cache = cache
         if cache is not None:
@@ -149,12 +151,13 @@ class Translator:
         seen_by = self._visibility.get(key)
         if seen_by is None:
             seen_by = self._visibility[key] = visibility(snapshot, node.namespace, sidecar)
+            self._hostnames[key] = tuple(s.hostname for s in seen_by.services)
         view = build_proxy_view(snapshot, node, seen_by)
         seen = (
             node.namespace,
             node.proxy_type,
             ipaddress.ip_address(node.ip).version,
-            tuple(s.hostname for s in view.visible_services),
+            self._hostnames[key],
             # What else shapes the shared resources: the Sidecar (egress scope, ports, outbound
             # policy) and the DestinationRules whose workloadSelector picks this proxy.
             (sidecar.namespace, sidecar.name) if sidecar is not None else None,
