@@ -49,7 +49,7 @@ from _mesh import (
     until_connected,
 )
 
-from mainsail.ads.server import AdsServer
+from mainsail.ads.server import AdsServer, Generator
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
 from mainsail.runtime.control_plane import generator_for, validate_config
@@ -59,6 +59,7 @@ from mainsail.sources.store import ConfigStore
 from mainsail.testing.envoy_process import EnvoyProcess
 from mainsail.testing.loopback import random_loopback_network
 from mainsail.xds.generate import generate
+from mainsail.xds.resources import ProxyConfig
 from mainsail.xds.translation_cache import TranslationCache
 
 FULL_TARGET_MS = 20.0
@@ -222,7 +223,7 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
     simulated: subprocess.Popen[bytes] | None = None
     async with ads_server(generator_for(store, mesh, cache)) as (ads, port):
         # What ``run_control_plane`` does on every store change.
-        store.on_change(lambda: ads.config_changed(generator_for(store, mesh, cache)))
+        store.on_change(lambda: ads.config_changed(_timed(generator_for(store, mesh, cache))))
         try:
             connect = time.perf_counter()
             envoys = await start_envoys(network_prefix, args.envoys, port, workdir)
@@ -258,10 +259,10 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 noop_cpu.append(cpu)
                 print(
                     f"  change {n + 1}: weight change {weight[-1] * 1000:.0f} ms"
-                    f" (all pushed after {weight_pushed[-1] * 1000:.0f} ms;"
+                    f" (last proxy translated after {weight_pushed[-1] * 1000:.0f} ms;"
                     f" control-plane CPU {weight_cpu[-1] * 1000:.0f} ms),"
                     f" no-op change {noop[-1] * 1000:.0f} ms"
-                    f" (all pushed after {noop_pushed[-1] * 1000:.0f} ms;"
+                    f" (last proxy translated after {noop_pushed[-1] * 1000:.0f} ms;"
                     f" CPU {noop_cpu[-1] * 1000:.0f} ms)",
                     flush=True,
                 )
@@ -276,7 +277,7 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 f" (weight/no-op {w / o:.2f}); target <= {PUSH_TARGET_S * 1000:.0f} ms: {verdict}"
             )
             print(
-                f"  control plane's part (store change -> every proxy pushed): weight change"
+                f"  control plane's part (store change -> last proxy translated): weight change"
                 f" median {median_ms(weight_pushed):.0f} ms, no-op change median"
                 f" {median_ms(noop_pushed):.0f} ms; control-plane CPU per change: weight"
                 f" {median_ms(weight_cpu):.0f} ms, no-op {median_ms(noop_cpu):.0f} ms (medians)"
@@ -294,8 +295,8 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
 
 
 async def _change(ads: AdsServer, store: ConfigStore, text: str) -> tuple[float, float, float]:
-    """Seconds from the store change until every proxy was pushed the generation it started
-    (the control plane's part: translated, staged, responses queued) and until every proxy
+    """Seconds from the store change until the last proxy's config was translated (the control
+    plane's part, before the wire and the proxies) and until every proxy
     ACKed it (the push's end to end), and the CPU seconds this process (the control plane; the
     proxies are other processes) spent meanwhile: on a shared machine the wall times swing
     with the load, the CPU time much less."""
@@ -305,20 +306,27 @@ async def _change(ads: AdsServer, store: ConfigStore, text: str) -> tuple[float,
     store.apply(parse_documents(text))
     while ads.generation == generation:  # the debounce has not fired yet
         await asyncio.sleep(0.001)
-    pushed = asyncio.ensure_future(_all_pushed(ads, ads.generation))
     await ads.wait_synced(timeout=600)
     elapsed = time.perf_counter() - start
     used = time.process_time() - cpu
-    pushed_after = await pushed - start
+    pushed_after = _translated[0] - start
     await asyncio.sleep(0.2)  # quiet between changes
     return pushed_after, elapsed, used
 
 
-async def _all_pushed(ads: AdsServer, generation: int) -> float:
-    # Polled every 25 ms (a status of 100 proxies is not free; the push shares this loop).
-    while any(status.generation < generation for status in ads.proxy_status()):
-        await asyncio.sleep(0.025)
-    return time.perf_counter()
+# When the control plane last translated a proxy's config: a push translates, stages and queues
+# each proxy in turn, so the last translation is (to the staging of one proxy) when every proxy
+# was pushed. Read cheaply: polling proxy_status() would load the loop being measured.
+_translated = [0.0]
+
+
+def _timed(generator: Generator) -> Generator:
+    def timed(node: ProxyNode) -> ProxyConfig:
+        config = generator(node)
+        _translated[0] = time.perf_counter()
+        return config
+
+    return timed
 
 
 def main(argv: Sequence[str] | None = None) -> None:
