@@ -46,9 +46,22 @@ def static_cluster(name: str, port: int) -> XdsResource:
     return XdsResource.pack(name, cluster)
 
 
+def aliased_cluster(name: str, service: str, timeout_ms: int) -> XdsResource:
+    """An EDS cluster whose endpoints have another name (several clusters may share them)."""
+    cluster = cluster_pb2.Cluster()
+    ec.eds_cluster(name, connect_timeout_ms=timeout_ms).body.Unpack(cluster)
+    cluster.eds_cluster_config.service_name = service
+    return XdsResource.pack(name, cluster)
+
+
 def random_mesh(rng: random.Random) -> ProxyConfig:
     names = rng.sample([f"c{i}" for i in range(8)], rng.randint(1, 5))
     statics = rng.sample(["s0", "s1"], rng.randint(0, 2))
+    aliased = {
+        name: service
+        for name, service in (("x0", "svc-x"), ("x1", rng.choice(names)))
+        if rng.random() < 0.4
+    }
     route_names = ["r", "r2", "r3"]
     listeners = [ec.http_listener("l", "127.0.0.1", 8080, rng.choice(route_names))]
     if rng.random() < 0.5:
@@ -57,16 +70,19 @@ def random_mesh(rng: random.Random) -> ProxyConfig:
         clusters=[
             *(ec.eds_cluster(c, connect_timeout_ms=rng.choice([1000, 2000, 3000])) for c in names),
             *(static_cluster(s, rng.choice([1, 2])) for s in statics),
+            *(aliased_cluster(n, svc, rng.choice([1000, 2000])) for n, svc in aliased.items()),
         ],
         endpoints=[
             ec.endpoints(c, [("127.0.0.1", rng.choice([1, 2]))])
-            for c in names
+            for c in sorted({*names, *aliased.values()})
             if rng.random() < 0.9  # sometimes a cluster has no endpoints (yet)
         ],
         listeners=listeners,
         routes=[
             ec.route_to(
-                r, rng.choice(names + statics), regex=BAD_REGEX if rng.random() < 0.1 else None
+                r,
+                rng.choice(names + statics + sorted(aliased)),
+                regex=BAD_REGEX if rng.random() < 0.1 else None,
             )
             for r in route_names
         ],

@@ -69,9 +69,9 @@ class Session:
         # Per type: names of the target changed since its offer was last updated.
         self._wanted_changed: dict[str, set[str]] = {}
         self._readiness = staging.ClusterReadiness()
-        # CDS ``sent`` by EDS service, and the services whose endpoints may need re-sending
-        # because their cluster changed (see ``_forced``).
-        self._sent_clusters_of: dict[str, set[str]] = {}
+        # Clusters in CDS ``sent`` whose EDS service is not their own name, by service, and
+        # the services whose endpoints may need re-sending because their cluster changed.
+        self._sent_aliased: dict[str, set[str]] = {}
         self._force_check: set[str] = set()
         self._forced: set[str] = set()
         self._seq = 0
@@ -265,11 +265,12 @@ class Session:
                 service = None if cluster is None else staging.eds_service_name(cluster)
                 if service is None:
                     continue
-                clusters = self._sent_clusters_of.setdefault(service, set())
-                if add:
-                    clusters.add(name)
-                else:
-                    clusters.discard(name)
+                if service != name:
+                    aliased = self._sent_aliased.setdefault(service, set())
+                    if add:
+                        aliased.add(name)
+                    else:
+                        aliased.discard(name)
                 self._force_check.add(service)
 
     def _confirm(self, state: TypeState, name: str, resource: XdsResource | None) -> None:
@@ -525,11 +526,16 @@ class Session:
         if state.type_url != naming.ENDPOINT_TYPE:
             return set()
         clusters = self._types.get(naming.CLUSTER_TYPE)
-        changed_seq = clusters.changed_seq if clusters is not None else {}
+        if clusters is None:
+            self._force_check.clear()
+            return set()
         for service in self._force_check:
             carried = state.carried_seq.get(service, -1)
             if any(
-                changed_seq.get(c, -1) > carried for c in self._sent_clusters_of.get(service, ())
+                clusters.changed_seq.get(c, -1) > carried
+                and (cluster := clusters.sent.get(c)) is not None
+                and staging.eds_service_name(cluster) == service
+                for c in (service, *self._sent_aliased.get(service, ()))
             ):
                 self._forced.add(service)
             else:
