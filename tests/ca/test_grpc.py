@@ -102,6 +102,26 @@ async def test_unreachable_ca_is_unavailable() -> None:
         await request_certificate(f"127.0.0.1:{free_port()}", csr_pem(), 0, "t", timeout=5)
 
 
+async def test_a_ca_that_is_back_is_reached_at_once(ca: CertificateAuthority) -> None:
+    """Failed calls whose errors are kept (as the agent keeps its last one) must not leave
+    the next request waiting out gRPC's reconnect back-off (1 s, 1.6 s, 2.6 s, 4.1 s ...)."""
+    port = free_port()
+    kept: list[CaUnavailable] = []
+    for _ in range(5):
+        with pytest.raises(CaUnavailable) as info:
+            await request_certificate(f"127.0.0.1:{port}", csr_pem(), 0, "t", timeout=5)
+        kept.append(info.value)
+    server = grpc.aio.server()
+    add_to_server(ca, server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    try:
+        chain = await request_certificate(f"127.0.0.1:{port}", csr_pem(), 0, token_for(ca))
+    finally:
+        await server.stop(None)
+    assert len(chain) == 2
+
+
 async def test_burst_of_concurrent_requests(ca: CertificateAuthority, target: str) -> None:
     token = token_for(ca)
     chains = await asyncio.gather(

@@ -45,11 +45,15 @@ async def request_certificate(
     ``target`` is ``host:port``; with ``root_pem`` the channel is TLS verified against it,
     else plaintext (the control plane's 15010, like istiod's).
     """
+    # A subchannel of its own: in gRPC's process-wide pool a subchannel still referenced (by a
+    # failed call the caller's error keeps) is shared with the next channel together with its
+    # reconnect back-off, so a CA that is back stays "connection refused" for up to 2 minutes.
+    options = [("grpc.use_local_subchannel_pool", 1)]
     if root_pem is None:
-        channel = grpc.aio.insecure_channel(target)
+        channel = grpc.aio.insecure_channel(target, options=options)
     else:
         credentials = grpc.ssl_channel_credentials(root_certificates=root_pem.encode("ascii"))
-        channel = grpc.aio.secure_channel(target, credentials)
+        channel = grpc.aio.secure_channel(target, credentials, options=options)
     try:
         stub = ca_pb2_grpc.IstioCertificateServiceStub(channel)
         request = ca_pb2.IstioCertificateRequest(csr=csr_pem, validity_duration=ttl_seconds)
