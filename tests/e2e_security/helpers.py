@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from multidict import CIMultiDict
 
+from mainsail.ca.pki import new_p256_key, self_signed_root
 from mainsail.platform.pod import PodSpec
 from mainsail.testing.mesh import LocalMesh
 from mainsail.testing.waiting import wait_for
@@ -52,33 +53,9 @@ def _name(common_name: str) -> x509.Name:
 
 def make_root(common_name: str = "stranger root") -> tuple[Certificate, x509.Certificate]:
     """A CA of our own, that the mesh does not trust."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = new_p256_key()
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_root(key, common_name, now, datetime.timedelta(days=1))
     return _pair(cert, key), cert
 
 
