@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.request
+from pathlib import Path
 
 from mainsail.cli.stat_metrics import Sample, parse_prometheus_text, series
 from mainsail.platform.pod import PodSpec
+from mainsail.testing.mesh import LocalMesh
+from mainsail.testing.processes import processes_mentioning
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -36,3 +40,24 @@ def scrape_merged(pod: PodSpec) -> str:
     with _NO_PROXY.open(url, timeout=10) as response:
         body: bytes = response.read()
     return body.decode()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def tcp_echo_address(mesh: LocalMesh) -> tuple[str, int]:
+    """Where the idle ``sleep`` app reaches tcp-echo: its own sidecar's TCP listener."""
+    sleep = mesh.pod("sleep")
+    [pid] = [
+        p for p in processes_mentioning("signal.pause()") if _environ(p).get("POD_IP") == sleep.ip
+    ]
+    env = _environ(pid)
+    return env["TCP_ECHO_SERVICE_HOST"], int(env["TCP_ECHO_SERVICE_PORT"])
+
+
+def echo_once(address: tuple[str, int]) -> str:
+    with socket.create_connection(address, timeout=10) as conn:
+        conn.sendall(b"world\n")
+        return conn.makefile().readline()

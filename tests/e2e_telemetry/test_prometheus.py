@@ -21,6 +21,7 @@ import yaml
 from mainsail.testing.mesh import LocalMesh, http_get
 from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
+from tests.e2e_telemetry.helpers import echo_once, tcp_echo_address
 
 PROMETHEUS = shutil.which("prometheus") or shutil.which("prometheus", path="/usr/bin")
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -131,6 +132,19 @@ async def test_istio_dashboard_queries_answer_for_bookinfo(
         }
         assert ("istio-ingressgateway", "productpage-v1") in pairs
         assert ("productpage-v1", "details-v1") in pairs
+        # TCP bytes (Istio's TCP dashboards), from both reporters.
+        address = tcp_echo_address(mesh)
+        assert await asyncio.to_thread(echo_once, address) == "hello world\n"
+        received = (
+            'sum(istio_tcp_received_bytes_total{destination_service_name="tcp-echo"}) by (reporter)'
+        )
+
+        def both_reporters() -> list[dict[str, Any]]:
+            found = _query(prometheus, received)
+            return found if len(found) == 2 else []
+
+        tcp = await wait_for(both_reporters, timeout=60, interval=1, message="TCP bytes")
+        assert all(float(r["value"][1]) >= len(b"world\n") for r in tcp)
     finally:
         stop.set()
         worker.join(timeout=15)

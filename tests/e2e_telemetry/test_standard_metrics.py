@@ -4,16 +4,14 @@ with Istio's exact label set, a fault's ``FI``, an unmatched route's ``NR``, TCP
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mainsail.cli.stat_metrics import Sample
 from mainsail.testing.mesh import LocalMesh, http_get
-from mainsail.testing.processes import processes_mentioning
 from mainsail.testing.waiting import wait_for
-from tests.e2e_telemetry.helpers import find, scrape_text, spiffe
+from tests.e2e_telemetry.helpers import echo_once, find, scrape_text, spiffe, tcp_echo_address
 
 GATEWAY_SA = "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
 PRODUCTPAGE_SA = "spiffe://cluster.local/ns/default/sa/bookinfo-productpage"
@@ -250,26 +248,11 @@ async def test_unmatched_route_is_reported_with_nr(telemetry_mesh: LocalMesh) ->
     assert labels["destination_service"] == "unknown"
 
 
-def _environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
 async def test_tcp_service_counts_connections_and_bytes(telemetry_mesh: LocalMesh) -> None:
     mesh = telemetry_mesh
     sleep, echo = mesh.pod("sleep"), mesh.pod("tcp-echo")
-    [pid] = [
-        p for p in processes_mentioning("signal.pause()") if _environ(p).get("POD_IP") == sleep.ip
-    ]
-    env = _environ(pid)
-    address = (env["TCP_ECHO_SERVICE_HOST"], int(env["TCP_ECHO_SERVICE_PORT"]))
-
-    def echo_once() -> str:
-        with socket.create_connection(address, timeout=10) as conn:
-            conn.sendall(b"world\n")
-            return conn.makefile().readline()
-
-    assert await asyncio.to_thread(echo_once) == "hello world\n"
+    address = tcp_echo_address(mesh)
+    assert await asyncio.to_thread(echo_once, address) == "hello world\n"
     await _until(
         lambda: (
             find(sleep, "istio_tcp_connections_closed_total", reporter="source")
