@@ -146,10 +146,11 @@ def _service_expressions(spec: MetricsSpec) -> tuple[str, str, str]:
         f"xds.cluster_name == '{naming.BLACKHOLE_CLUSTER}' ? xds.cluster_name : '{UNKNOWN}')"
     )
     fallbacks = (host, special, f"'{UNKNOWN}'")
-    return tuple(  # type: ignore[return-value]
+    host, name, namespace = (
         f"({_has_service()} ? {_SERVICE}.services[0].{field} : {fallback})"
         for field, fallback in zip(("host", "name", "namespace"), fallbacks, strict=True)
     )
+    return host, name, namespace
 
 
 def client_service_format(spec: MetricsSpec) -> str:
@@ -161,10 +162,10 @@ def client_service_format(spec: MetricsSpec) -> str:
 
 def _direct_service_formats(spec: MetricsSpec) -> tuple[str, str, str]:
     # TCP: a connection is logged once or twice, so the tags may run CEL themselves.
-    host, name, namespace = _service_expressions(spec)
-    return tuple(  # type: ignore[return-value]
-        _cel(f"has({_META}) ? {value} : '{UNKNOWN}'") for value in (host, name, namespace)
+    host, name, namespace = (
+        _cel(f"has({_META}) ? {value} : '{UNKNOWN}'") for value in _service_expressions(spec)
     )
+    return host, name, namespace
 
 
 def _workload_tags(spec: MetricsSpec, *, per_response: bool) -> list[tuple[str, str]]:
