@@ -6,8 +6,9 @@ HTTP connection manager and ``tcp_proxy`` is given what Istio's ``istio.stats`` 
 
 - reporter: ``destination`` on a sidecar's inbound listeners, ``source`` on its outbound ones and
   on every gateway listener (istiod's rule: gateway listeners are OUTBOUND);
-- HTTP: the peer exchange filters first (``xds.telemetry_peer``), then the stats access logger
-  (``xds.telemetry_metrics``) and the file access log (``xds.telemetry_logs``);
+- HTTP: the peer exchange filters first (``xds.telemetry_peer``) and ``set_filter_state`` for
+  the request-time labels, then the stats access logger (``xds.telemetry_metrics``) and the
+  file access log (``xds.telemetry_logs``);
 - TCP: stats access loggers for opened (on upstream connect, so ``tcp_proxy`` flushes its access
   log then) and closed connections with byte totals, and the file log at connection end. TCP
   has no peer exchange (Istio's needs its own ALPN filter): the peer's workload labels are
