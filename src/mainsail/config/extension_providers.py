@@ -14,6 +14,7 @@ from datetime import timedelta
 from pydantic import ConfigDict, Field
 
 from mainsail.config.base import WireModel
+from mainsail.config.tracing import OpenTelemetryTracingProvider, ZipkinTracingProvider
 from mainsail.config.wire_types import Bool, Duration, UInt32
 
 
@@ -56,6 +57,9 @@ class ExtensionProvider(WireModel):
     name: str
     envoy_ext_authz_http: EnvoyExtAuthzHttp | None = None
     envoy_ext_authz_grpc: EnvoyExtAuthzGrpc | None = None
+    # Tracing providers (``config.tracing``; read by ``xds.telemetry_tracing``).
+    zipkin: ZipkinTracingProvider | None = None
+    opentelemetry: OpenTelemetryTracingProvider | None = None
 
 
 # istiod's default when a provider sets no ``timeout`` (``timeoutOrDefault``): 10 minutes.

@@ -10,6 +10,7 @@ from pydantic import Field
 from mainsail.config.base import WireModel
 from mainsail.config.extension_providers import ExtensionProvider
 from mainsail.config.istio.destination_rule import LocalityLoadBalancerSetting
+from mainsail.config.tracing import ProxyConfigDefaults
 
 
 class OutboundTrafficPolicy(WireModel):
@@ -52,6 +53,9 @@ class MeshConfig(WireModel):
     access_log_encoding: Literal["TEXT", "JSON"] = "TEXT"
     access_log_format: str = ""
     default_providers: DefaultProviders = Field(default_factory=DefaultProviders)
+    # Tracing (``config.tracing``): off entirely when false; sampling in ``defaultConfig``.
+    enable_tracing: bool = True
+    default_config: ProxyConfigDefaults = Field(default_factory=ProxyConfigDefaults)
     h2_upgrade_policy: Literal["DO_NOT_UPGRADE", "UPGRADE"] = "DO_NOT_UPGRADE"
     # Test hook (never set in production): VirtualService names whose routes translation
     # deliberately corrupts so that Envoy NACKs them; proves NACK handling end to end.
