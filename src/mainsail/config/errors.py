@@ -146,6 +146,8 @@ class ErrorCode(StrEnum):
     RBAC_CONFIG = "MS-RBAC-CONFIG"
     RBAC_ROLE = "MS-RBAC-ROLE"
     RBAC_BINDING = "MS-RBAC-BINDING"
+    # Telemetry
+    TELEMETRY = "MS-TELEMETRY"  # providers, tag overrides, CEL filters, sampling
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

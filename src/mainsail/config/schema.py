@@ -18,6 +18,7 @@ from mainsail.config.istio.peer_authentication import PeerAuthentication
 from mainsail.config.istio.request_authentication import RequestAuthentication
 from mainsail.config.istio.service_entry import ServiceEntry
 from mainsail.config.istio.sidecar import Sidecar
+from mainsail.config.istio.telemetry import Telemetry
 from mainsail.config.istio.virtual_service import VirtualService
 from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.istio.workload_group import WorkloadGroup
@@ -35,6 +36,8 @@ NETWORKING = "networking.istio.io"
 NETWORKING_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 SECURITY = "security.istio.io"
 SECURITY_VERSIONS = ("v1", "v1beta1")
+TELEMETRY = "telemetry.istio.io"
+TELEMETRY_VERSIONS = ("v1", "v1alpha1")
 # The pre-1.6 security APIs the book uses (removed in Istio 1.6; converted before translation).
 LEGACY_AUTHENTICATION = "authentication.istio.io"
 LEGACY_RBAC = "rbac.istio.io"
@@ -136,6 +139,7 @@ KINDS: tuple[KindSchema, ...] = (
     _security("PeerAuthentication", "peerauthentications", ("pa",), PeerAuthentication),
     _security("RequestAuthentication", "requestauthentications", ("ra",), RequestAuthentication),
     _security("AuthorizationPolicy", "authorizationpolicies", ("ap",), AuthorizationPolicy),
+    _kind(TELEMETRY, TELEMETRY_VERSIONS, "Telemetry", "telemetries", ("telemetry",), Telemetry),
     _legacy(LEGACY_AUTHENTICATION, "Policy", "policies", Policy),
     _legacy(LEGACY_AUTHENTICATION, "MeshPolicy", "meshpolicies", MeshPolicy, namespaced=False),
     _legacy(LEGACY_RBAC, "RbacConfig", "rbacconfigs", RbacConfig),

@@ -28,6 +28,7 @@ def _validators() -> Mapping[str, Validator]:
     )
     from mainsail.config.validation.service_entry import validate_service_entry
     from mainsail.config.validation.sidecar import validate_sidecar
+    from mainsail.config.validation.telemetry import validate_telemetry
     from mainsail.config.validation.virtual_service import validate_virtual_service
     from mainsail.config.validation.workloads import (
         validate_workload_entry,
@@ -51,6 +52,7 @@ def _validators() -> Mapping[str, Validator]:
         "ClusterRbacConfig": validate_rbac_config,
         "ServiceRole": validate_service_role,
         "ServiceRoleBinding": validate_service_role_binding,
+        "Telemetry": validate_telemetry,
     }
 
 
