@@ -42,6 +42,20 @@ _TELEMETRY = {
     "TEXT": MeshConfig(access_log_file="/dev/stdout"),
     "JSON": MeshConfig(access_log_file="/dev/stdout", access_log_encoding="JSON"),
 }
+# ``# tracing: zipkin|opentelemetry`` cases: metrics off, the named tracer at 10 % sampling (a
+# Zipkin collector outside the mesh by IP; an OTLP/HTTP collector that is a mesh service).
+_TRACING_PROVIDERS = {
+    "zipkin": {"name": "zipkin", "zipkin": {"service": "10.10.9.9", "port": 9411}},
+    "opentelemetry": {
+        "name": "otel",
+        "opentelemetry": {
+            "service": "otel-collector.observability.svc.cluster.local",
+            "port": 4318,
+            "maxTagLength": 99,
+            "http": {"path": "/v1/traces"},
+        },
+    },
+}
 FILES = {"CDS": "cds.json", "EDS": "eds.json", "LDS": "lds.json", "RDS": "rds.json"}
 
 
@@ -59,6 +73,11 @@ class Case:
         """Istio's metrics and access logs only in cases that say ``# telemetry: on`` (they
         add thousands of lines of label formats to every listener)."""
         return "# telemetry: on" in self.text.split("\n---", 1)[0]
+
+    @property
+    def tracing(self) -> str:
+        head = self.text.split("\n---", 1)[0]
+        return next((k for k in _TRACING_PROVIDERS if f"# tracing: {k}" in head), "")
 
     @property
     def access_log_encoding(self) -> str:
@@ -114,6 +133,15 @@ def generate_case(case: Case, network: str = BASE_NETWORK) -> ProxyConfig:
     parsed = parse_documents(text, source=f"{case.name}.yaml")
     assert parsed.ok, [str(e) for e in parsed.errors]
     mesh = _TELEMETRY.get(case.access_log_encoding) if case.telemetry else _NO_TELEMETRY
+    if case.tracing:
+        provider = _TRACING_PROVIDERS[case.tracing]
+        mesh = MeshConfig.model_validate(
+            {
+                "defaultProviders": {"metrics": ["none"], "tracing": [provider["name"]]},
+                "extensionProviders": [provider],
+                "defaultConfig": {"tracing": {"sampling": 10}},
+            }
+        )
     return generate(build_snapshot(parsed.resources, mesh=mesh), proxy_node(case, network))
 
 

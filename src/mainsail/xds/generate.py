@@ -50,6 +50,7 @@ from mainsail.xds.sidecar_ingress import (
 )
 from mainsail.xds.tcp_outbound import build_tcp_outbound_listeners, tcp_outbound_ports
 from mainsail.xds.telemetry import with_telemetry
+from mainsail.xds.telemetry_tracing import tracing_clusters
 from mainsail.xds.translation_cache import Same, TranslationCache
 
 Shared = tuple[XdsResource, ...]
@@ -191,6 +192,7 @@ class Translator:
         local_clusters = _packed_clusters(
             build_local_clusters(snapshot, own_view)
             + (build_ingress_clusters(view) if ingress else [])
+            + tracing_clusters(snapshot.mesh, view)
         )
         if node.proxy_type == "router":
             server_ports = gateway_server_ports(snapshot, view)

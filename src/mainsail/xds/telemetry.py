@@ -49,6 +49,7 @@ from mainsail.xds.telemetry_metrics import (
     tcp_metrics_loggers,
 )
 from mainsail.xds.telemetry_peer import Side, peer_filters, workload_identity
+from mainsail.xds.telemetry_tracing import hcm_tracing
 
 Direction = Literal["inbound", "outbound", "gateway"]
 
@@ -121,9 +122,12 @@ def _with_http(
     network_filter: listener_components_pb2.Filter,
     filters: Sequence[hcm_pb2.HttpFilter],
     loggers: Sequence[accesslog_pb2.AccessLog],
+    tracing: hcm_pb2.HttpConnectionManager.Tracing | None = None,
 ) -> None:
     manager = hcm_pb2.HttpConnectionManager()
     network_filter.typed_config.Unpack(manager)
+    if tracing is not None:
+        manager.tracing.CopyFrom(tracing)
     existing = list(manager.http_filters)
     del manager.http_filters[:]
     manager.http_filters.extend([*filters, *existing])
@@ -149,7 +153,9 @@ def with_telemetry(
     """The listeners with Istio's metrics and access logs on each HCM and ``tcp_proxy``
     (modified in place: they are this proxy's own, built for this call)."""
     mesh = snapshot.mesh
-    if not metrics_enabled(mesh) and not mesh.access_log_file:
+    # Tracing (``xds.telemetry_tracing``): the same tracer on every HCM of the proxy.
+    tracing = hcm_tracing(mesh, view)
+    if not metrics_enabled(mesh) and not mesh.access_log_file and tracing is None:
         return list(listeners)
     for listener in listeners:
         direction = _direction(view, listener)
@@ -160,7 +166,7 @@ def with_telemetry(
             for network_filter in chain.filters:
                 if network_filter.name == _HCM:
                     http = http or http_telemetry(mesh, view, direction, port)
-                    _with_http(network_filter, *http)
+                    _with_http(network_filter, *http, tracing)
                 elif network_filter.name == _TCP_PROXY:
                     tcp = tcp if tcp is not None else tcp_telemetry(mesh, view, direction, port)
                     _with_tcp(network_filter, tcp)
