@@ -16,7 +16,7 @@ spec:
 """
     found = [m for m in messages(text) if m.type is SCHEMA_VALIDATION_ERROR]
     assert [str(m) for m in found] == [
-        "Error [IST0106] (VirtualService default/reviews) Schema validation error: "
+        "Error [IST0106] (VirtualService default/reviews test.yaml:43) Schema validation error: "
         "spec.http[0].route[0].weight: must be >= 0 [MS-VS-WEIGHT]"
     ]
     assert found[0].path == "spec.http[0].route[0].weight"

@@ -66,8 +66,10 @@ def test_errors_exit_79_with_istioctl_lines(tmp_path: Path) -> None:
         tmp_path, "-f", str(BOOKINFO), "-f", write(tmp_path, "vs.yaml", BAD_VS)
     )
     assert code == 79
+    # istioctl's reference: the file and the line of the field (the destination host).
     assert out == (
-        'Error [IST0101] (VirtualService default/reviews) Referenced host not found: "reviewz"\n'
+        f"Error [IST0101] (VirtualService default/reviews {tmp_path / 'vs.yaml'}:9) "
+        'Referenced host not found: "reviewz"\n'
     )
     assert err.startswith("Error: Analyzers found issues when analyzing namespace: default.")
 
@@ -75,7 +77,9 @@ def test_errors_exit_79_with_istioctl_lines(tmp_path: Path) -> None:
 def test_infos_and_warnings_exit_0(tmp_path: Path) -> None:
     code, out, _ = analyze(tmp_path, "-f", write(tmp_path, "svc.yaml", UNNAMED_PORT))
     assert code == 0
-    assert out.startswith("Info [IST0118] (Service default/web) Port name  (port: 8000")
+    assert out.startswith(
+        f"Info [IST0118] (Service default/web {tmp_path / 'svc.yaml'}:7) Port name  (port: 8000"
+    )
 
 
 def test_thresholds(tmp_path: Path) -> None:
@@ -95,7 +99,7 @@ def test_json_and_yaml_output(tmp_path: Path) -> None:
         "code": "IST0101",
         "level": "Error",
         "origin": "VirtualService default/reviews",
-        "reference": f"{vs}#1",
+        "reference": f"{vs}:9",
         "path": "spec.http[0].route[0].destination.host",
         "message": 'Referenced host not found: "reviewz"',
         "documentationUrl": "https://istio.io/latest/docs/reference/config/analysis/ist0101/",
@@ -110,7 +114,7 @@ def test_namespace_selection(tmp_path: Path) -> None:
     code, out, err = analyze(tmp_path, "-f", other)
     assert (code, out) == (0, "")
     code, out, err = analyze(tmp_path, "-f", other, "-n", "x")
-    assert code == 79 and "(VirtualService x/r)" in out
+    assert code == 79 and f"(VirtualService x/r {other}:9)" in out
     code, out, err = analyze(tmp_path, "-f", other, "-A")
     assert code == 79 and "all namespaces" in err
 

@@ -322,7 +322,7 @@ def test_validate_accepts_valid_files_and_prints_warnings(tmp_path: Path) -> Non
     assert ran.returncode == 0
     lines = ran.stdout.splitlines()
     assert lines[0].startswith(
-        f"warning: {file}: document 1 (VirtualService default/reviews): spec.gateways[0]: "
+        f"warning: {file}:7: document 1 (VirtualService default/reviews): spec.gateways[0]: "
         "gateway 'gw.shop' uses the legacy FQDN form"
     )
     assert lines[0].count("warning:") == 1
@@ -339,10 +339,10 @@ def test_validate_lists_every_error_of_every_file(tmp_path: Path) -> None:
     assert ran.returncode == 1
     lines = ran.stdout.splitlines()
     expected = [
-        f"error: {bad}: document 1 (VirtualService default/broken): spec.http[0].route[0].weight",
-        f"error: {bad}: document 2 (DestinationRule default/typo): spec.subset",
+        f"error: {bad}:10: document 1 (VirtualService default/broken): spec.http[0].route[0].weight",
+        f"error: {bad}:18: document 2 (DestinationRule default/typo): spec.subset",
         f"error: {bad}: document 3: YAML syntax error",
-        f"error: {also_bad}: document 1 (Widget default/reviews): kind: unknown kind 'Widget'",
+        f"error: {also_bad}:2: document 1 (Widget default/reviews): kind: unknown kind 'Widget'",
         f"error: {missing}: no such file or directory",
     ]
     for start in expected:

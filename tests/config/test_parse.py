@@ -34,8 +34,8 @@ def test_parses_resources_and_defaults_namespace() -> None:
     assert first.key == ("VirtualService", "default", "reviews")
     assert second.namespace == "prod"
     assert result.origins == (
-        DocumentOrigin(file="a.yaml", document=1),
-        DocumentOrigin(file="a.yaml", document=2),
+        DocumentOrigin(file="a.yaml", document=1, line=1),
+        DocumentOrigin(file="a.yaml", document=2, line=11),
     )
 
 
@@ -223,3 +223,48 @@ def test_to_wire_round_trip() -> None:
     again = parse_documents(yaml.safe_dump(wire), "again.yaml")
     assert again.errors == ()
     assert again.resources[0] == vs
+
+
+LINES = """\
+# a comment before the first document
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri: {prefix: /a}
+    route:
+    - destination:
+        host: reviews
+---
+
+apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec:
+  ports: [{name: http, port: 80}]
+"""
+
+
+def test_origins_name_the_document_and_field_lines() -> None:
+    vs, svc = parse_documents(LINES, "l.yaml").origins
+    assert (vs.line, svc.line) == (2, 15)
+    assert vs.reference == "l.yaml:2"
+    assert vs.line_of("spec.http[0].route[0].destination.host") == 12
+    assert vs.line_of("spec.http[0].match[0].uri") == 9
+    # A field not in the file falls back to its nearest parent there, then to the document.
+    assert vs.line_of("spec.http[0].timeout") == 8
+    assert vs.line_of("spec.http[3]") == 7
+    assert vs.line_of("") == 2
+    assert svc.line_of("spec.ports[0].port") == 19
+
+
+def test_documents_that_fail_the_schema_keep_their_line() -> None:
+    result = parse_documents(
+        LINES.replace("  hosts: [reviews]", "  hosts: [reviews]\n  bogus: 1"), "l.yaml"
+    )
+    [error] = result.errors
+    origin = result.origin_of(error.file, error.document)
+    assert origin is not None and origin.line_of(error.path) == 7

@@ -47,6 +47,7 @@ def analyze(
     *,
     origins: Mapping[ResourceKey, DocumentOrigin] | None = None,
     read_errors: Iterable[ConfigError] = (),
+    documents: Iterable[DocumentOrigin] = (),
     namespace: str | None = None,
     mesh: MeshConfig | None = None,
     analyzers: Iterable[Analyzer] = ANALYZERS,
@@ -56,7 +57,9 @@ def analyze(
     All resources are context; only messages about objects in ``namespace`` are kept (all when
     None), like ``istioctl analyze -n``. Messages about unparsable documents are always kept.
     """
-    ctx = build_context(resources, origins=origins, read_errors=read_errors, mesh=mesh)
+    ctx = build_context(
+        resources, origins=origins, read_errors=read_errors, documents=documents, mesh=mesh
+    )
     found: list[Message] = []
     for analyzer in analyzers:
         for message in analyzer.run(ctx):

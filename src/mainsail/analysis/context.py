@@ -49,6 +49,8 @@ class AnalysisContext:
     origins: Mapping[ResourceKey, DocumentOrigin]
     # Problems met before analysis: documents that did not parse.
     read_errors: tuple[ConfigError, ...]
+    # Every document read, by (file, document index): gives unparsable documents a line.
+    documents: Mapping[tuple[str, int], DocumentOrigin]
     snapshot: MeshSnapshot
     workloads: tuple[WorkloadInstance, ...]
     # Service hostname -> the object that defines it (a Service or a ServiceEntry).
@@ -67,14 +69,16 @@ class AnalysisContext:
     def message(
         self, type_: MessageType, *parameters: object, resource: Resource, path: str = ""
     ) -> Message:
+        origin = self.origins.get(resource.key)
         return Message(
             type=type_,
             parameters=tuple(str(p) for p in parameters),
             resource=ResourceRef(
                 kind=resource.kind, namespace=resource.namespace, name=resource.name
             ),
-            origin=self.origins.get(resource.key),
+            origin=origin,
             path=path,
+            line=origin.line_of(path) if origin is not None else 0,
         )
 
     def find_services(self, host: str, namespace: str) -> tuple[MeshService, ...]:
@@ -160,6 +164,7 @@ def build_context(
     *,
     origins: Mapping[ResourceKey, DocumentOrigin] | None = None,
     read_errors: Iterable[ConfigError] = (),
+    documents: Iterable[DocumentOrigin] = (),
     mesh: MeshConfig | None = None,
 ) -> AnalysisContext:
     items = tuple(resources)
@@ -177,6 +182,7 @@ def build_context(
         resources=items,
         origins=MappingProxyType(dict(origins or {})),
         read_errors=tuple(read_errors),
+        documents=MappingProxyType({(d.file, d.document): d for d in documents}),
         snapshot=snapshot,
         workloads=_workloads(items),
         service_sources=MappingProxyType(sources),

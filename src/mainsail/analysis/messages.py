@@ -193,6 +193,8 @@ class Message:
     resource: ResourceRef | None = None
     origin: DocumentOrigin | None = None
     path: str = ""
+    # The line of ``path`` (or of the document) in ``origin``'s file; 0 when not read from one.
+    line: int = 0
 
     @property
     def level(self) -> Level:
@@ -206,13 +208,25 @@ class Message:
     def text(self) -> str:
         return self.type.template.format(*self.parameters)
 
+    @property
+    def reference(self) -> str:
+        """``file:line`` (istioctl's ``Reference()``), or empty for objects not read from files."""
+        if self.origin is None:
+            return ""
+        return f"{self.origin.file}:{self.line}" if self.line else self.origin.file
+
     def __str__(self) -> str:
-        if self.resource is not None:
-            where = f" ({self.resource})"
-        elif self.origin is not None:
-            where = f" ({self.origin.file})"
-        else:
-            where = ""
+        return self.render()
+
+    def render(self, *, reference: bool = True) -> str:
+        """istioctl's line: ``Error [IST0101] (VirtualService default/r r.yaml:12) Referenced …``;
+        ``reference=False`` leaves out the ``file:line``."""
+        parts = [str(self.resource)] if self.resource is not None else []
+        if reference and self.reference:
+            parts.append(self.reference)
+        elif self.resource is None and self.origin is not None:
+            parts.append(self.origin.file)
+        where = f" ({' '.join(parts)})" if parts else ""
         return f"{self.level} [{self.code}]{where} {self.text}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,7 +235,7 @@ class Message:
         if self.resource is not None:
             found["origin"] = str(self.resource)
         if self.origin is not None:
-            found["reference"] = f"{self.origin.file}#{self.origin.document}"
+            found["reference"] = self.reference
         if self.path:
             found["path"] = self.path
         found["message"] = self.text

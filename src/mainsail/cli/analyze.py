@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     resources: dict[tuple[str, str, str], Resource] = {}
     origins: dict[tuple[str, str, str], DocumentOrigin] = {}
     read_errors: tuple[ConfigError, ...] = ()
+    documents: tuple[DocumentOrigin, ...] = ()
     if not args.filename or args.use_mesh:
         from_mesh = _from_mesh(args)
         if from_mesh is None:
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         resources.update((r.key, r) for r in from_mesh)
     if args.filename:
         parsed = load_paths(args.filename)
-        read_errors = parsed.errors
+        read_errors, documents = parsed.errors, parsed.documents
         for resource, origin in zip(parsed.resources, parsed.origins, strict=True):
             resources[resource.key] = resource
             origins[resource.key] = origin
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         resources.values(),
         origins=origins,
         read_errors=read_errors,
+        documents=documents,
         namespace=None if args.all_namespaces else args.namespace,
     )
     shown = [m for m in messages if m.level.rank >= _LEVELS[args.output_threshold].rank]

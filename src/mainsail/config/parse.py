@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,51 @@ YAML_SUFFIXES = (".yaml", ".yml", ".json")
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$|^\.\.\.[ \t]*$", re.MULTILINE)
 
 
+_FIELD = re.compile(r"[^.\[\]]+|\[(\d+)\]")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentOrigin:
-    """Where a resource was read from: a file (or other source name) and 1-based document index."""
+    """Where a resource was read from: a file (or other source name) and 1-based document index.
+
+    ``line`` is the 1-based line of the document's first key (0 when unknown). ``node`` is the
+    document's composed YAML tree, kept (not walked) so ``line_of`` can name a field's line on
+    demand: errors are rare, and walking every document up front would cost every apply.
+    """
 
     file: str
     document: int
+    line: int = 0
+    first_line: int = field(default=0, compare=False, repr=False)
+    node: yaml.Node | None = field(default=None, compare=False, repr=False)
+
+    def line_of(self, path: str) -> int:
+        """The line of the field at wire ``path`` (``spec.http[0].route``), or of its nearest
+        parent that exists in the file; the document's line when nothing of it is found."""
+        node, line = self.node, self.line
+        for part in _FIELD.finditer(path):
+            index = part.group(1)
+            if isinstance(node, yaml.SequenceNode) and index is not None:
+                if int(index) >= len(node.value):
+                    break
+                node = node.value[int(index)]
+            elif isinstance(node, yaml.MappingNode) and index is None:
+                pair = next((kv for kv in node.value if kv[0].value == part.group(0)), None)
+                if pair is None:
+                    break
+                # A field's line is its key's: a nested mapping's value starts on the next line.
+                line = self.first_line + pair[0].start_mark.line + 1
+                node = pair[1]
+                continue
+            else:
+                break
+            line = self.first_line + node.start_mark.line + 1
+        return line
+
+    @property
+    def reference(self) -> str:
+        """``file:line`` as istioctl prints a resource's origin (``file`` alone without a line)."""
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +81,8 @@ class ParseResult:
     resources: tuple[Resource, ...] = ()
     errors: tuple[ConfigError, ...] = ()
     origins: tuple[DocumentOrigin, ...] = ()
+    # Every mapping document read, parsed or not, so errors can be given a line.
+    documents: tuple[DocumentOrigin, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -52,7 +93,12 @@ class ParseResult:
             self.resources + other.resources,
             self.errors + other.errors,
             self.origins + other.origins,
+            self.documents + other.documents,
         )
+
+    def origin_of(self, file: str | None, document: int | None) -> DocumentOrigin | None:
+        """The document ``document`` of ``file``, as read, or None."""
+        return next((d for d in self.documents if d.file == file and d.document == document), None)
 
 
 class _Loader(yaml.SafeLoader):
@@ -195,9 +241,16 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
     resources: list[Resource] = []
     origins: list[DocumentOrigin] = []
     errors: list[ConfigError] = []
+    documents: list[DocumentOrigin] = []
     for index, (first_line, chunk) in enumerate(_split(text), start=1):
         try:
-            doc = yaml.load(chunk, Loader=_Loader)
+            # Compose then construct (what yaml.load does) to keep the node tree and its marks.
+            loader = _Loader(chunk)
+            try:
+                node = loader.get_single_node()
+                doc = loader.construct_document(node) if node is not None else None
+            finally:
+                loader.dispose()
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {first_line + mark.line + 1}" if mark is not None else ""
@@ -229,6 +282,15 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
                 )
             )
             continue
+        assert node is not None  # a mapping document has a node
+        origin = DocumentOrigin(
+            file=source,
+            document=index,
+            line=first_line + node.start_mark.line + 1,
+            first_line=first_line,
+            node=node,
+        )
+        documents.append(origin)
         resource, doc_errors, (kind, ns, name) = _parse_one(doc, namespace)
         errors.extend(
             e.located(file=source, document=index, kind=kind, namespace=ns, name=name)
@@ -236,8 +298,8 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
         )
         if resource is not None:
             resources.append(resource)
-            origins.append(DocumentOrigin(file=source, document=index))
-    return ParseResult(tuple(resources), tuple(errors), tuple(origins))
+            origins.append(origin)
+    return ParseResult(tuple(resources), tuple(errors), tuple(origins), tuple(documents))
 
 
 def _files(path: Path) -> list[Path]:

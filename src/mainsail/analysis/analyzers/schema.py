@@ -38,12 +38,14 @@ def _message(error: ConfigError, origin: DocumentOrigin | None) -> Message:
         resource=resource,
         origin=origin,
         path=error.path,
+        line=origin.line_of(error.path) if origin is not None else 0,
     )
 
 
 def _analyze(ctx: AnalysisContext) -> Iterator[Message]:
     for error in ctx.read_errors:
-        yield _message(error, None)
+        # Documents that did not become objects still have a line when they were YAML mappings.
+        yield _message(error, ctx.documents.get((error.file or "", error.document or 0)))
     for resource in ctx.resources:
         origin = ctx.origins.get(resource.key)
         for error in validate(resource):
