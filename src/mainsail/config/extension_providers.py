@@ -51,6 +51,24 @@ class EnvoyExtAuthzGrpc(WireModel):
     include_request_body_in_check: ExtAuthzRequestBody | None = None
 
 
+class AccessLogFormat(WireModel):
+    """``envoyFileAccessLog.logFormat``: ``text`` or ``labels`` (a JSON object), a oneof."""
+
+    text: str | None = None
+    labels: Mapping[str, object] | None = None
+
+
+class EnvoyFileAccessLog(WireModel):
+    """``envoyFileAccessLog`` (Telemetry access logging; ``xds.telemetry_api``)."""
+
+    path: str = ""
+    log_format: AccessLogFormat | None = None
+
+
+class PrometheusProvider(WireModel):
+    """``prometheus: {}``: Istio's standard metrics (no settings)."""
+
+
 class ExtensionProvider(WireModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -60,6 +78,9 @@ class ExtensionProvider(WireModel):
     # Tracing providers (``config.tracing``; read by ``xds.telemetry_tracing``).
     zipkin: ZipkinTracingProvider | None = None
     opentelemetry: OpenTelemetryTracingProvider | None = None
+    # Telemetry metrics and access logging providers (``snapshot.telemetry``).
+    prometheus: PrometheusProvider | None = None
+    envoy_file_access_log: EnvoyFileAccessLog | None = None
 
 
 # istiod's default when a provider sets no ``timeout`` (``timeoutOrDefault``): 10 minutes.

@@ -16,6 +16,7 @@ from mainsail.config.istio.destination_rule import DestinationRule
 from mainsail.config.istio.gateway import Gateway
 from mainsail.config.istio.service_entry import ServiceEntry
 from mainsail.config.istio.sidecar import Sidecar
+from mainsail.config.istio.telemetry import Telemetry
 from mainsail.config.istio.virtual_service import VirtualService
 from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.kube.service import Service
@@ -71,6 +72,8 @@ class MeshSnapshot:
     # PeerAuthentication, RequestAuthentication, AuthorizationPolicy by namespace, and the legacy
     # policies converted to them (resolved per workload in ``snapshot.security``).
     security: SecurityIndex = field(default_factory=SecurityIndex)
+    # Telemetry resources, oldest first (resolved per proxy in ``snapshot.telemetry``).
+    telemetries: tuple[Telemetry, ...] = ()
 
     def endpoints_of(self, hostname: str, port: int) -> tuple[ServiceEndpoint, ...]:
         return self.endpoints.get((hostname, port), ())
@@ -153,6 +156,9 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         gateways=tuple(sorted((r for r in items if isinstance(r, Gateway)), key=_creation_order)),
         sidecars=tuple(sorted((r for r in items if isinstance(r, Sidecar)), key=_creation_order)),
         security=build_security_index(items, mesh.root_namespace),
+        telemetries=tuple(
+            sorted((r for r in items if isinstance(r, Telemetry)), key=_creation_order)
+        ),
     )
 
 
