@@ -30,6 +30,7 @@ from mainsail.config.parse import ParseResult
 from mainsail.config.validation import validate_all
 from mainsail.runtime.home import Home
 from mainsail.runtime.jwks import JwksFetcher, wanted_keys
+from mainsail.runtime.trace_collector import TraceStore, collector_app, with_builtin_collector
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
@@ -47,6 +48,8 @@ class ControlPlaneSettings:
     host: str = "127.0.0.1"
     xds_port: int = 15010
     api_port: int = 15014
+    # The built-in trace collector (``runtime.trace_collector``); 0: any free port.
+    trace_port: int = 0
     mesh: MeshConfig = field(default_factory=MeshConfig)
     debounce_after: float = 0.1
     debounce_max: float = 10.0
@@ -73,6 +76,15 @@ async def run_control_plane(
 ) -> None:
     stop = stop or asyncio.Event()
     home = settings.home
+    # The trace collector first: the mesh's default tracing provider is its address.
+    traces = web.AppRunner(collector_app(TraceStore()), access_log=None)
+    await traces.setup()
+    traces_site = web.TCPSite(traces, settings.host, settings.trace_port)
+    await traces_site.start()
+    trace_port = _bound_port(traces_site)
+    settings = replace(
+        settings, mesh=with_builtin_collector(settings.mesh, settings.host, trace_port)
+    )
     store = ConfigStore(home.store_file, validator=validate_config)
     # Translated pieces reused across snapshots (content-keyed; see ``xds.translation_cache``).
     cache = TranslationCache()
@@ -128,6 +140,7 @@ async def run_control_plane(
             "pid": os.getpid(),
             "api": f"http://{settings.host}:{api_port}",
             "xds": f"{settings.host}:{xds_port}",
+            "traces": f"http://{settings.host}:{trace_port}",
         },
     )
     log.info(
@@ -146,6 +159,7 @@ async def run_control_plane(
     finally:
         await jwks.close()
         await runner.cleanup()
+        await traces.cleanup()
         await server.stop(grace=1.0)
 
 
