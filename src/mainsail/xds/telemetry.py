@@ -14,11 +14,15 @@ HTTP connection manager and ``tcp_proxy`` is given what Istio's ``istio.stats`` 
   has no peer exchange (Istio's needs its own ALPN filter): the peer's workload labels are
   ``unknown``, principals still come from the certificates.
 
-MeshConfig ``defaultProviders.metrics`` without ``prometheus`` turns the metrics off; the
-access log follows ``accessLogFile``. Pure: reads only the snapshot's mesh and the proxy view.
+The Telemetry API (``snapshot.telemetry`` resolves, ``xds.telemetry_api`` translates) decides
+per mode (client: outbound and gateway listeners; server: inbound) whether metrics are on, which
+metrics and tags each stats logger has, and which access loggers (with CEL filters) apply. With
+no Telemetry resource: MeshConfig ``defaultProviders.metrics`` without a ``prometheus`` provider
+turns the metrics off, and the access log follows ``accessLogFile``. Pure: reads only the
+snapshot's mesh and Telemetries and the proxy view.
 
-Reads: MeshConfig (access log, default providers), the proxy node (workload, labels), the
-Services of its inbound ports.
+Reads: MeshConfig (access log, default and extension providers), Telemetry resources, the proxy
+node (namespace, workload, labels), the Services of its inbound ports.
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 
 from mainsail.config.mesh import MeshConfig
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.snapshot.proxy import ProxyNode
+from mainsail.snapshot.telemetry import ResolvedTelemetry, resolve_telemetry
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.telemetry_api import metric_overrides, telemetry_access_logs
 from mainsail.xds.telemetry_logs import file_access_logs
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
@@ -53,14 +60,36 @@ from mainsail.xds.telemetry_tracing import hcm_tracing
 
 Direction = Literal["inbound", "outbound", "gateway"]
 
-PROMETHEUS_PROVIDER = "prometheus"
 _HCM = "envoy.filters.network.http_connection_manager"
 _TCP_PROXY = "envoy.filters.network.tcp_proxy"
 
 
 def metrics_enabled(mesh: MeshConfig) -> bool:
-    providers = mesh.default_providers.metrics
-    return not providers or PROMETHEUS_PROVIDER in providers
+    """MeshConfig alone (no Telemetry resources): are Istio's metrics on?"""
+    return metric_overrides(mesh, resolve_telemetry((), mesh, "", {}), "CLIENT") is not None
+
+
+def resolved_for(snapshot: MeshSnapshot, view: ProxyView) -> ResolvedTelemetry:
+    """The Telemetry resources (and MeshConfig defaults) that apply to this proxy."""
+    node = view.node
+    return resolve_telemetry(snapshot.telemetries, snapshot.mesh, node.namespace, node.label_map)
+
+
+def _mode(direction: Direction) -> str:
+    # istiod's workloadMode: inbound is SERVER; outbound and gateway listeners are CLIENT.
+    return "SERVER" if direction == "inbound" else "CLIENT"
+
+
+def _access_logs(
+    mesh: MeshConfig,
+    resolved: ResolvedTelemetry,
+    direction: Direction,
+    node: ProxyNode,
+    log_filter: accesslog_pb2.AccessLogFilter | None = None,
+) -> list[accesslog_pb2.AccessLog]:
+    found = telemetry_access_logs(mesh, resolved, _mode(direction), node, log_filter)
+    # No Telemetry access logging: MeshConfig's accessLogFile (istiod's fallback).
+    return file_access_logs(mesh, node, log_filter) if found is None else found
 
 
 def inbound_service(view: ProxyView, port: int) -> DestinationService | None:
@@ -86,30 +115,54 @@ def _spec(view: ProxyView, direction: Direction, port: int) -> MetricsSpec:
 
 
 def http_telemetry(
-    mesh: MeshConfig, view: ProxyView, direction: Direction, port: int
+    mesh: MeshConfig,
+    view: ProxyView,
+    direction: Direction,
+    port: int,
+    resolved: ResolvedTelemetry | None = None,
 ) -> tuple[list[hcm_pb2.HttpFilter], list[accesslog_pb2.AccessLog]]:
-    """(filters to put first on the HCM, its access loggers)."""
+    """(filters to put first on the HCM, its access loggers). ``resolved``: the proxy's
+    Telemetry (None: MeshConfig only)."""
+    resolved = resolved or resolve_telemetry((), mesh, "", {})
     filters: list[hcm_pb2.HttpFilter] = []
     loggers: list[accesslog_pb2.AccessLog] = []
-    if metrics_enabled(mesh):
+    overrides = metric_overrides(mesh, resolved, _mode(direction))
+    if overrides is not None:
         own = workload_identity(view.node)
         spec = _spec(view, direction, port)
         side: Side = "server" if direction == "inbound" else "client"
         computed = client_service_format(spec) if side == "client" else ""
         filters = [*peer_filters(own, side, computed), request_state_filter(spec.reporter)]
-        loggers = http_metrics_loggers(spec)
-    return filters, loggers + file_access_logs(mesh, view.node)
+        loggers = http_metrics_loggers(spec, overrides)
+    return filters, loggers + _access_logs(mesh, resolved, direction, view.node)
 
 
 def tcp_telemetry(
-    mesh: MeshConfig, view: ProxyView, direction: Direction, port: int
+    mesh: MeshConfig,
+    view: ProxyView,
+    direction: Direction,
+    port: int,
+    resolved: ResolvedTelemetry | None = None,
 ) -> list[accesslog_pb2.AccessLog]:
     """The access loggers of a ``tcp_proxy`` (which must flush its log on upstream connect)."""
+    resolved = resolved or resolve_telemetry((), mesh, "", {})
     loggers: list[accesslog_pb2.AccessLog] = []
-    if metrics_enabled(mesh):
-        loggers = tcp_metrics_loggers(_spec(view, direction, port))
+    overrides = metric_overrides(mesh, resolved, _mode(direction))
+    if overrides is not None:
+        loggers = tcp_metrics_loggers(_spec(view, direction, port), overrides)
     end = log_type_filter(accesslog_data_pb2.AccessLogType.TcpConnectionEnd)
-    return loggers + file_access_logs(mesh, view.node, end)
+    return loggers + _access_logs(mesh, resolved, direction, view.node, end)
+
+
+def _anything(mesh: MeshConfig, resolved: ResolvedTelemetry) -> bool:
+    """Does the pass add metrics or access logs to any listener of this proxy?"""
+    for mode in ("CLIENT", "SERVER"):
+        if metric_overrides(mesh, resolved, mode) is not None:
+            return True
+        logs = resolved.logs_for(mode)
+        if logs or (logs is None and mesh.access_log_file):
+            return True
+    return False
 
 
 def _direction(view: ProxyView, listener: listener_pb2.Listener) -> Direction:
@@ -153,9 +206,10 @@ def with_telemetry(
     """The listeners with Istio's metrics and access logs on each HCM and ``tcp_proxy``
     (modified in place: they are this proxy's own, built for this call)."""
     mesh = snapshot.mesh
+    resolved = resolved_for(snapshot, view)
     # Tracing (``xds.telemetry_tracing``): the same tracer on every HCM of the proxy.
     tracing = hcm_tracing(mesh, view)
-    if not metrics_enabled(mesh) and not mesh.access_log_file and tracing is None:
+    if not _anything(mesh, resolved) and tracing is None:
         return list(listeners)
     for listener in listeners:
         direction = _direction(view, listener)
@@ -165,10 +219,14 @@ def with_telemetry(
         for chain in listener.filter_chains:
             for network_filter in chain.filters:
                 if network_filter.name == _HCM:
-                    http = http or http_telemetry(mesh, view, direction, port)
+                    http = http or http_telemetry(mesh, view, direction, port, resolved)
                     _with_http(network_filter, *http, tracing)
                 elif network_filter.name == _TCP_PROXY:
-                    tcp = tcp if tcp is not None else tcp_telemetry(mesh, view, direction, port)
+                    tcp = (
+                        tcp
+                        if tcp is not None
+                        else tcp_telemetry(mesh, view, direction, port, resolved)
+                    )
                     _with_tcp(network_filter, tcp)
     return list(listeners)
 
@@ -178,6 +236,7 @@ __all__ = [
     "http_telemetry",
     "inbound_service",
     "metrics_enabled",
+    "resolved_for",
     "tcp_telemetry",
     "with_telemetry",
 ]

@@ -41,6 +41,7 @@ from google.protobuf import wrappers_pb2
 from xds.type.matcher.v3 import matcher_pb2
 
 from mainsail import naming
+from mainsail.xds.telemetry_api import Overrides, stat_enabled, with_tag_overrides
 from mainsail.xds.telemetry_peer import (
     PEER_FIELDS,
     SERVICE_FIELDS,
@@ -345,20 +346,41 @@ def _logger(
     return logger
 
 
-def http_metrics_loggers(spec: MetricsSpec) -> list[accesslog_pb2.AccessLog]:
+def _kept(
+    overrides: Overrides, tags: Sequence[tuple[str, str]], stat: str
+) -> list[tuple[str, str]] | None:
+    """The stat's tags after the Telemetry overrides, or None when it is disabled."""
+    if not stat_enabled(overrides, stat):
+        return None
+    return with_tag_overrides(tags, overrides, stat)
+
+
+def http_metrics_loggers(
+    spec: MetricsSpec, overrides: Overrides | None = None
+) -> list[accesslog_pb2.AccessLog]:
     """``istio_requests_total``, ``istio_request_duration_milliseconds``, ``istio_request_bytes``,
-    ``istio_response_bytes`` (sizes are wire bytes, as Istio's byte meters)."""
+    ``istio_response_bytes`` (sizes are wire bytes, as Istio's byte meters); ``overrides``: the
+    Telemetry API's per-stat changes (``xds.telemetry_api``)."""
     tags = http_tags(spec)
+    changes = overrides or {}
     unit = stats_pb2.Config.Histogram
-    config = _Config(
-        counters=[_counter("requests_total", tags)],
-        histograms=[
-            _histogram("request_duration_milliseconds", tags, unit.Milliseconds, "%DURATION%"),
-            _histogram("request_bytes", tags, unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_RECEIVED%"),
-            _histogram("response_bytes", tags, unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_SENT%"),
-        ],
-    )
-    return [_logger(config, None)]
+    counters = [
+        _counter(stat, found)
+        for stat in ("requests_total",)
+        if (found := _kept(changes, tags, stat)) is not None
+    ]
+    histograms = [
+        _histogram(stat, found, kind, value)
+        for stat, kind, value in (
+            ("request_duration_milliseconds", unit.Milliseconds, "%DURATION%"),
+            ("request_bytes", unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_RECEIVED%"),
+            ("response_bytes", unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_SENT%"),
+        )
+        if (found := _kept(changes, tags, stat)) is not None
+    ]
+    if not counters and not histograms:
+        return []
+    return [_logger(_Config(counters=counters, histograms=histograms), None)]
 
 
 def log_type_filter(*types: int) -> accesslog_pb2.AccessLogFilter:
@@ -367,20 +389,33 @@ def log_type_filter(*types: int) -> accesslog_pb2.AccessLogFilter:
     )
 
 
-def tcp_metrics_loggers(spec: MetricsSpec) -> list[accesslog_pb2.AccessLog]:
+def tcp_metrics_loggers(
+    spec: MetricsSpec, overrides: Overrides | None = None
+) -> list[accesslog_pb2.AccessLog]:
     """Opened connections when the upstream connects (``tcp_proxy`` must flush its access log
     on connect), closed connections and byte totals when the connection ends."""
     tags = tcp_tags(spec)
+    changes = overrides or {}
     kinds = accesslog_data_pb2.AccessLogType
-    opened = _Config(counters=[_counter("tcp_connections_opened_total", tags)])
-    closed = _Config(
-        counters=[
-            _counter("tcp_connections_closed_total", tags),
-            _counter("tcp_sent_bytes_total", tags, "%BYTES_SENT%"),
-            _counter("tcp_received_bytes_total", tags, "%BYTES_RECEIVED%"),
-        ]
-    )
-    return [
-        _logger(opened, log_type_filter(kinds.TcpUpstreamConnected)),
-        _logger(closed, log_type_filter(kinds.TcpConnectionEnd)),
+    opened = [
+        _counter(stat, found)
+        for stat in ("tcp_connections_opened_total",)
+        if (found := _kept(changes, tags, stat)) is not None
     ]
+    closed = [
+        _counter(stat, found, value)
+        for stat, value in (
+            ("tcp_connections_closed_total", ""),
+            ("tcp_sent_bytes_total", "%BYTES_SENT%"),
+            ("tcp_received_bytes_total", "%BYTES_RECEIVED%"),
+        )
+        if (found := _kept(changes, tags, stat)) is not None
+    ]
+    loggers = []
+    if opened:
+        loggers.append(
+            _logger(_Config(counters=opened), log_type_filter(kinds.TcpUpstreamConnected))
+        )
+    if closed:
+        loggers.append(_logger(_Config(counters=closed), log_type_filter(kinds.TcpConnectionEnd)))
+    return loggers
