@@ -20,6 +20,7 @@ from mainsail.cli import (
     proxy_config,
     proxy_status,
     stat,
+    traces,
     validate,
 )
 from mainsail.cli.common import CommandError
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         proxy_status,
         proxy_config,
         stat,
+        traces,
         authz,
         ca,
         daemons,
