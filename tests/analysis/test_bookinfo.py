@@ -45,12 +45,21 @@ def test_bookinfo_with_gateway_and_rules() -> None:
     "sample", sorted(NETWORKING.glob("virtual-service-*.yaml")), ids=lambda p: p.stem
 )
 def test_each_routing_sample(sample: Path) -> None:
-    assert _lines(*BASE, sample) == UNDEPLOYED_SUBSETS
+    extra = []
+    if sample.stem == "virtual-service-all-v1":
+        # Istio's analyzeSubset: the gateway's route to productpage has no subset while the
+        # productpage VirtualService routes by subset (istioctl warns on BookInfo the same way).
+        extra = [
+            "Warning [IST0140] (VirtualService default/bookinfo) Subset in virtual service "
+            "default/productpage has no effect on ingress gateway default/bookinfo requests"
+        ]
+    assert _lines(*BASE, sample) == UNDEPLOYED_SUBSETS + extra
 
 
 def test_routing_samples_without_rules_name_unknown_subsets() -> None:
     found = _lines(*BASE[:3], NETWORKING / "virtual-service-all-v1.yaml")
-    assert found and all("[IST0101]" in line and "host+subset" in line for line in found)
+    errors = [line for line in found if line.startswith("Error")]
+    assert errors and all("[IST0101]" in line and "host+subset" in line for line in errors)
 
 
 def test_without_the_ingress_workload_the_gateway_selects_nothing() -> None:

@@ -6,15 +6,19 @@ from collections.abc import Iterable, Mapping
 
 from mainsail.analysis.analyzer import Analyzer
 from mainsail.analysis.analyzers import (
+    authorization_policies,
+    conflicting_gateways,
     conflicting_hosts,
     destination_credentials,
     destination_hosts,
     destination_subsets,
     gateway_workloads,
+    istio_annotations,
     mesh_binding,
     port_names,
     schema,
     shadowed_hosts,
+    sidecar_selectors,
     subset_workloads,
     unreachable_routes,
     virtual_service_gateways,
@@ -39,6 +43,11 @@ ANALYZERS: tuple[Analyzer, ...] = (
     port_names.ANALYZER,
     gateway_workloads.ANALYZER,
     destination_credentials.ANALYZER,
+    conflicting_gateways.ANALYZER,
+    istio_annotations.ANALYZER,
+    sidecar_selectors.SELECTOR_ANALYZER,
+    sidecar_selectors.DEFAULT_SELECTOR_ANALYZER,
+    authorization_policies.ANALYZER,
 )
 
 

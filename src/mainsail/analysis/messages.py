@@ -12,7 +12,7 @@ meaning. ``MESSAGE_TYPES`` lists every type; tests pin the codes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -61,6 +61,13 @@ REFERENCED_RESOURCE_NOT_FOUND = _istio(
 SCHEMA_VALIDATION_ERROR = _istio(
     "IST0106", "SchemaValidationError", Level.ERROR, "Schema validation error: {}"
 )
+MISPLACED_ANNOTATION = _istio(
+    "IST0107",
+    "MisplacedAnnotation",
+    Level.WARNING,
+    "Misplaced annotation: {} can only be applied to {}",
+)
+UNKNOWN_ANNOTATION = _istio("IST0108", "UnknownAnnotation", Level.WARNING, "Unknown annotation: {}")
 CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS = _istio(
     "IST0109",
     "ConflictingMeshGatewayVirtualServiceHosts",
@@ -69,11 +76,38 @@ CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS = _istio(
     "to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a "
     "single resource.",
 )
+CONFLICTING_SIDECAR_WORKLOAD_SELECTORS = _istio(
+    "IST0110",
+    "ConflictingSidecarWorkloadSelectors",
+    Level.ERROR,
+    "The Sidecars {} in namespace {} select the same workload pod {}, which can lead to "
+    "undefined behavior.",
+)
+MULTIPLE_SIDECARS_WITHOUT_WORKLOAD_SELECTORS = _istio(
+    "IST0111",
+    "MultipleSidecarsWithoutWorkloadSelectors",
+    Level.ERROR,
+    "The Sidecars {} in namespace {} have no workload selector, which can lead to undefined "
+    "behavior.",
+)
+VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED = _istio(
+    "IST0112",
+    "VirtualServiceDestinationPortSelectorRequired",
+    Level.ERROR,
+    "This VirtualService routes to a service {} that exposes multiple ports {}. Specifying a port "
+    "in the destination is required to disambiguate.",
+)
 PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION = _istio(
     "IST0118",
     "PortNameIsNotUnderNamingConvention",
     Level.INFO,
     "Port name {} (port: {}, targetPort: {}) doesn't follow the naming convention of Istio port.",
+)
+NO_MATCHING_WORKLOADS_FOUND = _istio(
+    "IST0127",
+    "NoMatchingWorkloadsFound",
+    Level.WARNING,
+    "No matching workloads for this resource with the following labels: {}",
 )
 VIRTUAL_SERVICE_UNREACHABLE_RULE = _istio(
     "IST0130",
@@ -94,6 +128,24 @@ VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY = _istio(
     "one or more host {} defined in VirtualService {} not found in Gateway {}.",
 )
 SCHEMA_WARNING = _istio("IST0133", "SchemaWarning", Level.WARNING, "Schema validation warning: {}")
+DEPRECATED_ANNOTATION = _istio(
+    "IST0135",
+    "DeprecatedAnnotation",
+    Level.INFO,
+    "Annotation {} has been deprecated{} and may not work in future Istio versions.",
+)
+INGRESS_ROUTE_RULES_NOT_AFFECTED = _istio(
+    "IST0140",
+    "IngressRouteRulesNotAffected",
+    Level.WARNING,
+    "Subset in virtual service {} has no effect on ingress gateway {} requests",
+)
+CONFLICTING_GATEWAYS = _istio(
+    "IST0145",
+    "ConflictingGateways",
+    Level.ERROR,
+    "Conflict with gateways {} (workload selector {}, port {}, hosts {}).",
+)
 GATEWAY_PORT_NOT_DEFINED_ON_SERVICE = _istio(
     "IST0162",
     "GatewayPortNotDefinedOnService",
@@ -143,12 +195,21 @@ SHADOWED_VIRTUAL_SERVICE_HOST = MessageType(
 MESSAGE_TYPES: tuple[MessageType, ...] = (
     REFERENCED_RESOURCE_NOT_FOUND,
     SCHEMA_VALIDATION_ERROR,
+    MISPLACED_ANNOTATION,
+    UNKNOWN_ANNOTATION,
     CONFLICTING_MESH_GATEWAY_VIRTUAL_SERVICE_HOSTS,
+    CONFLICTING_SIDECAR_WORKLOAD_SELECTORS,
+    MULTIPLE_SIDECARS_WITHOUT_WORKLOAD_SELECTORS,
+    VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED,
     PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION,
+    NO_MATCHING_WORKLOADS_FOUND,
     VIRTUAL_SERVICE_UNREACHABLE_RULE,
     VIRTUAL_SERVICE_INEFFECTIVE_MATCH,
     VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
     SCHEMA_WARNING,
+    DEPRECATED_ANNOTATION,
+    INGRESS_ROUTE_RULES_NOT_AFFECTED,
+    CONFLICTING_GATEWAYS,
     GATEWAY_PORT_NOT_DEFINED_ON_SERVICE,
     DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
     UNKNOWN_DESTINATION_RULE_HOST,
@@ -163,9 +224,14 @@ def quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def go_list(values: Iterable[str]) -> str:
-    """Go's ``%v`` of a string slice: ``[a b]``."""
-    return "[" + " ".join(values) + "]"
+def go_list(values: Iterable[object]) -> str:
+    """Go's ``%v`` of a slice: ``[a b]``."""
+    return "[" + " ".join(str(v) for v in values) + "]"
+
+
+def label_selector(labels: Mapping[str, str]) -> str:
+    """Kubernetes' ``labels.SelectorFromSet(…).String()``: ``k=v`` sorted by key, comma-joined."""
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,7 @@ YAML_SUFFIXES = (".yaml", ".yml", ".json")
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$|^\.\.\.[ \t]*$", re.MULTILINE)
 
 
-_FIELD = re.compile(r"[^.\[\]]+|\[(\d+)\]")
+_INDEX = re.compile(r"\[(\d+)\]\.?")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,25 +47,40 @@ class DocumentOrigin:
 
     def line_of(self, path: str) -> int:
         """The line of the field at wire ``path`` (``spec.http[0].route``), or of its nearest
-        parent that exists in the file; the document's line when nothing of it is found."""
-        node, line = self.node, self.line
-        for part in _FIELD.finditer(path):
-            index = part.group(1)
-            if isinstance(node, yaml.SequenceNode) and index is not None:
-                if int(index) >= len(node.value):
+        parent that exists in the file; the document's line when nothing of it is found.
+
+        Keys may contain dots (``metadata.annotations.sidecar.istio.io/inject``): a mapping's key
+        is found by the longest one the rest of the path starts with.
+        """
+        node, line, rest = self.node, self.line, path
+        while rest:
+            if isinstance(node, yaml.SequenceNode):
+                index = _INDEX.match(rest)
+                if index is None or int(index.group(1)) >= len(node.value):
                     break
-                node = node.value[int(index)]
-            elif isinstance(node, yaml.MappingNode) and index is None:
-                pair = next((kv for kv in node.value if kv[0].value == part.group(0)), None)
+                node = node.value[int(index.group(1))]
+                line = self.first_line + node.start_mark.line + 1
+                rest = rest[index.end() :]
+            elif isinstance(node, yaml.MappingNode):
+                pair = max(
+                    (
+                        (k, v)
+                        for k, v in node.value
+                        if isinstance(k.value, str)
+                        and rest.startswith(k.value)
+                        and rest[len(k.value) : len(k.value) + 1] in ("", ".", "[")
+                    ),
+                    key=lambda kv: len(kv[0].value),
+                    default=None,
+                )
                 if pair is None:
                     break
                 # A field's line is its key's: a nested mapping's value starts on the next line.
                 line = self.first_line + pair[0].start_mark.line + 1
                 node = pair[1]
-                continue
+                rest = rest[len(pair[0].value) :].removeprefix(".")
             else:
                 break
-            line = self.first_line + node.start_mark.line + 1
         return line
 
     @property
