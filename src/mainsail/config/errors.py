@@ -148,6 +148,10 @@ class ErrorCode(StrEnum):
     RBAC_BINDING = "MS-RBAC-BINDING"
     # Telemetry
     TELEMETRY = "MS-TELEMETRY"  # providers, tag overrides, CEL filters, sampling
+    # config.istio.io (the book's Mixer model)
+    MIXER_EXPRESSION = "MS-MIXER-EXPRESSION"  # CEXL syntax, types, compilable into Envoy
+    MIXER_PARAMS = "MS-MIXER-PARAMS"  # adapter/template unknown or its params malformed
+    MIXER_RULE = "MS-MIXER-RULE"  # actions, handler and instance references
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,18 @@ from mainsail.config.legacy.rbac import (
     ServiceRole,
     ServiceRoleBinding,
 )
+from mainsail.config.mixer.models import (
+    Fluentd,
+    Handler,
+    Instance,
+    LogEntry,
+    Metric,
+    Prometheus,
+    Rule,
+    Stdio,
+    TraceSpan,
+    Zipkin,
+)
 
 NETWORKING = "networking.istio.io"
 NETWORKING_VERSIONS = ("v1", "v1beta1", "v1alpha3")
@@ -42,6 +54,9 @@ TELEMETRY_VERSIONS = ("v1", "v1alpha1")
 LEGACY_AUTHENTICATION = "authentication.istio.io"
 LEGACY_RBAC = "rbac.istio.io"
 LEGACY_VERSIONS = ("v1alpha1",)
+# The book's Mixer model (Istio 1.0-1.7; compiled into Envoy, ``config.mixer``).
+MIXER = "config.istio.io"
+MIXER_VERSIONS = ("v1alpha2",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +136,11 @@ def _legacy(
     )
 
 
+def _mixer(kind: str, plural: str, model: type[Resource]) -> KindSchema:
+    """Mixer's CRD kinds are lower-case (``kind: rule``), as Istio registered them."""
+    return _kind(MIXER, MIXER_VERSIONS, kind, plural, (), model)
+
+
 def _kubernetes(
     group: str, kind: str, plural: str, short: tuple[str, ...], model: type[Resource]
 ) -> KindSchema:
@@ -148,6 +168,16 @@ KINDS: tuple[KindSchema, ...] = (
     ),
     _legacy(LEGACY_RBAC, "ServiceRole", "serviceroles", ServiceRole),
     _legacy(LEGACY_RBAC, "ServiceRoleBinding", "servicerolebindings", ServiceRoleBinding),
+    _mixer("handler", "handlers", Handler),
+    _mixer("instance", "instances", Instance),
+    _mixer("rule", "rules", Rule),
+    _mixer("prometheus", "prometheuses", Prometheus),
+    _mixer("stdio", "stdios", Stdio),
+    _mixer("fluentd", "fluentds", Fluentd),
+    _mixer("zipkin", "zipkins", Zipkin),
+    _mixer("metric", "metrics", Metric),
+    _mixer("logentry", "logentries", LogEntry),
+    _mixer("tracespan", "tracespans", TraceSpan),
     _kubernetes("", "Service", "services", ("svc",), Service),
     _kubernetes("", "ServiceAccount", "serviceaccounts", ("sa",), ServiceAccount),
     _kubernetes("", "Pod", "pods", ("po",), Pod),

@@ -7,6 +7,7 @@ from typing import Any
 
 from mainsail.config.base import Resource
 from mainsail.config.errors import ConfigError
+from mainsail.config.mixer.models import MIXER_KINDS
 from mainsail.config.parse import ParseResult
 
 Validator = Callable[[Any], list[ConfigError]]
@@ -21,6 +22,7 @@ def _validators() -> Mapping[str, Validator]:
         validate_service_role,
         validate_service_role_binding,
     )
+    from mainsail.config.validation.mixer import validate_mixer
     from mainsail.config.validation.security import (
         validate_authorization_policy,
         validate_peer_authentication,
@@ -52,6 +54,7 @@ def _validators() -> Mapping[str, Validator]:
         "ClusterRbacConfig": validate_rbac_config,
         "ServiceRole": validate_service_role,
         "ServiceRoleBinding": validate_service_role_binding,
+        **dict.fromkeys(MIXER_KINDS, validate_mixer),
         "Telemetry": validate_telemetry,
     }
 
