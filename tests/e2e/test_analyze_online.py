@@ -30,6 +30,33 @@ def test_files_overlaid_on_the_mesh(mesh: LocalMesh, tmp_path: Path) -> None:
     ran = mesh.cli("analyze", "-f", str(path), "--use-mesh")
     assert ran.returncode == 79, ran.stderr
     assert ran.stdout == (
-        "Error [IST0101] (VirtualService default/reviews) Referenced host+subset in "
+        f"Error [IST0101] (VirtualService default/reviews {path}:9) Referenced host+subset in "
         'destinationrule not found: "reviews+v9"\n'
+    )
+
+
+OTHER_GATEWAY = """
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 8080, name: http, protocol: HTTP}
+    hosts: [shop.example.com]
+"""
+
+
+def test_a_file_gateway_conflicting_with_the_running_one(mesh: LocalMesh, tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(OTHER_GATEWAY)
+    ran = mesh.cli("analyze", "-f", str(path), "--use-mesh")
+    assert ran.returncode == 79, ran.stderr
+    # The mesh's object has no file reference; the file's names its server's line.
+    assert ran.stdout == (
+        "Error [IST0145] (Gateway default/bookinfo-gateway) Conflict with gateways default/shop "
+        "(workload selector istio=ingressgateway, port 8080, hosts *).\n"
+        f"Error [IST0145] (Gateway default/shop {path}:8) Conflict with gateways "
+        "default/bookinfo-gateway (workload selector istio=ingressgateway, port 8080, hosts "
+        "shop.example.com).\n"
     )
