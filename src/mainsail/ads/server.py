@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import grpc
 
+from mainsail import monitoring
 from mainsail.ads.clock import Clock, SystemClock
 from mainsail.ads.connection import Connection
 from mainsail.ads.debounce import Debouncer
@@ -45,6 +46,7 @@ class AdsServer:
         self._generator = generator
         self._next_generator: Generator | None = None
         self._generation = 0
+        self._generation_started = self._clock.now()
         self._cache: dict[ProxyNode, ProxyConfig] = {}
         self._connections: dict[str, Connection] = {}
         self._queue: PushQueue[str] = PushQueue(self._clock)
@@ -101,6 +103,7 @@ class AdsServer:
             self._generator, self._next_generator = self._next_generator, None
         self._generation += 1
         self._cache.clear()
+        self._generation_started = self._clock.now()  # pilot_proxy_convergence_time
 
     async def _push_worker(self) -> None:
         while True:
@@ -118,8 +121,13 @@ class AdsServer:
     def _push(self, connection: Connection) -> None:
         if connection.session.generation == self._generation:
             return
+        started = self._clock.now()
+        # Convergence counts config changes, not a proxy's first push.
+        changed = self._generation_started if connection.session.generation else None
         config = self._config_for(connection.node)
-        connection.send(connection.session.set_target(config, self._generation, self._clock.now()))
+        responses = connection.session.set_target(config, self._generation, self._clock.now())
+        connection.send(responses)
+        monitoring.pushed(responses, self._clock.now(), started, changed)
         self._touched.add(connection.id)
         self._notify()
 
@@ -133,15 +141,19 @@ class AdsServer:
 
     def connected(self, connection: Connection) -> None:
         self._connections[connection.id] = connection
+        monitoring.proxy_connected(connection.node.extra, +1)
         self._push(connection)
 
     def received(self, connection: Connection, request: Request) -> None:
-        connection.send(connection.session.receive(request, self._clock.now()))
+        responses = connection.session.receive(request, self._clock.now())
+        connection.send(responses)
+        monitoring.xds_sent(responses)
         self._touched.add(connection.id)
         self._notify()
 
     def disconnected(self, connection: Connection) -> None:
-        self._connections.pop(connection.id, None)
+        if self._connections.pop(connection.id, None) is not None:
+            monitoring.proxy_connected(connection.node.extra, -1)
         self._in_sync.pop(connection.id, None)
         self._touched.discard(connection.id)
         self._queue.forget(connection.id)

@@ -32,7 +32,7 @@ from typing import Any, Final, TypeAlias
 from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
-from mainsail import naming
+from mainsail import monitoring, naming
 from mainsail.ads import encoding, staging
 from mainsail.ads.errors import ProtocolViolation
 from mainsail.ads.exchange import Event, Exchange, step
@@ -235,6 +235,7 @@ class Session:
             return
         # The client rejected the whole response: it holds what it last ACKed.
         state.error = error
+        monitoring.XDS_REJECTS.inc(type=monitoring.xds_type(state.type_url))
         state.rejected_plan = flight.plan_version
         reverted = set(flight.touches) | state.drift
         for later in state.in_flight.values():

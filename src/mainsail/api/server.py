@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from mainsail import monitoring
 from mainsail.api.ca_routes import add_ca_routes
 from mainsail.ca.service import CertificateAuthority
 from mainsail.config.errors import ConfigError
@@ -201,6 +202,13 @@ def build_app(
             _text_field(body, "namespace"), _text_field(body, "ip"), labels, frozenset(reserved)
         )
         return web.json_response({"env": variables})
+
+    @routes.get("/metrics")
+    async def metrics(_: web.Request) -> web.Response:
+        # istiod's monitoring page (``pilot_*``, ``citadel_*``), Prometheus text format.
+        return web.Response(
+            body=monitoring.render().encode(), headers={"Content-Type": monitoring.CONTENT_TYPE}
+        )
 
     @routes.get("/apis/proxy-status")
     async def status(_: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
+from mainsail import monitoring
 from mainsail.ca.authn import Authenticator, CallerIdentity, Metadata, PodTokenAuthenticator
 from mainsail.ca.authority import CaMaterial, load_material, root_due_for_rotation, rotate_root
 from mainsail.ca.authz import Authorizer, ServiceAccountIdentities
@@ -79,6 +80,7 @@ class CertificateAuthority:
         (``RequestRefused``), logged with who asked for what."""
         caller: CallerIdentity | None = None
         requested: SpiffeId | None = None
+        monitoring.CSR_COUNT.inc()
         try:
             caller = self._authenticator.authenticate(metadata)
             request = parse_csr(csr_pem)
@@ -95,6 +97,7 @@ class CertificateAuthority:
         now = self._clock()
         svid = sign_svid(request, self._signer_at(now), self._ttl.lifetime(validity_seconds), now)
         self._record(svid, caller)
+        monitoring.CERT_ISSUANCE.inc()
         return svid.chain
 
     def _signer_at(self, now: datetime) -> Signer:

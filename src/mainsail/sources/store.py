@@ -19,6 +19,7 @@ from typing import Literal
 
 import yaml
 
+from mainsail import monitoring
 from mainsail.config.base import Resource
 from mainsail.config.errors import ConfigError, has_errors
 from mainsail.config.parse import ParseResult, parse_documents
@@ -171,6 +172,7 @@ class ConfigStore:
             self._persist(staged, revision)
         self._objects = staged
         self._revision = revision
+        monitoring.config_changed([(c.key[0], c.outcome) for c in changes])
         for listener in self._listeners:
             listener()
 
