@@ -22,6 +22,7 @@ from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.kube.service import Service
 from mainsail.config.kube.workloads import Pod
 from mainsail.config.mesh import MeshConfig
+from mainsail.config.mixer.resolve import ResolvedRule, resolve_rules
 from mainsail.registry.kube import endpoints_from_kube, service_from_kube, workload_from_pod
 from mainsail.registry.model import MeshService, ServiceEndpoint, Workload
 from mainsail.registry.service_entry import services_from_service_entry
@@ -74,6 +75,8 @@ class MeshSnapshot:
     security: SecurityIndex = field(default_factory=SecurityIndex)
     # Telemetry resources, oldest first (resolved per proxy in ``snapshot.telemetry``).
     telemetries: tuple[Telemetry, ...] = ()
+    # The book's Mixer rules with their handlers and instances (compiled by ``xds.mixer``).
+    mixer_rules: tuple[ResolvedRule, ...] = ()
 
     def endpoints_of(self, hostname: str, port: int) -> tuple[ServiceEndpoint, ...]:
         return self.endpoints.get((hostname, port), ())
@@ -156,6 +159,7 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         gateways=tuple(sorted((r for r in items if isinstance(r, Gateway)), key=_creation_order)),
         sidecars=tuple(sorted((r for r in items if isinstance(r, Sidecar)), key=_creation_order)),
         security=build_security_index(items, mesh.root_namespace),
+        mixer_rules=resolve_rules(items),
         telemetries=tuple(
             sorted((r for r in items if isinstance(r, Telemetry)), key=_creation_order)
         ),

@@ -40,6 +40,7 @@ from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.inbound import build_inbound_listeners
 from mainsail.xds.layered import LayeredResources
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
+from mainsail.xds.mixer import mixer_clusters
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
 from mainsail.xds.sidecar_ingress import (
@@ -193,6 +194,7 @@ class Translator:
             build_local_clusters(snapshot, own_view)
             + (build_ingress_clusters(view) if ingress else [])
             + tracing_clusters(snapshot.mesh, view)
+            + mixer_clusters(snapshot, view)
         )
         if node.proxy_type == "router":
             server_ports = gateway_server_ports(snapshot, view)

@@ -44,6 +44,7 @@ from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.snapshot.telemetry import ResolvedTelemetry, resolve_telemetry
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.mixer import mixer_access_loggers
 from mainsail.xds.telemetry_api import metric_overrides, telemetry_access_logs
 from mainsail.xds.telemetry_logs import file_access_logs
 from mainsail.xds.telemetry_metrics import (
@@ -209,7 +210,7 @@ def with_telemetry(
     resolved = resolved_for(snapshot, view)
     # Tracing (``xds.telemetry_tracing``): the same tracer on every HCM of the proxy.
     tracing = hcm_tracing(mesh, view)
-    if not _anything(mesh, resolved) and tracing is None:
+    if not _anything(mesh, resolved) and tracing is None and not snapshot.mixer_rules:
         return list(listeners)
     for listener in listeners:
         direction = _direction(view, listener)
@@ -220,14 +221,16 @@ def with_telemetry(
             for network_filter in chain.filters:
                 if network_filter.name == _HCM:
                     http = http or http_telemetry(mesh, view, direction, port, resolved)
-                    _with_http(network_filter, *http, tracing)
+                    mixer = mixer_access_loggers(snapshot, view, direction, port, "http")
+                    _with_http(network_filter, http[0], [*http[1], *mixer], tracing)
                 elif network_filter.name == _TCP_PROXY:
                     tcp = (
                         tcp
                         if tcp is not None
                         else tcp_telemetry(mesh, view, direction, port, resolved)
                     )
-                    _with_tcp(network_filter, tcp)
+                    mixer = mixer_access_loggers(snapshot, view, direction, port, "tcp")
+                    _with_tcp(network_filter, [*tcp, *mixer])
     return list(listeners)
 
 

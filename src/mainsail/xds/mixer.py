@@ -1,0 +1,394 @@
+"""The book's Mixer rules compiled into Envoy access loggers, per proxy and listener.
+
+Reads: the snapshot's resolved Mixer rules (``config.mixer.resolve``), the proxy node (its own
+workload, labels) and the Services of its inbound ports. For each rule that applies to the
+proxy's namespace (rules in ``istio-system`` apply everywhere, as Mixer's default config
+namespace) and each of its actions:
+
+- ``prometheus`` handler with ``metric`` instance: a stats access logger (``envoy.access_loggers
+  .stats``) with the handler's metric for that instance (``instance_name``), named ``<name>``
+  in the ``istio`` scope — Mixer's adapter exported ``istio_<name>``, and the bootstrap's
+  ``:15090`` listener prints the scope as ``istio_``. COUNTER: the value is added
+  (``"1"``: one per request); DISTRIBUTION: a histogram (durations in milliseconds); label values
+  in ``label_names`` order, each the instance dimension compiled to a formatter.
+- ``stdio`` handler with ``logentry``: a JSON file access log line per request with Mixer's stdio
+  keys (``level``, ``time``, ``instance``) and the instance's variables, to the pod's access
+  log file (``STDOUT``; the agent's ``MAINSAIL_ACCESS_LOG``) or ``outputPath``.
+- ``fluentd`` handler with ``logentry``: ``envoy.access_loggers.fluentd`` to the handler's address
+  (cluster ``mixer_clusters``), tag = the instance's full name, record = the variables plus
+  ``severity``.
+
+The rule's ``match`` is a CEL access-log filter; on a ``tcp_proxy`` the loggers run when the
+connection ends. Identity attributes are compiled per proxy: the proxy's own workload as
+constants, the peer's from the peer exchange's dynamic metadata, principals from certificates.
+Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from envoy.config.accesslog.v3 import accesslog_pb2
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.core.v3 import address_pb2, substitution_format_string_pb2
+from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
+from envoy.data.accesslog.v3 import accesslog_pb2 as accesslog_data_pb2
+from envoy.extensions.access_loggers.file.v3 import file_pb2
+from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
+from envoy.extensions.access_loggers.fluentd.v3 import fluentd_pb2
+from envoy.extensions.access_loggers.stats.v3 import stats_pb2
+from google.protobuf import duration_pb2, wrappers_pb2
+
+from mainsail import naming
+from mainsail.config.mixer.attributes import ValueType
+from mainsail.config.mixer.cel import cel_string, to_cel, to_format
+from mainsail.config.mixer.check import check
+from mainsail.config.mixer.models import (
+    FluentdParams,
+    LogEntryParams,
+    MetricParams,
+    PrometheusMetric,
+    PrometheusParams,
+    StdioParams,
+)
+from mainsail.config.mixer.resolve import ResolvedHandler, ResolvedInstance, ResolvedRule
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.snapshot.view import ProxyView
+from mainsail.xds.telemetry_logs import ACCESS_LOG_METADATA
+from mainsail.xds.telemetry_metrics import stats_scope_field
+from mainsail.xds.telemetry_peer import UNKNOWN
+
+MixerDirection = Literal["inbound", "outbound", "gateway"]
+Protocol = Literal["http", "tcp"]
+
+FLUENTD_LOGGER = "envoy.access_loggers.fluentd"
+FILE_LOGGER = "envoy.access_loggers.file"
+STATS_LOGGER = "envoy.access_loggers.stats"
+CEL_FILTER = "envoy.access_loggers.extension_filters.cel"
+_CEL_FILTER_TYPE = "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter"
+# Mixer's fluentd adapter pushed batches every second or so; Envoy's default flush is 1 s too.
+FLUENTD_FLUSH = duration_pb2.Duration(seconds=1)
+
+_GRPC = (
+    "('content-type' in request.headers && "
+    "request.headers['content-type'].startsWith('application/grpc'))"
+)
+
+
+def _peer(field: str) -> str:
+    ns = cel_string(naming.PEER_METADATA_NAMESPACE)
+    key = cel_string(field)
+    return (
+        f"(({ns} in metadata.filter_metadata && {key} in metadata.filter_metadata[{ns}]) ? "
+        f"metadata.filter_metadata[{ns}][{key}] : {cel_string(UNKNOWN)})"
+    )
+
+
+def _known(attribute: str) -> str:
+    """A certificate attribute, ``unknown`` without TLS (CEL fails on a missing one)."""
+    return f"(has({attribute}) ? {attribute} : {cel_string(UNKNOWN)})"
+
+
+_ISTIO = "xds.cluster_metadata.filter_metadata.istio"
+
+
+def _cluster_service(field: str) -> str:
+    has = f"has(xds.cluster_metadata) && has({_ISTIO}) && has({_ISTIO}.services)"
+    return f"(({has}) ? {_ISTIO}.services[0].{field} : {cel_string(UNKNOWN)})"
+
+
+def _side(
+    prefix: str, workload: str, namespace: str, labels: str, principal: str, uid: str
+) -> dict[str, str]:
+    return {
+        f"{prefix}.workload.name": workload,
+        f"{prefix}.name": workload,
+        f"{prefix}.workload.namespace": namespace,
+        f"{prefix}.namespace": namespace,
+        f"{prefix}.labels": labels,
+        f"{prefix}.principal": principal,
+        f"{prefix}.user": principal,
+        f"{prefix}.uid": uid,
+        f"{prefix}.workload.uid": uid,
+        f"{prefix}.owner": uid,
+        f"{prefix}.serviceAccount": cel_string(UNKNOWN),
+    }
+
+
+def attribute_sources(
+    view: ProxyView, direction: MixerDirection, protocol: Protocol, port: int
+) -> dict[str, str]:
+    """CEL for each identity attribute on this proxy, listener and protocol."""
+    node = view.node
+    own_labels = "{" + ", ".join(f"{cel_string(k)}: {cel_string(v)}" for k, v in node.labels) + "}"
+    own_uid = cel_string(f"kubernetes://{node.pod_name}.{node.namespace}")
+    peer_labels = f"{{'app': {_peer('app')}, 'version': {_peer('version')}}}"
+    own_workload = cel_string(node.workload_name or node.pod_name)
+    peer_uid = cel_string(UNKNOWN)
+    own_app = cel_string(node.label_map.get("app", UNKNOWN))
+    sources: dict[str, str] = {
+        "context.protocol": "'tcp'" if protocol == "tcp" else f"({_GRPC} ? 'grpc' : 'http')",
+        "context.reporter.kind": cel_string("inbound" if direction == "inbound" else "outbound"),
+        "context.reporter.uid": own_uid,
+    }
+    if direction == "inbound":
+        sources |= _side(
+            "source", _peer("workload"), _peer("namespace"), peer_labels,
+            _known("connection.uri_san_peer_certificate"), peer_uid,
+        )  # fmt: skip
+        sources |= _side(
+            "destination", own_workload, cel_string(node.namespace), own_labels,
+            _known("connection.uri_san_local_certificate"), own_uid,
+        )  # fmt: skip
+        service = _inbound_service(view, port)
+        host, name, namespace = service or (UNKNOWN, UNKNOWN, UNKNOWN)
+        sources |= {
+            "destination.service.host": cel_string(host),
+            "destination.service.name": cel_string(name),
+            "destination.service.namespace": cel_string(namespace),
+            "destination.service.uid": cel_string(UNKNOWN),
+            "source.service": _peer("app"),
+            "destination.service": cel_string(host),
+        }
+    else:
+        sources |= _side(
+            "source", own_workload, cel_string(node.namespace), own_labels,
+            _known("upstream.uri_san_local_certificate"), own_uid,
+        )  # fmt: skip
+        sources |= _side(
+            "destination", _peer("workload"), _peer("namespace"), peer_labels,
+            _known("upstream.uri_san_peer_certificate"), peer_uid,
+        )  # fmt: skip
+        sources |= {
+            "destination.service.host": _cluster_service("host"),
+            "destination.service.name": _cluster_service("name"),
+            "destination.service.namespace": _cluster_service("namespace"),
+            "destination.service.uid": cel_string(UNKNOWN),
+            "source.service": own_app,
+            "destination.service": _cluster_service("host"),
+        }
+    return sources
+
+
+def _inbound_service(view: ProxyView, port: int) -> tuple[str, str, str] | None:
+    for endpoint in view.inbound:
+        if endpoint.port == port:
+            for service in view.visible_services:
+                if service.hostname == endpoint.hostname:
+                    return service.hostname, service.name, service.namespace
+    return None
+
+
+def _format(text: str, sources: Mapping[str, str]) -> str:
+    return to_format(check(text)[0], sources)
+
+
+def _match_filter(
+    rule: ResolvedRule, sources: Mapping[str, str], protocol: Protocol
+) -> accesslog_pb2.AccessLogFilter | None:
+    filters: list[accesslog_pb2.AccessLogFilter] = []
+    if protocol == "tcp":
+        end = accesslog_data_pb2.AccessLogType.TcpConnectionEnd
+        filters.append(
+            accesslog_pb2.AccessLogFilter(log_type_filter=accesslog_pb2.LogTypeFilter(types=[end]))
+        )
+    if rule.match.strip() and rule.match.strip() != "true":
+        expression = to_cel(check(rule.match, ValueType.BOOL)[0], sources)
+        cel = accesslog_pb2.AccessLogFilter()
+        cel.extension_filter.name = CEL_FILTER
+        cel.extension_filter.typed_config.Pack(cel_pb2.ExpressionFilter(expression=expression))
+        filters.append(cel)
+    if not filters:
+        return None
+    if len(filters) == 1:
+        return filters[0]
+    return accesslog_pb2.AccessLogFilter(and_filter=accesslog_pb2.AndFilter(filters=filters))
+
+
+def _is_one(text: str) -> bool:
+    return text.strip() in ('"1"', "1")
+
+
+def _metric_stat(
+    metric: PrometheusMetric, instance: MetricParams, sources: Mapping[str, str]
+) -> stats_pb2.Config.Stat:
+    tags = []
+    for label in metric.label_names:
+        expression = instance.dimensions.get(label)
+        value = _format(expression, sources) if expression else ""
+        tags.append(stats_pb2.Config.Tag(name=label, value_format=value))
+    return stats_pb2.Config.Stat(name=metric.name, tags=tags)
+
+
+def _prometheus(
+    handler: PrometheusParams, instances: Sequence[ResolvedInstance], sources: Mapping[str, str]
+) -> stats_pb2.Config | None:
+    config = stats_pb2.Config()
+    for instance in instances:
+        params = instance.params
+        if not isinstance(params, MetricParams):
+            continue
+        for metric in handler.metrics:
+            if metric.instance_name != instance.full_name:
+                continue
+            stat = _metric_stat(metric, params, sources)
+            if metric.kind == "DISTRIBUTION":
+                value_type = check(params.value)[1]
+                unit = stats_pb2.Config.Histogram
+                config.histograms.append(
+                    unit(
+                        stat=stat,
+                        unit=unit.Milliseconds
+                        if value_type is ValueType.DURATION
+                        else unit.Unspecified,
+                        value_format=_format(params.value, sources),
+                    )
+                )
+            else:
+                # GAUGE: Envoy's stats logger has counters and histograms only; Mixer's
+                # gauges were set per report, which a counter of the value approximates.
+                counter = stats_pb2.Config.Counter(stat=stat)
+                if _is_one(params.value):
+                    counter.value_fixed.CopyFrom(wrappers_pb2.UInt64Value(value=1))
+                else:
+                    counter.value_format = _format(params.value, sources)
+                config.counters.append(counter)
+    if not config.counters and not config.histograms:
+        return None
+    config.MergeFromString(stats_scope_field())
+    return config
+
+
+def _variables(instance: LogEntryParams, sources: Mapping[str, str]) -> dict[str, str]:
+    return {key: _format(text, sources) for key, text in sorted(instance.variables.items())}
+
+
+def _severity(instance: LogEntryParams, sources: Mapping[str, str]) -> str:
+    return _format(instance.severity, sources) if instance.severity else "info"
+
+
+def _stdio(
+    handler: ResolvedHandler,
+    instance: ResolvedInstance,
+    view: ProxyView,
+    sources: Mapping[str, str],
+) -> file_pb2.FileAccessLog | None:
+    params, template = handler.params, instance.params
+    if not isinstance(params, StdioParams) or not isinstance(template, LogEntryParams):
+        return None
+    path = params.output_path if params.log_stream in ("FILE", "ROTATED_FILE") else ""
+    if not path:
+        default = "/dev/stderr" if params.log_stream == "STDERR" else "/dev/stdout"
+        path = dict(view.node.extra).get(ACCESS_LOG_METADATA) or default
+    line = {
+        "level": _severity(template, sources),
+        "time": _format(template.timestamp, sources) if template.timestamp else "%START_TIME%",
+        "instance": instance.full_name,
+        **_variables(template, sources),
+    }
+    formatted = substitution_format_string_pb2.SubstitutionFormatString()
+    formatted.json_format.update(line)
+    return file_pb2.FileAccessLog(path=path, log_format=formatted)
+
+
+def _fluentd(
+    handler: ResolvedHandler, instance: ResolvedInstance, sources: Mapping[str, str]
+) -> fluentd_pb2.FluentdAccessLogConfig | None:
+    template = instance.params
+    if not isinstance(handler.params, FluentdParams) or not isinstance(template, LogEntryParams):
+        return None
+    config = fluentd_pb2.FluentdAccessLogConfig(
+        cluster=naming.build_mixer_handler_cluster(handler.name, handler.namespace),
+        tag=instance.full_name,
+        stat_prefix=f"{naming.MIXER_STATS_PREFIX}_{handler.name}",
+        buffer_flush_interval=FLUENTD_FLUSH,
+    )
+    config.record.update(
+        {"severity": _severity(template, sources), **_variables(template, sources)}
+    )
+    return config
+
+
+def _logger(
+    name: str, config: object, log_filter: accesslog_pb2.AccessLogFilter | None
+) -> accesslog_pb2.AccessLog:
+    logger = accesslog_pb2.AccessLog(name=name)
+    logger.typed_config.Pack(config)
+    if log_filter is not None:
+        logger.filter.CopyFrom(log_filter)
+    return logger
+
+
+def mixer_access_loggers(
+    snapshot: MeshSnapshot,
+    view: ProxyView,
+    direction: MixerDirection,
+    port: int,
+    protocol: Protocol,
+) -> list[accesslog_pb2.AccessLog]:
+    """The access loggers the applicable Mixer rules make for one HCM or ``tcp_proxy``."""
+    rules = [r for r in snapshot.mixer_rules if r.applies_to(view.node.namespace)]
+    if not rules:
+        return []
+    sources = attribute_sources(view, direction, protocol, port)
+    loggers: list[accesslog_pb2.AccessLog] = []
+    for rule in rules:
+        log_filter = _match_filter(rule, sources, protocol)
+        for action in rule.actions:
+            handler = action.handler
+            if isinstance(handler.params, PrometheusParams):
+                stats = _prometheus(handler.params, action.instances, sources)
+                if stats is not None:
+                    loggers.append(_logger(STATS_LOGGER, stats, log_filter))
+                continue
+            for instance in action.instances:
+                if handler.adapter == "stdio":
+                    line = _stdio(handler, instance, view, sources)
+                    if line is not None:
+                        loggers.append(_logger(FILE_LOGGER, line, log_filter))
+                elif handler.adapter == "fluentd":
+                    record = _fluentd(handler, instance, sources)
+                    if record is not None:
+                        loggers.append(_logger(FLUENTD_LOGGER, record, log_filter))
+    return loggers
+
+
+def mixer_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
+    """One cluster per fluentd handler a rule of this proxy's namespace uses."""
+    found: dict[str, cluster_pb2.Cluster] = {}
+    for rule in snapshot.mixer_rules:
+        if not rule.applies_to(view.node.namespace):
+            continue
+        for action in rule.actions:
+            params = action.handler.params
+            if not isinstance(params, FluentdParams):
+                continue
+            name = naming.build_mixer_handler_cluster(action.handler.name, action.handler.namespace)
+            host, _, port = params.address.rpartition(":")
+            found[name] = _address_cluster(name, host, int(port))
+    return [found[name] for name in sorted(found)]
+
+
+def _address_cluster(name: str, host: str, port: int) -> cluster_pb2.Cluster:
+    socket = address_pb2.SocketAddress(address=host, port_value=port)
+    endpoint = endpoint_components_pb2.LbEndpoint(
+        endpoint=endpoint_components_pb2.Endpoint(
+            address=address_pb2.Address(socket_address=socket)
+        )
+    )
+    return cluster_pb2.Cluster(
+        name=name,
+        type=cluster_pb2.Cluster.STRICT_DNS,
+        dns_lookup_family=cluster_pb2.Cluster.V4_PREFERRED,
+        connect_timeout=duration_pb2.Duration(seconds=1),
+        load_assignment=endpoint_pb2.ClusterLoadAssignment(
+            cluster_name=name,
+            endpoints=[endpoint_components_pb2.LocalityLbEndpoints(lb_endpoints=[endpoint])],
+        ),
+    )
+
+
+def fluentd_record_keys(instance: LogEntryParams) -> list[str]:
+    """The record keys a fluentd receiver gets for ``instance`` (for tests and docs)."""
+    return ["severity", *sorted(instance.variables)]
