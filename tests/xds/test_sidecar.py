@@ -291,3 +291,23 @@ spec:
     assert "api.private.example" not in hosts
     vhost = next(v for v in _http_proxy(config).virtual_hosts if v.name == f"{DETAILS}:80")
     assert [r.name for r in vhost.routes] == ["exported"]
+
+
+def test_inbound_connection_pool_applies_to_service_derived_inbound_clusters() -> None:
+    spec = """  workloadSelector: {labels: {app: client}}
+  inboundConnectionPool:
+    tcp: {maxConnections: 3}
+    http: {http1MaxPendingRequests: 2, maxRequestsPerConnection: 1}
+  egress: [{hosts: ["./*"]}]"""
+    inbound = [
+        name
+        for name in _config(_sidecar(spec)).of_type(naming.CLUSTER_TYPE)
+        if name.startswith("inbound|")
+    ]
+    assert inbound
+    for name in inbound:
+        threshold = _cluster(_config(_sidecar(spec)), name).circuit_breakers.thresholds[0]
+        assert (threshold.max_connections.value, threshold.max_pending_requests.value) == (3, 2)
+    # Without the Sidecar field, inbound clusters keep istiod's unlimited defaults.
+    plain = _cluster(_config(""), inbound[0]).circuit_breakers.thresholds[0]
+    assert plain.max_connections.value == 2**32 - 1

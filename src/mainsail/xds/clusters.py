@@ -21,8 +21,13 @@ from envoy.type.matcher.v3 import string_pb2
 from google.protobuf import any_pb2
 
 from mainsail import naming
-from mainsail.config.istio.destination_rule import ClientTLSSettings, LoadBalancerSettings
+from mainsail.config.istio.destination_rule import (
+    ClientTLSSettings,
+    ConnectionPoolSettings,
+    LoadBalancerSettings,
+)
 from mainsail.registry.model import MeshService, Resolution, ServicePort
+from mainsail.registry.protocol import Protocol
 from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for, policy_for
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
@@ -81,7 +86,7 @@ def _service_cluster(
         name=name,
         alt_stat_name=naming.build_alt_stat_name(name),
         connect_timeout=duration(snapshot.mesh.connect_timeout),
-        circuit_breakers=_default_circuit_breakers(),
+        circuit_breakers=default_circuit_breakers(),
         common_lb_config=cluster_pb2.Cluster.CommonLbConfig(),
     )
     metadata: dict[str, object] = {
@@ -279,7 +284,7 @@ def _dns_lookup_family(proxy_ip: str) -> int:
     return int(dns_pb2.V4_ONLY)
 
 
-def _default_circuit_breakers() -> circuit_breaker_pb2.CircuitBreakers:
+def default_circuit_breakers() -> circuit_breaker_pb2.CircuitBreakers:
     return circuit_breaker_pb2.CircuitBreakers(
         thresholds=[
             circuit_breaker_pb2.CircuitBreakers.Thresholds(
@@ -318,7 +323,7 @@ def _apply_policy(
     detection, then the load balancer (locality failover needs to know about outlier detection)."""
     pool = policy.get("connection_pool")
     if pool is not None:
-        _apply_connection_pool(cluster, pool, port)
+        _apply_connection_pool(cluster, pool, port.protocol)
     _apply_h2_upgrade(snapshot, cluster, pool, port)
     if pool is not None and pool.http is not None:
         _apply_http2_settings(cluster, pool.http)
@@ -446,7 +451,13 @@ def _apply_consistent_hash(cluster: cluster_pb2.Cluster, consistent: Any) -> Non
     cluster.ring_hash_lb_config.minimum_ring_size.value = size
 
 
-def _apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, port: ServicePort) -> None:
+def apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, protocol: Protocol) -> None:
+    """istiod's ``applyConnectionPool``: thresholds, connect timeout, keepalive, HTTP options
+    (outbound clusters from a DestinationRule, inbound ones from a Sidecar)."""
+    _apply_connection_pool(cluster, pool, protocol)
+
+
+def _apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, protocol: Protocol) -> None:
     threshold = cluster.circuit_breakers.thresholds[0]
     options = http_protocol_options_pb2.HttpProtocolOptions()
     common = options.common_http_protocol_options
@@ -486,7 +497,7 @@ def _apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, port: Servic
         if http.max_requests_per_connection:
             common.max_requests_per_connection.value = http.max_requests_per_connection
             touched = True
-    if touched and (port.protocol.is_http or port.protocol == "UnsupportedProtocol"):
+    if touched and (protocol.is_http or protocol == "UnsupportedProtocol"):
         if not cluster.typed_extension_protocol_options.get(HTTP_OPTIONS_KEY):
             options.explicit_http_config.http_protocol_options.SetInParent()
         _set_http_options(cluster, options)
@@ -560,7 +571,7 @@ def _special_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_p
         type=cluster_pb2.Cluster.ORIGINAL_DST,
         lb_policy=cluster_pb2.Cluster.CLUSTER_PROVIDED,
         connect_timeout=timeout,
-        circuit_breakers=_default_circuit_breakers(),
+        circuit_breakers=default_circuit_breakers(),
     )
     if local_platform(view):
         # Nothing captured: ``allow_any`` goes where the request's authority says
@@ -580,8 +591,27 @@ def _special_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_p
     ]
 
 
+def inbound_connection_pool(view: ProxyView, port: int) -> ConnectionPoolSettings | None:
+    """istiod's ``InboundConnectionPoolForPort``: the Sidecar ``ingress`` entry's
+    ``connectionPool`` for ``port``, else the Sidecar's ``inboundConnectionPool``, else None."""
+    sidecar = view.sidecar
+    if sidecar is None:
+        return None
+    for entry in sidecar.spec.ingress:
+        if entry.port.number == port and entry.connection_pool is not None:
+            return entry.connection_pool
+    return sidecar.spec.inbound_connection_pool
+
+
+def _inbound_protocol(view: ProxyView, hostname: str, service_port: int) -> Protocol:
+    service = next((s for s in reversed(view.visible_services) if s.hostname == hostname), None)
+    port = service.port(service_port) if service is not None else None
+    return port.protocol if port is not None else Protocol.UNSUPPORTED
+
+
 def _inbound_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
-    """``inbound|<port>||`` → the app, at the private port the local platform gave it."""
+    """``inbound|<port>||`` → the app, at the private port the local platform gave it; the
+    Sidecar's ``inboundConnectionPool`` applies to each (Istio 1.21+)."""
     app_ports = dict(view.node.app_ports)
     seen: set[int] = set()
     clusters = []
@@ -597,7 +627,7 @@ def _inbound_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
                 name=name,
                 type=cluster_pb2.Cluster.STATIC,
                 connect_timeout=duration(timedelta(seconds=10)),
-                circuit_breakers=_default_circuit_breakers(),
+                circuit_breakers=default_circuit_breakers(),
                 load_assignment=endpoint_pb2.ClusterLoadAssignment(
                     cluster_name=name,
                     endpoints=[
@@ -615,4 +645,8 @@ def _inbound_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
                 metadata=base_pb2.Metadata(),
             )
         )
+        pool = inbound_connection_pool(view, endpoint.port)
+        if pool is not None:
+            protocol = _inbound_protocol(view, endpoint.hostname, endpoint.service_port)
+            apply_connection_pool(clusters[-1], pool, protocol)
     return clusters

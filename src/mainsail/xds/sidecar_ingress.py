@@ -6,7 +6,8 @@ route ``inbound|<port.number>||`` → the ``defaultEndpoint``. Istio's ``127.0.0
 ``0.0.0.0:<p>`` both name the app's port ``<p>``; on the local platform an app listens on the pod
 address, on the private port the platform gave container port ``<p>`` (``MAINSAIL_APP_PORTS``),
 or on ``<p>`` itself when it is not a container port. Without a ``defaultEndpoint`` the app's
-port is the listener's. ``unix://`` endpoints, ``bind`` and ``captureMode`` are not supported
+port is the listener's. ``connectionPool`` (else the Sidecar's ``inboundConnectionPool``) sets
+the inbound cluster's limits, as istiod. ``unix://`` endpoints, ``bind`` and ``captureMode`` are not supported
 on the local platform (the listener binds the pod address regardless). ``tls`` terminates TLS
 with the user's certificate where the port's mTLS mode is DISABLE (``xds.inbound``). The chains
 follow the port's PeerAuthentication mode like the Service-derived ones (``xds.inbound``).
@@ -27,6 +28,11 @@ from mainsail.config.istio.sidecar import IstioIngressListener
 from mainsail.registry.protocol import Protocol, parse_protocol
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.clusters import (
+    apply_connection_pool,
+    default_circuit_breakers,
+    inbound_connection_pool,
+)
 from mainsail.xds.inbound import InboundPort, inbound_listener, inbound_route_config
 from mainsail.xds.protos import duration, socket_address
 
@@ -73,6 +79,8 @@ def _protocol(entry: IstioIngressListener) -> Protocol:
 
 
 def build_ingress_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
+    """``inbound|<port>||`` per entry, with the entry's ``connectionPool`` (else the Sidecar's
+    ``inboundConnectionPool``) applied as istiod does since 1.21."""
     clusters = []
     for entry in _entries(view):
         name = naming.build_inbound_cluster(entry.port.number or 0)
@@ -82,6 +90,7 @@ def build_ingress_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
                 name=name,
                 type=cluster_pb2.Cluster.STATIC,
                 connect_timeout=duration(timedelta(seconds=10)),
+                circuit_breakers=default_circuit_breakers(),
                 load_assignment=endpoint_pb2.ClusterLoadAssignment(
                     cluster_name=name,
                     endpoints=[
@@ -98,6 +107,9 @@ def build_ingress_clusters(view: ProxyView) -> list[cluster_pb2.Cluster]:
                 ),
             )
         )
+        pool = inbound_connection_pool(view, entry.port.number or 0)
+        if pool is not None:
+            apply_connection_pool(clusters[-1], pool, _protocol(entry))
     return clusters
 
 
