@@ -246,7 +246,6 @@ def pushed(responses: Sequence[object], now: float, started: float, changed: flo
     and the delay since the config change it carries (``pilot_proxy_convergence_time``; None
     for a proxy's first push)."""
     xds_sent(responses)
-    if responses:
-        PUSH_TIME.observe(max(now - started, 0.0))
-        if changed is not None:
-            CONVERGENCE_TIME.observe(max(now - changed, 0.0))
+    PUSH_TIME.observe(max(now - started, 0.0))
+    if changed is not None:
+        CONVERGENCE_TIME.observe(max(now - changed, 0.0))
