@@ -311,3 +311,19 @@ def test_inbound_connection_pool_applies_to_service_derived_inbound_clusters() -
     # Without the Sidecar field, inbound clusters keep istiod's unlimited defaults.
     plain = _cluster(_config(""), inbound[0]).circuit_breakers.thresholds[0]
     assert plain.max_connections.value == 2**32 - 1
+
+
+def test_egress_proxy_takes_unknown_hosts_under_allow_any() -> None:
+    spec = """  outboundTrafficPolicy:
+    mode: {mode}
+    egressProxy: {{host: {host}, port: {{number: 80}}}}"""
+    config = _config(_sidecar(spec.format(mode="ALLOW_ANY", host=GATEWAY)))
+    catch_all = _http_proxy(config).virtual_hosts[-1]
+    assert catch_all.name == naming.ALLOW_ANY_VHOST
+    assert catch_all.routes[0].route.cluster == f"outbound|80||{GATEWAY}"
+    assert f"outbound|80||{GATEWAY}" in config.of_type(naming.CLUSTER_TYPE)
+    # Under REGISTRY_ONLY unknown hosts stay blocked: istiod only reads egressProxy for ALLOW_ANY.
+    blocked = _config(_sidecar(spec.format(mode="REGISTRY_ONLY", host=GATEWAY)))
+    assert _vhosts(blocked)[-1] == naming.BLOCK_ALL_VHOST
+    plain = _http_proxy(_config("")).virtual_hosts[-1]
+    assert plain.routes[0].route.cluster == naming.PASSTHROUGH_CLUSTER

@@ -180,8 +180,20 @@ def build_sidecar_http_proxy_routes(
                     include_request_attempt_count=True,
                 )
             )
-    vhosts.append(_catch_all(snapshot, view.outbound_traffic_policy))
+    vhosts.append(_catch_all(snapshot, view.outbound_traffic_policy, _egress_cluster(view)))
     return _route_configuration(naming.HTTP_PROXY_ROUTE, vhosts)
+
+
+def _egress_cluster(view: ProxyView) -> str:
+    """istiod's ``buildCatchAllVirtualHost``: under ALLOW_ANY, the Sidecar's
+    ``outboundTrafficPolicy.egressProxy`` takes unknown hosts' traffic instead of the passthrough
+    cluster; its cluster is ``outbound|<port>|<subset>|<host>`` with the host as written."""
+    policy = view.sidecar.spec.outbound_traffic_policy if view.sidecar is not None else None
+    proxy = policy.egress_proxy if policy is not None else None
+    if proxy is None:
+        return naming.PASSTHROUGH_CLUSTER
+    port = proxy.port.number if proxy.port is not None and proxy.port.number else 0
+    return naming.build_outbound_cluster(port, proxy.host, proxy.subset or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +205,9 @@ class Reuse:
     key: Hashable
 
 
-def _catch_all(snapshot: MeshSnapshot, mode: OutboundMode) -> rc.VirtualHost:
+def _catch_all(
+    snapshot: MeshSnapshot, mode: OutboundMode, egress_cluster: str = naming.PASSTHROUGH_CLUSTER
+) -> rc.VirtualHost:
     if mode == "REGISTRY_ONLY":
         return rc.VirtualHost(
             name=naming.BLOCK_ALL_VHOST,
@@ -213,9 +227,7 @@ def _catch_all(snapshot: MeshSnapshot, mode: OutboundMode) -> rc.VirtualHost:
             rc.Route(
                 name=naming.ALLOW_ANY_VHOST,
                 match=rc.RouteMatch(prefix="/"),
-                route=rc.RouteAction(
-                    cluster=naming.PASSTHROUGH_CLUSTER, timeout=duration(timedelta(0))
-                ),
+                route=rc.RouteAction(cluster=egress_cluster, timeout=duration(timedelta(0))),
             )
         ],
     )
