@@ -26,7 +26,9 @@ Pure.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from envoy.config.accesslog.v3 import accesslog_pb2
@@ -42,8 +44,10 @@ from google.protobuf import duration_pb2, wrappers_pb2
 
 from mainsail import naming
 from mainsail.config.mixer.attributes import ValueType
-from mainsail.config.mixer.cel import cel_string, to_cel, to_format
+from mainsail.config.mixer.cel import cel_string, entry_key, to_cel, to_format
+from mainsail.config.mixer.cexl import Literal as CexlLiteral
 from mainsail.config.mixer.check import check
+from mainsail.config.mixer.fold import Constant, fold
 from mainsail.config.mixer.models import (
     FluentdParams,
     LogEntryParams,
@@ -123,11 +127,15 @@ def attribute_sources(
     node = view.node
     own_labels = "{" + ", ".join(f"{cel_string(k)}: {cel_string(v)}" for k, v in node.labels) + "}"
     own_uid = cel_string(f"kubernetes://{node.pod_name}.{node.namespace}")
+    # The peer exchange carries only the app and version labels of the peer.
     peer_labels = f"{{'app': {_peer('app')}, 'version': {_peer('version')}}}"
+    peer = "source" if direction == "inbound" else "destination"
     own_workload = cel_string(node.workload_name or node.pod_name)
     peer_uid = cel_string(UNKNOWN)
     own_app = cel_string(node.label_map.get("app", UNKNOWN))
     sources: dict[str, str] = {
+        entry_key(f"{peer}.labels", "app"): _peer("app"),
+        entry_key(f"{peer}.labels", "version"): _peer("version"),
         "context.protocol": "'tcp'" if protocol == "tcp" else f"({_GRPC} ? 'grpc' : 'http')",
         "context.reporter.kind": cel_string("inbound" if direction == "inbound" else "outbound"),
         "context.reporter.uid": own_uid,
@@ -180,12 +188,56 @@ def _inbound_service(view: ProxyView, port: int) -> tuple[str, str, str] | None:
     return None
 
 
-def _format(text: str, sources: Mapping[str, str]) -> str:
-    return to_format(check(text)[0], sources)
+def attribute_constants(
+    view: ProxyView, direction: MixerDirection, protocol: Protocol, port: int
+) -> dict[str, Constant]:
+    """What is known about the attributes when this listener's config is built."""
+    node = view.node
+    own = "destination" if direction == "inbound" else "source"
+    uid = f"kubernetes://{node.pod_name}.{node.namespace}"
+    constants: dict[str, Constant] = {
+        "context.reporter.kind": "inbound" if direction == "inbound" else "outbound",
+        "context.protocol": "tcp" if protocol == "tcp" else frozenset({"http", "grpc"}),
+        "context.reporter.uid": uid,
+        f"{own}.workload.name": node.workload_name or node.pod_name,
+        f"{own}.name": node.workload_name or node.pod_name,
+        f"{own}.workload.namespace": node.namespace,
+        f"{own}.namespace": node.namespace,
+        f"{own}.labels": dict(node.labels),
+        f"{own}.uid": uid,
+        f"{own}.workload.uid": uid,
+        f"{own}.owner": uid,
+    }
+    if direction == "inbound":
+        host, name, namespace = _inbound_service(view, port) or (UNKNOWN, UNKNOWN, UNKNOWN)
+        constants |= {
+            "destination.service.host": host,
+            "destination.service": host,
+            "destination.service.name": name,
+            "destination.service.namespace": namespace,
+        }
+    else:
+        constants["source.service"] = node.label_map.get("app", UNKNOWN)
+    return constants
+
+
+@dataclass(frozen=True, slots=True)
+class _Attributes:
+    """Per listener: CEL for every identity attribute, and the ones known outright."""
+
+    sources: Mapping[str, str]
+    constants: Mapping[str, Constant]
+
+
+def _format(text: str, attributes: _Attributes) -> str:
+    return to_format(fold(check(text)[0], attributes.constants), attributes.sources)
+
+
+_NEVER = accesslog_pb2.AccessLogFilter()  # marker: the rule cannot match on this listener
 
 
 def _match_filter(
-    rule: ResolvedRule, sources: Mapping[str, str], protocol: Protocol
+    rule: ResolvedRule, attributes: _Attributes, protocol: Protocol
 ) -> accesslog_pb2.AccessLogFilter | None:
     filters: list[accesslog_pb2.AccessLogFilter] = []
     if protocol == "tcp":
@@ -193,8 +245,11 @@ def _match_filter(
         filters.append(
             accesslog_pb2.AccessLogFilter(log_type_filter=accesslog_pb2.LogTypeFilter(types=[end]))
         )
-    if rule.match.strip() and rule.match.strip() != "true":
-        expression = to_cel(check(rule.match, ValueType.BOOL)[0], sources)
+    match = fold(check(rule.match or "true", ValueType.BOOL)[0], attributes.constants)
+    if isinstance(match, CexlLiteral) and match.value is False:
+        return _NEVER
+    if not isinstance(match, CexlLiteral):
+        expression = to_cel(match, attributes.sources)
         cel = accesslog_pb2.AccessLogFilter()
         cel.extension_filter.name = CEL_FILTER
         cel.extension_filter.typed_config.Pack(cel_pb2.ExpressionFilter(expression=expression))
@@ -211,18 +266,18 @@ def _is_one(text: str) -> bool:
 
 
 def _metric_stat(
-    metric: PrometheusMetric, instance: MetricParams, sources: Mapping[str, str]
+    metric: PrometheusMetric, instance: MetricParams, attributes: _Attributes
 ) -> stats_pb2.Config.Stat:
     tags = []
     for label in metric.label_names:
         expression = instance.dimensions.get(label)
-        value = _format(expression, sources) if expression else ""
+        value = _format(expression, attributes) if expression else ""
         tags.append(stats_pb2.Config.Tag(name=label, value_format=value))
     return stats_pb2.Config.Stat(name=metric.name, tags=tags)
 
 
 def _prometheus(
-    handler: PrometheusParams, instances: Sequence[ResolvedInstance], sources: Mapping[str, str]
+    handler: PrometheusParams, instances: Sequence[ResolvedInstance], attributes: _Attributes
 ) -> stats_pb2.Config | None:
     config = stats_pb2.Config()
     for instance in instances:
@@ -232,7 +287,7 @@ def _prometheus(
         for metric in handler.metrics:
             if metric.instance_name != instance.full_name:
                 continue
-            stat = _metric_stat(metric, params, sources)
+            stat = _metric_stat(metric, params, attributes)
             if metric.kind == "DISTRIBUTION":
                 value_type = check(params.value)[1]
                 unit = stats_pb2.Config.Histogram
@@ -242,7 +297,7 @@ def _prometheus(
                         unit=unit.Milliseconds
                         if value_type is ValueType.DURATION
                         else unit.Unspecified,
-                        value_format=_format(params.value, sources),
+                        value_format=_format(params.value, attributes),
                     )
                 )
             else:
@@ -252,7 +307,7 @@ def _prometheus(
                 if _is_one(params.value):
                     counter.value_fixed.CopyFrom(wrappers_pb2.UInt64Value(value=1))
                 else:
-                    counter.value_format = _format(params.value, sources)
+                    counter.value_format = _format(params.value, attributes)
                 config.counters.append(counter)
     if not config.counters and not config.histograms:
         return None
@@ -260,19 +315,19 @@ def _prometheus(
     return config
 
 
-def _variables(instance: LogEntryParams, sources: Mapping[str, str]) -> dict[str, str]:
-    return {key: _format(text, sources) for key, text in sorted(instance.variables.items())}
+def _variables(instance: LogEntryParams, attributes: _Attributes) -> dict[str, str]:
+    return {key: _format(text, attributes) for key, text in sorted(instance.variables.items())}
 
 
-def _severity(instance: LogEntryParams, sources: Mapping[str, str]) -> str:
-    return _format(instance.severity, sources) if instance.severity else "info"
+def _severity(instance: LogEntryParams, attributes: _Attributes) -> str:
+    return _format(instance.severity, attributes) if instance.severity else "info"
 
 
 def _stdio(
     handler: ResolvedHandler,
     instance: ResolvedInstance,
     view: ProxyView,
-    sources: Mapping[str, str],
+    attributes: _Attributes,
 ) -> file_pb2.FileAccessLog | None:
     params, template = handler.params, instance.params
     if not isinstance(params, StdioParams) or not isinstance(template, LogEntryParams):
@@ -282,10 +337,10 @@ def _stdio(
         default = "/dev/stderr" if params.log_stream == "STDERR" else "/dev/stdout"
         path = dict(view.node.extra).get(ACCESS_LOG_METADATA) or default
     line = {
-        "level": _severity(template, sources),
-        "time": _format(template.timestamp, sources) if template.timestamp else "%START_TIME%",
+        "level": _severity(template, attributes),
+        "time": _format(template.timestamp, attributes) if template.timestamp else "%START_TIME%",
         "instance": instance.full_name,
-        **_variables(template, sources),
+        **_variables(template, attributes),
     }
     formatted = substitution_format_string_pb2.SubstitutionFormatString()
     formatted.json_format.update(line)
@@ -293,7 +348,7 @@ def _stdio(
 
 
 def _fluentd(
-    handler: ResolvedHandler, instance: ResolvedInstance, sources: Mapping[str, str]
+    handler: ResolvedHandler, instance: ResolvedInstance, attributes: _Attributes
 ) -> fluentd_pb2.FluentdAccessLogConfig | None:
     template = instance.params
     if not isinstance(handler.params, FluentdParams) or not isinstance(template, LogEntryParams):
@@ -305,7 +360,7 @@ def _fluentd(
         buffer_flush_interval=FLUENTD_FLUSH,
     )
     config.record.update(
-        {"severity": _severity(template, sources), **_variables(template, sources)}
+        {"severity": _severity(template, attributes), **_variables(template, attributes)}
     )
     return config
 
@@ -331,24 +386,29 @@ def mixer_access_loggers(
     rules = [r for r in snapshot.mixer_rules if r.applies_to(view.node.namespace)]
     if not rules:
         return []
-    sources = attribute_sources(view, direction, protocol, port)
+    attributes = _Attributes(
+        attribute_sources(view, direction, protocol, port),
+        attribute_constants(view, direction, protocol, port),
+    )
     loggers: list[accesslog_pb2.AccessLog] = []
     for rule in rules:
-        log_filter = _match_filter(rule, sources, protocol)
+        log_filter = _match_filter(rule, attributes, protocol)
+        if log_filter is _NEVER:
+            continue
         for action in rule.actions:
             handler = action.handler
             if isinstance(handler.params, PrometheusParams):
-                stats = _prometheus(handler.params, action.instances, sources)
+                stats = _prometheus(handler.params, action.instances, attributes)
                 if stats is not None:
                     loggers.append(_logger(STATS_LOGGER, stats, log_filter))
                 continue
             for instance in action.instances:
                 if handler.adapter == "stdio":
-                    line = _stdio(handler, instance, view, sources)
+                    line = _stdio(handler, instance, view, attributes)
                     if line is not None:
                         loggers.append(_logger(FILE_LOGGER, line, log_filter))
                 elif handler.adapter == "fluentd":
-                    record = _fluentd(handler, instance, sources)
+                    record = _fluentd(handler, instance, attributes)
                     if record is not None:
                         loggers.append(_logger(FLUENTD_LOGGER, record, log_filter))
     return loggers
@@ -370,8 +430,20 @@ def mixer_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.
     return [found[name] for name in sorted(found)]
 
 
+def _ip(host: str) -> str | None:
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
 def _address_cluster(name: str, host: str, port: int) -> cluster_pb2.Cluster:
-    socket = address_pb2.SocketAddress(address=host, port_value=port)
+    """STATIC for an address (and ``localhost``): a DNS cluster warms first, and Envoy's fluentd
+    logger refuses a listener whose cluster is not active yet."""
+    ip = _ip(host)
+    socket = address_pb2.SocketAddress(address=ip or host, port_value=port)
     endpoint = endpoint_components_pb2.LbEndpoint(
         endpoint=endpoint_components_pb2.Endpoint(
             address=address_pb2.Address(socket_address=socket)
@@ -379,8 +451,7 @@ def _address_cluster(name: str, host: str, port: int) -> cluster_pb2.Cluster:
     )
     return cluster_pb2.Cluster(
         name=name,
-        type=cluster_pb2.Cluster.STRICT_DNS,
-        dns_lookup_family=cluster_pb2.Cluster.V4_PREFERRED,
+        type=cluster_pb2.Cluster.STATIC if ip else cluster_pb2.Cluster.STRICT_DNS,
         connect_timeout=duration_pb2.Duration(seconds=1),
         load_assignment=endpoint_pb2.ClusterLoadAssignment(
             cluster_name=name,

@@ -117,7 +117,21 @@ def _present(expr: Expr, sources: Mapping[str, str]) -> str | None:
             return f"has({inner})" if re.fullmatch(r"[\w]+\.[\w.]+", inner) else None
         return f"has({target})" if "." in target else None
     if isinstance(expr, Index):
+        if _entry(expr, sources) is not None:
+            return None
         return f"({to_cel(expr.key, sources)} in {to_cel(expr.target, sources)})"
+    return None
+
+
+def entry_key(name: str, key: str) -> str:
+    """The ``sources`` key of one map entry (``destination.labels[app]``): a proxy may supply
+    a total CEL for an entry, e.g. the peer's ``app`` from the peer exchange."""
+    return f"{name}[{key}]"
+
+
+def _entry(expr: Index, sources: Mapping[str, str]) -> str | None:
+    if isinstance(expr.target, Attribute) and isinstance(expr.key, Literal):
+        return sources.get(entry_key(expr.target.name, str(expr.key.value)))
     return None
 
 
@@ -179,6 +193,9 @@ def to_cel(expr: Expr, sources: Mapping[str, str]) -> str:
     if isinstance(expr, Attribute):
         return _attribute(expr.name, expr.column, sources)
     if isinstance(expr, Index):
+        entry = _entry(expr, sources)
+        if entry is not None:
+            return entry
         return f"{to_cel(expr.target, sources)}[{to_cel(expr.key, sources)}]"
     if isinstance(expr, Unary):
         return f"{expr.op}({to_cel(expr.operand, sources)})"
