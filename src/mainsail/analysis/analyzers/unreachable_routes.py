@@ -4,12 +4,19 @@ Routes are tried in order and no fallback is added (reference §3.3), so a rule 
 catches everything after it, and a match identical to an earlier one (its ``name`` aside) never
 wins. Istio's webhook reports these as warnings (IST0130) and infos (IST0131); the rule and
 match numbering, and the reasons, are Istio's (``analyzeUnreachableHTTPRules``).
+
+HTTP matches by URI prefix are also compared as Istio does (``coveredValidation``): a later
+prefix match that starts with an earlier one's prefix, on the same port, with the same header,
+query and withoutHeaders keys, and whose method, authority and values are covered (Istio's
+string-prefix test on ``exact:``/``prefix:`` forms; no method means ``exact:GET``) is reported
+IST0131 with Istio's ``match #0 of prefix /a/b`` / ``#0 of prefix /a on #0`` wording. Like
+Istio, this reads only ``exact``/``prefix`` string matches (a regex one counts as empty).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mainsail.analysis.analyzer import Analyzer
@@ -20,7 +27,7 @@ from mainsail.analysis.messages import (
     Message,
 )
 from mainsail.config.base import WireModel
-from mainsail.config.istio.virtual_service import VirtualService
+from mainsail.config.istio.virtual_service import HTTPMatchRequest, StringMatch, VirtualService
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +35,67 @@ class _Rule:
     name: str  # ``"name"`` or ``#index``
     path: str
     matches: tuple[tuple[str, str], ...]  # (match name, routing-only JSON)
+    requests: tuple[HTTPMatchRequest, ...] = ()  # HTTP rules: the matches, for prefix overlap
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _PrefixMatch:
+    """Istio's ``OverlappingMatchValidationForHTTPRoute``."""
+
+    rule: _Rule
+    match_name: str
+    prefix: str
+    port: int
+    method: str
+    authority: str
+    headers: Mapping[str, str]
+    query_params: Mapping[str, str]
+    without_headers: Mapping[str, str]
+
+
+def _exact_or_prefix(match: StringMatch | None) -> str:
+    """Istio's ``assignExactOrPrefix``."""
+    if match is not None and match.exact:
+        return "exact:" + match.exact
+    if match is not None and match.prefix:
+        return "prefix:" + match.prefix
+    return ""
+
+
+def _prefix_match(rule: _Rule, match_name: str, match: HTTPMatchRequest) -> _PrefixMatch | None:
+    """Istio's ``genMatchHTTPRoutes``: only matches with a non-empty URI prefix."""
+    if match.uri is None or not match.uri.prefix:
+        return None
+    return _PrefixMatch(
+        rule=rule,
+        match_name=match_name,
+        prefix=match.uri.prefix,
+        port=match.port or 0,
+        method=_exact_or_prefix(match.method) or "exact:GET",
+        authority=_exact_or_prefix(match.authority),
+        headers={k: _exact_or_prefix(v) for k, v in match.headers.items()},
+        query_params={k: _exact_or_prefix(v) for k, v in match.query_params.items()},
+        without_headers={k: _exact_or_prefix(v) for k, v in match.without_headers.items()},
+    )
+
+
+def _values_covered(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    return len(a) == len(b) and all(
+        key in b and (value == b[key] or value.startswith(b[key])) for key, value in a.items()
+    )
+
+
+def _covered(a: _PrefixMatch, b: _PrefixMatch) -> bool:
+    """Istio's ``coveredValidation``: whether the earlier ``a`` covers the later ``b``."""
+    return (
+        b.prefix.startswith(a.prefix)
+        and a.port == b.port
+        and (a.method == b.method or a.method.startswith(b.method))
+        and (a.authority == b.authority or a.authority.startswith(b.authority))
+        and _values_covered(a.headers, b.headers)
+        and _values_covered(a.query_params, b.query_params)
+        and _values_covered(a.without_headers, b.without_headers)
+    )
 
 
 def _match_json(match: WireModel) -> str:
@@ -45,6 +113,7 @@ def _rules(vs: VirtualService) -> Iterator[tuple[_Rule, ...]]:
                 (f'"{m.name}"' if m.name else f"#{j}", _match_json(m))
                 for j, m in enumerate(http.match)
             ),
+            requests=http.match,
         )
         for i, http in enumerate(vs.spec.http)
     )
@@ -73,6 +142,7 @@ def _unreachable(
 
     seen: dict[str, _Rule] = {}
     catch_all: _Rule | None = None
+    prefixes: list[_PrefixMatch] = []
     for rule in rules:
         if not rule.matches:
             if catch_all is not None:
@@ -80,7 +150,7 @@ def _unreachable(
             catch_all = rule
             continue
         duplicates = 0
-        for match_name, key in rule.matches:
+        for j, (match_name, key) in enumerate(rule.matches):
             if catch_all is not None:
                 yield unused(rule, "route without matches defined before")
                 continue
@@ -97,8 +167,24 @@ def _unreachable(
                 )
                 continue
             seen[key] = rule
+            if rule.requests:
+                found = _prefix_match(rule, match_name, rule.requests[j])
+                if found is not None:
+                    prefixes.append(found)
         if duplicates == len(rule.matches):
             yield unused(rule, "all matches used by prior rules")
+    for i, covering in enumerate(prefixes):
+        for covered in prefixes[i + 1 :]:
+            if covered.prefix == covering.prefix or not _covered(covering, covered):
+                continue
+            yield ctx.message(
+                VIRTUAL_SERVICE_INEFFECTIVE_MATCH,
+                covered.rule.name,
+                f"{covered.match_name} of prefix {covered.prefix}",
+                f"{covering.match_name} of prefix {covering.prefix} on {covering.rule.name}",
+                resource=vs,
+                path=covered.rule.path,
+            )
 
 
 def _analyze(ctx: AnalysisContext) -> Iterator[Message]:
