@@ -25,6 +25,7 @@ EXPECTED = {
     "MSA0001": ("VirtualServiceNotAppliedToSidecars", Level.INFO),
     "MSA0002": ("ConflictingGatewayVirtualServiceHosts", Level.WARNING),
     "MSA0003": ("ShadowedVirtualServiceHost", Level.INFO),
+    "MSA0004": ("SidecarFieldNotAppliedLocally", Level.INFO),
 }
 
 

@@ -211,3 +211,31 @@ def test_authorization_policy_selecting_no_workload() -> None:
     assert "IST0127" in codes(policy(namespace="empty"))
     assert "IST0127" not in codes(policy(namespace="istio-system"))
     assert "IST0127" not in codes(policy(namespace="istio-system", labels="app: reviews"))
+
+
+def test_sidecar_fields_the_local_platform_cannot_apply_are_explained() -> None:
+    text = """
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: s}
+spec:
+  ingress:
+  - port: {number: 7070, protocol: HTTP, name: http}
+    captureMode: IPTABLES
+    defaultEndpoint: unix:///var/run/app.sock
+  egress:
+  - bind: 127.0.0.2
+    captureMode: NONE
+    hosts: ["./*"]
+"""
+    assert lines(text) == [
+        "Info [MSA0004] (Sidecar default/s) Sidecar field spec.ingress[0].captureMode (IPTABLES) "
+        "is accepted but has no effect on the local platform: nothing is captured, every "
+        "listener binds the pod address.",
+        "Info [MSA0004] (Sidecar default/s) Sidecar field spec.egress[0].bind (127.0.0.2) is "
+        "accepted but has no effect on the local platform: nothing is captured, every listener "
+        "binds the pod address.",
+        "Info [MSA0004] (Sidecar default/s) Sidecar field spec.ingress[0].defaultEndpoint "
+        "(unix:///var/run/app.sock) is accepted but has no effect on the local platform: the app "
+        "is reached on the pod address, not on a Unix socket.",
+    ]

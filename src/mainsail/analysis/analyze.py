@@ -18,6 +18,7 @@ from mainsail.analysis.analyzers import (
     port_names,
     schema,
     shadowed_hosts,
+    sidecar_local_fields,
     sidecar_selectors,
     subset_workloads,
     unreachable_routes,
@@ -48,6 +49,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     sidecar_selectors.SELECTOR_ANALYZER,
     sidecar_selectors.DEFAULT_SELECTOR_ANALYZER,
     authorization_policies.ANALYZER,
+    sidecar_local_fields.ANALYZER,
 )
 
 

@@ -192,6 +192,13 @@ SHADOWED_VIRTUAL_SERVICE_HOST = MessageType(
     "defines the more specific host {}, and only the most specific host applies.",
 )
 
+SIDECAR_FIELD_NOT_APPLIED_LOCALLY = MessageType(
+    code="MSA0004",
+    name="SidecarFieldNotAppliedLocally",
+    level=Level.INFO,
+    template="Sidecar field {} ({}) is accepted but has no effect on the local platform: {}.",
+)
+
 MESSAGE_TYPES: tuple[MessageType, ...] = (
     REFERENCED_RESOURCE_NOT_FOUND,
     SCHEMA_VALIDATION_ERROR,
@@ -216,6 +223,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     VIRTUAL_SERVICE_NOT_APPLIED_TO_SIDECARS,
     CONFLICTING_GATEWAY_VIRTUAL_SERVICE_HOSTS,
     SHADOWED_VIRTUAL_SERVICE_HOST,
+    SIDECAR_FIELD_NOT_APPLIED_LOCALLY,
 )
 
 
