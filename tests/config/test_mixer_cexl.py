@@ -8,7 +8,7 @@ from mainsail.config.mixer.attributes import ValueType
 from mainsail.config.mixer.cel import placeholder_sources, to_cel, to_format
 from mainsail.config.mixer.cexl import Attribute, Binary, Call, CexlError, Index, parse
 from mainsail.config.mixer.check import check
-from mainsail.config.mixer.fold import fold
+from mainsail.config.mixer.fold import Constant, fold
 
 PROMHTTP = (
     '(context.protocol == "http" || context.protocol == "grpc") && '
@@ -119,7 +119,7 @@ def test_an_attribute_envoy_never_has_takes_the_default_or_is_refused() -> None:
 
 
 def test_folding_known_attributes() -> None:
-    constants = {
+    constants: dict[str, Constant] = {
         "context.reporter.kind": "outbound",
         "context.protocol": frozenset({"http", "grpc"}),
         "source.labels": {"app": "productpage"},
