@@ -1,0 +1,100 @@
+"""``xds.mixer``: what the book's Mixer rules become on each kind of listener."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
+from envoy.extensions.access_loggers.fluentd.v3 import fluentd_pb2
+from envoy.extensions.access_loggers.stats.v3 import stats_pb2
+
+from mainsail import naming
+from mainsail.config.parse import parse_documents
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot, build_snapshot
+from mainsail.snapshot.proxy import ProxyNode
+from mainsail.snapshot.view import ProxyView
+from mainsail.xds.mixer import mixer_access_loggers, mixer_clusters
+
+BOOK = Path(__file__).parents[2] / "src" / "mainsail" / "samples" / "book" / "telemetry"
+NODE = ProxyNode(
+    node_id="sidecar~10.0.0.1~productpage-v1-0.default~default.svc.cluster.local",
+    proxy_type="sidecar",
+    ip="10.0.0.1",
+    pod_name="productpage-v1-0",
+    namespace="default",
+    labels=(("app", "productpage"), ("version", "v1")),
+    workload_name="productpage-v1",
+)
+VIEW = ProxyView(node=NODE, workload=None, visible_services=(), inbound=())
+
+
+def _snapshot() -> MeshSnapshot:
+    text = "\n---\n".join(p.read_text() for p in sorted(BOOK.glob("*.yaml")))
+    return build_snapshot(parse_documents(text, "book").resources)
+
+
+def test_handler_cluster_names_round_trip() -> None:
+    name = naming.build_mixer_handler_cluster("handler", "istio-system")
+    assert naming.parse_mixer_handler_cluster(name) == ("handler", "istio-system")
+    assert naming.parse_mixer_handler_cluster("outbound|80||a.b") is None
+
+
+def test_http_listener_gets_promhttp_and_fluentd_not_promtcp() -> None:
+    loggers = mixer_access_loggers(_snapshot(), VIEW, "outbound", 15001, "http")
+    assert [logger.name for logger in loggers] == [
+        "envoy.access_loggers.stats",
+        "envoy.access_loggers.fluentd",
+    ]
+    stats = stats_pb2.Config()
+    loggers[0].typed_config.Unpack(stats)
+    assert [c.stat.name for c in stats.counters] == ["requests_total"]
+    assert [h.stat.name for h in stats.histograms] == [
+        "request_duration_seconds",
+        "request_bytes",
+        "response_bytes",
+    ]
+    tags = {t.name: t.value_format for t in stats.counters[0].stat.tags}
+    assert tags["reporter"] == "source"
+    assert tags["source_app"] == "productpage"
+    assert tags["response_code"] == "%RESPONSE_CODE%"
+    assert stats.histograms[0].unit == stats_pb2.Config.Histogram.Milliseconds
+    cel = cel_pb2.ExpressionFilter()
+    loggers[0].filter.extension_filter.typed_config.Unpack(cel)
+    assert 'startsWith("kube-probe")' in cel.expression
+    # istiologtofluentd matches "true": no filter.
+    assert not loggers[1].HasField("filter")
+    fluentd = fluentd_pb2.FluentdAccessLogConfig()
+    loggers[1].typed_config.Unpack(fluentd)
+    assert fluentd.tag == "istiolog.logentry.istio-system"
+    assert fluentd.record["severity"] == "warning"
+
+
+def test_tcp_listener_gets_promtcp_at_connection_end() -> None:
+    loggers = mixer_access_loggers(_snapshot(), VIEW, "outbound", 27017, "tcp")
+    stats = stats_pb2.Config()
+    loggers[0].typed_config.Unpack(stats)
+    assert [c.stat.name for c in stats.counters] == [
+        "tcp_sent_bytes_total",
+        "tcp_received_bytes_total",
+    ]
+    assert stats.counters[0].value_format == "%BYTES_SENT%"
+    # promtcp's match folds to true on a tcp_proxy: only the connection-end filter stays.
+    assert loggers[0].filter.log_type_filter.types
+
+
+def test_fluentd_cluster_is_static_for_localhost() -> None:
+    (cluster,) = mixer_clusters(_snapshot(), VIEW)
+    assert cluster.type == cluster_pb2.Cluster.STATIC
+    address = cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
+    assert (address.socket_address.address, address.socket_address.port_value) == (
+        "127.0.0.1",
+        24224,
+    )
+
+
+def test_rules_of_another_namespace_do_not_apply() -> None:
+    text = (BOOK / "04-fluentd-logentry.yaml").read_text().replace("istio-system", "other")
+    snapshot = build_snapshot(parse_documents(text, "t").resources)
+    assert mixer_access_loggers(snapshot, VIEW, "outbound", 15001, "http") == []
+    assert mixer_clusters(snapshot, VIEW) == []
