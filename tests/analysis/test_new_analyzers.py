@@ -239,3 +239,79 @@ spec:
         "(unix:///var/run/app.sock) is accepted but has no effect on the local platform: the app "
         "is reached on the pod address, not on a Unix socket.",
     ]
+
+
+TLS_RULE = """
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: SIMPLE}
+    portLevelSettings:
+    - port: {number: 9080}
+      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}
+    - port: {number: 9443}
+      tls: {mode: SIMPLE, caCertificates: /ca.pem}
+"""
+
+
+def test_tls_origination_without_a_ca_certificate() -> None:
+    assert lines(TLS_RULE) == [
+        "Warning [IST0128] (DestinationRule default/api) DestinationRule default/api in namespace "
+        "default has TLS mode set to SIMPLE but no caCertificates are set to validate server "
+        "identity for host: reviews",
+        "Warning [IST0129] (DestinationRule default/api) DestinationRule default/api in namespace "
+        "default has TLS mode set to MUTUAL but no caCertificates are set to validate server "
+        "identity for host: reviews at port number:9080",
+    ]
+
+
+SERVICE_ENTRY = """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: db}}
+spec:
+  hosts: [db.example.com]
+{addresses}  ports: [{{number: 5432, name: pg}}, {{number: 443, name: https, protocol: HTTPS}}]
+  resolution: DNS
+"""
+
+
+def test_tcp_service_entries_need_addresses() -> None:
+    assert lines(SERVICE_ENTRY.format(addresses="")) == [
+        "Warning [IST0134] (ServiceEntry default/db) ServiceEntry addresses are required for this "
+        "protocol."
+    ]
+    assert codes(SERVICE_ENTRY.format(addresses="  addresses: [240.0.0.9]\n")) == []
+
+
+SERVICES_OF_REVIEWS = """
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-udp}
+spec:
+  selector: {app: reviews}
+  ports: [{name: udp-dns, port: 9080, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-alt}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http-alt, port: 9081, targetPort: 9080}]
+"""
+
+
+def test_services_of_one_deployment_that_disagree_on_a_port() -> None:
+    # IST0137 names one Service per port number, the last one seen (Istio's map assignment):
+    # reviews-udp replaced reviews for 9080.
+    assert lines(SERVICES_OF_REVIEWS) == [
+        "Warning [IST0116] (Deployment default/reviews-v1) This deployment reviews-v1 is "
+        "associated with multiple services using port 9080 but different protocols: "
+        "[default/reviews default/reviews-udp]",
+        "Warning [IST0137] (Deployment default/reviews-v1) This deployment reviews-v1 is "
+        "associated with multiple services [default/reviews-alt default/reviews-udp] using "
+        'targetPort "9080" but different ports: [9080 9081].',
+    ]

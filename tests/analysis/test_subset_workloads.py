@@ -57,6 +57,7 @@ kind: ServiceEntry
 metadata: {name: db}
 spec:
   hosts: [db.example.com]
+  addresses: [240.0.0.1]  # a TCP entry needs one (IST0134)
   ports: [{number: 5432, name: tcp, protocol: TCP}]
   resolution: STATIC
   endpoints:

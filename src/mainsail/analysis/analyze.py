@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping
 from mainsail.analysis.analyzer import Analyzer
 from mainsail.analysis.analyzers import (
     authorization_policies,
+    ca_certificates,
     conflicting_gateways,
     conflicting_hosts,
+    deployment_services,
     destination_credentials,
     destination_hosts,
     destination_subsets,
@@ -17,6 +19,7 @@ from mainsail.analysis.analyzers import (
     mesh_binding,
     port_names,
     schema,
+    service_entry_addresses,
     shadowed_hosts,
     sidecar_local_fields,
     sidecar_selectors,
@@ -50,6 +53,9 @@ ANALYZERS: tuple[Analyzer, ...] = (
     sidecar_selectors.DEFAULT_SELECTOR_ANALYZER,
     authorization_policies.ANALYZER,
     sidecar_local_fields.ANALYZER,
+    ca_certificates.ANALYZER,
+    service_entry_addresses.ANALYZER,
+    deployment_services.ANALYZER,
 )
 
 

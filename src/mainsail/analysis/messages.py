@@ -103,11 +103,32 @@ PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION = _istio(
     Level.INFO,
     "Port name {} (port: {}, targetPort: {}) doesn't follow the naming convention of Istio port.",
 )
+DEPLOYMENT_ASSOCIATED_TO_MULTIPLE_SERVICES = _istio(
+    "IST0116",
+    "DeploymentAssociatedToMultipleServices",
+    Level.WARNING,
+    "This deployment {} is associated with multiple services using port {} but different "
+    "protocols: {}",
+)
 NO_MATCHING_WORKLOADS_FOUND = _istio(
     "IST0127",
     "NoMatchingWorkloadsFound",
     Level.WARNING,
     "No matching workloads for this resource with the following labels: {}",
+)
+NO_SERVER_CERTIFICATE_VERIFICATION_DESTINATION_LEVEL = _istio(
+    "IST0128",
+    "NoServerCertificateVerificationDestinationLevel",
+    Level.WARNING,
+    "DestinationRule {} in namespace {} has TLS mode set to {} but no caCertificates are set to "
+    "validate server identity for host: {}",
+)
+NO_SERVER_CERTIFICATE_VERIFICATION_PORT_LEVEL = _istio(
+    "IST0129",
+    "NoServerCertificateVerificationPortLevel",
+    Level.WARNING,
+    "DestinationRule {} in namespace {} has TLS mode set to {} but no caCertificates are set to "
+    "validate server identity for host: {} at port {}",
 )
 VIRTUAL_SERVICE_UNREACHABLE_RULE = _istio(
     "IST0130",
@@ -128,11 +149,24 @@ VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY = _istio(
     "one or more host {} defined in VirtualService {} not found in Gateway {}.",
 )
 SCHEMA_WARNING = _istio("IST0133", "SchemaWarning", Level.WARNING, "Schema validation warning: {}")
+SERVICE_ENTRY_ADDRESSES_REQUIRED = _istio(
+    "IST0134",
+    "ServiceEntryAddressesRequired",
+    Level.WARNING,
+    "ServiceEntry addresses are required for this protocol.",
+)
 DEPRECATED_ANNOTATION = _istio(
     "IST0135",
     "DeprecatedAnnotation",
     Level.INFO,
     "Annotation {} has been deprecated{} and may not work in future Istio versions.",
+)
+DEPLOYMENT_CONFLICTING_PORTS = _istio(
+    "IST0137",
+    "DeploymentConflictingPorts",
+    Level.WARNING,
+    "This deployment {} is associated with multiple services {} using targetPort {} but "
+    "different ports: {}.",
 )
 INGRESS_ROUTE_RULES_NOT_AFFECTED = _istio(
     "IST0140",
@@ -208,13 +242,18 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     CONFLICTING_SIDECAR_WORKLOAD_SELECTORS,
     MULTIPLE_SIDECARS_WITHOUT_WORKLOAD_SELECTORS,
     VIRTUAL_SERVICE_DESTINATION_PORT_SELECTOR_REQUIRED,
+    DEPLOYMENT_ASSOCIATED_TO_MULTIPLE_SERVICES,
     PORT_NAME_IS_NOT_UNDER_NAMING_CONVENTION,
     NO_MATCHING_WORKLOADS_FOUND,
+    NO_SERVER_CERTIFICATE_VERIFICATION_DESTINATION_LEVEL,
+    NO_SERVER_CERTIFICATE_VERIFICATION_PORT_LEVEL,
     VIRTUAL_SERVICE_UNREACHABLE_RULE,
     VIRTUAL_SERVICE_INEFFECTIVE_MATCH,
     VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
     SCHEMA_WARNING,
+    SERVICE_ENTRY_ADDRESSES_REQUIRED,
     DEPRECATED_ANNOTATION,
+    DEPLOYMENT_CONFLICTING_PORTS,
     INGRESS_ROUTE_RULES_NOT_AFFECTED,
     CONFLICTING_GATEWAYS,
     GATEWAY_PORT_NOT_DEFINED_ON_SERVICE,
