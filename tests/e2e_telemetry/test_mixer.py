@@ -9,6 +9,7 @@ Own listeners and Envoy (not the package mesh): the Mixer rules are their own co
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
 from mainsail.xds.listeners import http_connection_manager
 from mainsail.xds.mixer import Protocol, mixer_access_loggers, mixer_clusters
+from mainsail.xds.telemetry_logs import ACCESS_LOG_METADATA
 from mainsail.xds.telemetry_metrics import MAX_COUNTERS, MAX_HISTOGRAMS
 
 BOOK = Path(__file__).parents[2] / "src" / "mainsail" / "samples" / "book" / "telemetry"
@@ -44,15 +46,47 @@ REVIEWS = "reviews.default.svc.cluster.local"
 OUTBOUND = f"outbound|9080||{REVIEWS}"
 
 
+# Istio 1.0's default access log (instance ``accesslog``, handler and rule ``stdio``), trimmed:
+# not in the book's chapter, it shows the stdio handler next to the book's fluentd one.
+STDIO = """apiVersion: config.istio.io/v1alpha2
+kind: logentry
+metadata: {name: accesslog, namespace: istio-system}
+spec:
+  severity: '"Info"'
+  timestamp: request.time
+  variables:
+    sourceWorkload: source.workload.name | ""
+    destinationWorkload: destination.workload.name | ""
+    method: request.method | ""
+    url: request.path | ""
+    responseCode: response.code | 0
+    userAgent: request.useragent | ""
+    xForwardedFor: request.headers["x-forwarded-for"] | "-"
+---
+apiVersion: config.istio.io/v1alpha2
+kind: stdio
+metadata: {name: handler, namespace: istio-system}
+spec: {outputAsJson: true}
+---
+apiVersion: config.istio.io/v1alpha2
+kind: rule
+metadata: {name: stdio, namespace: istio-system}
+spec:
+  match: context.protocol == "http" || context.protocol == "grpc"
+  actions: [{handler: handler.stdio, instances: [accesslog.logentry]}]
+"""
+
+
 def _snapshot(fluentd: str) -> MeshSnapshot:
-    text = "\n---\n".join(p.read_text() for p in sorted(BOOK.glob("*.yaml")))
+    books = [p.read_text() for p in sorted(BOOK.glob("*.yaml"))]
+    text = "\n---\n".join([*books, STDIO])
     parsed = parse_documents(text.replace("localhost:24224", fluentd), "book")
     assert not parsed.errors
     assert not [e for e in validate_all(parsed) if e.severity == "error"]
     return build_snapshot(parsed.resources)
 
 
-def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
+def _node(name: str, ip: str, app: str, version: str, log: Path) -> ProxyNode:
     return ProxyNode(
         node_id=f"sidecar~{ip}~{name}-0.default~default.svc.cluster.local",
         proxy_type="sidecar",
@@ -61,6 +95,7 @@ def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
         namespace="default",
         labels=(("app", app), ("version", version)),
         workload_name=name,
+        extra=((ACCESS_LOG_METADATA, str(log)),),
     )
 
 
@@ -144,8 +179,9 @@ def _series(text: str, name: str, **labels: str) -> float:
 
 async def test_book_prometheus_and_fluentd_examples_on_real_envoy(tmp_path: Path) -> None:
     ip = random_loopback_address()
-    client_node = _node("productpage-v1", ip, "productpage", "v1")
-    server_node = _node("reviews-v2", ip, "reviews", "v2")
+    client_log, server_log = tmp_path / "client.log", tmp_path / "server.log"
+    client_node = _node("productpage-v1", ip, "productpage", "v1", client_log)
+    server_node = _node("reviews-v2", ip, "reviews", "v2", server_log)
     async with (
         EchoServer(EchoSettings(host=ip, port=0)) as app,
         FluentdReceiver(host=ip) as fluentd,
@@ -271,9 +307,10 @@ async def test_book_prometheus_and_fluentd_examples_on_real_envoy(tmp_path: Path
     assert tags == {"istiolog.logentry.istio-system"}
     client = [r.record for r in fluentd.records if r.record.get("source") == "productpage"]
     assert client, fluentd.records
+    # Two HTTP requests and the TCP connection (no response code: Mixer's ``| 0``, Envoy's 0).
+    assert sorted(str(r["responseCode"]) for r in client) == ["0", "200", "200"]
     first = client[0]
     assert first["severity"] == "warning"
-    assert str(first["responseCode"]) == "200"
     assert set(first) == {
         "severity",
         "source",
@@ -285,3 +322,14 @@ async def test_book_prometheus_and_fluentd_examples_on_real_envoy(tmp_path: Path
     }
     server = [r.record for r in fluentd.records if r.record.get("destination") == "reviews"]
     assert server
+    # stdio: one JSON line per request on each side, Mixer's keys and the instance's variables.
+    lines = [json.loads(line) for line in client_log.read_text().splitlines()]
+    assert len(lines) == 2
+    assert {line["userAgent"] for line in lines} == {"book/1", "kube-probe/1.18"}
+    assert lines[0]["instance"] == "accesslog.logentry.istio-system"
+    assert lines[0]["level"] == "Info"
+    assert lines[0]["sourceWorkload"] == "productpage-v1"
+    assert lines[0]["url"] == "/reviews/0"
+    assert lines[0]["responseCode"] == 200
+    (server_line, _) = [json.loads(line) for line in server_log.read_text().splitlines()]
+    assert server_line["destinationWorkload"] == "reviews-v2"

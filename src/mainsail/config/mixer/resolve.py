@@ -119,24 +119,52 @@ def _reference(text: str, namespace: str, kinds: Iterable[str]) -> tuple[str, st
     return name, kind, ".".join(rest) or namespace
 
 
+def _key(resource: Resource) -> tuple[str, str, str]:
+    """(name, namespace, kind): ``handler.fluentd`` and ``handler.stdio`` are two objects."""
+    return (resource.name, resource.namespace, resource.kind)
+
+
+def _pick(
+    found: Mapping[tuple[str, str, str], _T],
+    name: str,
+    kind: str | None,
+    namespace: str,
+    compiled: Callable[[_T], str],
+) -> _T | None:
+    """A ``name.kind`` reference: the old per-kind object, else a new ``handler``/``instance``
+    compiling that kind. A bare name: the new object, else the only old one of that name."""
+    if kind is not None:
+        exact = found.get((name, namespace, kind))
+        if exact is not None:
+            return exact
+        new = next(
+            (v for (n, ns, k), v in found.items() if (n, ns) == (name, namespace)
+             and k in ("handler", "instance") and compiled(v) == kind),
+            None,
+        )  # fmt: skip
+        return new
+    candidates = [v for (n, ns, _), v in found.items() if (n, ns) == (name, namespace)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
 def resolve_rules(resources: Iterable[Resource]) -> tuple[ResolvedRule, ...]:
     """Every rule with the handlers and instances it names (oldest first, as given)."""
     items = list(resources)
-    handlers = {(h.name, h.namespace): h for r in items if (h := _safe(handler_of, r))}
-    instances = {(i.name, i.namespace): i for r in items if (i := _safe(instance_of, r))}
+    handlers = {_key(r): h for r in items if (h := _safe(handler_of, r))}
+    instances = {_key(r): i for r in items if (i := _safe(instance_of, r))}
     rules: list[ResolvedRule] = []
     for rule in (r for r in items if isinstance(r, Rule)):
         actions: list[ResolvedAction] = []
         for action in rule.spec.actions:
             name, kind, ns = _reference(action.handler, rule.namespace, ADAPTER_KINDS)
-            handler = handlers.get((name, ns))
-            if handler is None or (kind is not None and kind != handler.adapter):
+            handler = _pick(handlers, name, kind, ns, lambda h: h.adapter)
+            if handler is None:
                 continue
             found: list[ResolvedInstance] = []
             for ref in action.instances:
                 name, kind, ns = _reference(ref, rule.namespace, TEMPLATE_KINDS)
-                instance = instances.get((name, ns))
-                if instance is not None and kind in (None, instance.template):
+                instance = _pick(instances, name, kind, ns, lambda i: i.template)
+                if instance is not None:
                     found.append(instance)
             actions.append(ResolvedAction(handler=handler, instances=tuple(found)))
         rules.append(
