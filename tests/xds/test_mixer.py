@@ -98,3 +98,11 @@ def test_rules_of_another_namespace_do_not_apply() -> None:
     snapshot = build_snapshot(parse_documents(text, "t").resources)
     assert mixer_access_loggers(snapshot, VIEW, "outbound", 15001, "http") == []
     assert mixer_clusters(snapshot, VIEW) == []
+
+
+def test_a_rule_that_does_not_compile_is_left_out_not_fatal() -> None:
+    # Validation refuses it at apply time; a store loaded without validation must not break
+    # the proxy's config.
+    text = (BOOK / "04-fluentd-logentry.yaml").read_text().replace('"true"', "request.path")
+    snapshot = build_snapshot(parse_documents(text, "t").resources)
+    assert mixer_access_loggers(snapshot, VIEW, "outbound", 15001, "http") == []

@@ -26,6 +26,7 @@ Pure.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from google.protobuf import duration_pb2, wrappers_pb2
 from mainsail import naming
 from mainsail.config.mixer.attributes import ValueType
 from mainsail.config.mixer.cel import cel_string, entry_key, to_cel, to_format
+from mainsail.config.mixer.cexl import CexlError, Expr
 from mainsail.config.mixer.cexl import Literal as CexlLiteral
 from mainsail.config.mixer.check import check
 from mainsail.config.mixer.fold import Constant, fold
@@ -229,8 +231,15 @@ class _Attributes:
     constants: Mapping[str, Constant]
 
 
+@functools.lru_cache(maxsize=4096)
+def _checked(text: str) -> tuple[Expr, ValueType]:
+    """The syntax tree and type of an expression validation accepted (the same few texts
+    are compiled for every listener of every proxy: parse each once)."""
+    return check(text)
+
+
 def _format(text: str, attributes: _Attributes) -> str:
-    return to_format(fold(check(text)[0], attributes.constants), attributes.sources)
+    return to_format(fold(_checked(text)[0], attributes.constants), attributes.sources)
 
 
 _NEVER = accesslog_pb2.AccessLogFilter()  # marker: the rule cannot match on this listener
@@ -245,7 +254,10 @@ def _match_filter(
         filters.append(
             accesslog_pb2.AccessLogFilter(log_type_filter=accesslog_pb2.LogTypeFilter(types=[end]))
         )
-    match = fold(check(rule.match or "true", ValueType.BOOL)[0], attributes.constants)
+    expr, value_type = _checked(rule.match or "true")
+    if value_type is not ValueType.BOOL:
+        raise CexlError(1, f"a rule's match must be BOOL, not {value_type.value}")
+    match = fold(expr, attributes.constants)
     if isinstance(match, CexlLiteral) and match.value is False:
         return _NEVER
     if not isinstance(match, CexlLiteral):
@@ -289,7 +301,7 @@ def _prometheus(
                 continue
             stat = _metric_stat(metric, params, attributes)
             if metric.kind == "DISTRIBUTION":
-                value_type = check(params.value)[1]
+                value_type = _checked(params.value)[1]
                 unit = stats_pb2.Config.Histogram
                 config.histograms.append(
                     unit(
@@ -392,25 +404,38 @@ def mixer_access_loggers(
     )
     loggers: list[accesslog_pb2.AccessLog] = []
     for rule in rules:
-        log_filter = _match_filter(rule, attributes, protocol)
-        if log_filter is _NEVER:
+        try:
+            loggers += _rule_loggers(rule, view, attributes, protocol)
+        except CexlError:
+            # Validation refuses such a rule at apply time; one that reached the store another
+            # way is left out of this proxy's config, not allowed to break it (Mixer skipped it).
             continue
-        for action in rule.actions:
-            handler = action.handler
-            if isinstance(handler.params, PrometheusParams):
-                stats = _prometheus(handler.params, action.instances, attributes)
-                if stats is not None:
-                    loggers.append(_logger(STATS_LOGGER, stats, log_filter))
-                continue
-            for instance in action.instances:
-                if handler.adapter == "stdio":
-                    line = _stdio(handler, instance, view, attributes)
-                    if line is not None:
-                        loggers.append(_logger(FILE_LOGGER, line, log_filter))
-                elif handler.adapter == "fluentd":
-                    record = _fluentd(handler, instance, attributes)
-                    if record is not None:
-                        loggers.append(_logger(FLUENTD_LOGGER, record, log_filter))
+    return loggers
+
+
+def _rule_loggers(
+    rule: ResolvedRule, view: ProxyView, attributes: _Attributes, protocol: Protocol
+) -> list[accesslog_pb2.AccessLog]:
+    log_filter = _match_filter(rule, attributes, protocol)
+    if log_filter is _NEVER:
+        return []
+    loggers: list[accesslog_pb2.AccessLog] = []
+    for action in rule.actions:
+        handler = action.handler
+        if isinstance(handler.params, PrometheusParams):
+            stats = _prometheus(handler.params, action.instances, attributes)
+            if stats is not None:
+                loggers.append(_logger(STATS_LOGGER, stats, log_filter))
+            continue
+        for instance in action.instances:
+            if handler.adapter == "stdio":
+                line = _stdio(handler, instance, view, attributes)
+                if line is not None:
+                    loggers.append(_logger(FILE_LOGGER, line, log_filter))
+            elif handler.adapter == "fluentd":
+                record = _fluentd(handler, instance, attributes)
+                if record is not None:
+                    loggers.append(_logger(FLUENTD_LOGGER, record, log_filter))
     return loggers
 
 
