@@ -22,6 +22,7 @@ EXPECTED = {
     "IST0134": ("ServiceEntryAddressesRequired", Level.WARNING),
     "IST0135": ("DeprecatedAnnotation", Level.INFO),
     "IST0137": ("DeploymentConflictingPorts", Level.WARNING),
+    "IST0138": ("GatewayDuplicateCertificate", Level.WARNING),
     "IST0140": ("IngressRouteRulesNotAffected", Level.WARNING),
     "IST0145": ("ConflictingGateways", Level.ERROR),
     "IST0162": ("GatewayPortNotDefinedOnService", Level.WARNING),

@@ -315,3 +315,34 @@ def test_services_of_one_deployment_that_disagree_on_a_port() -> None:
         "associated with multiple services [default/reviews-alt default/reviews-udp] using "
         'targetPort "9080" but different ports: [9080 9081].',
     ]
+
+
+TLS_GATEWAY = """
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: {name}}}
+spec:
+  selector: {selector}
+  servers:
+  - port: {{number: 443, name: https, protocol: HTTPS}}
+    hosts: [{host}]
+    tls: {{mode: SIMPLE, credentialName: {credential}}}
+"""
+
+
+def tls_gateway(name: str, host: str, credential: str, selector: str) -> str:
+    return TLS_GATEWAY.format(name=name, host=host, credential=credential, selector=selector)
+
+
+def test_one_certificate_on_several_gateways() -> None:
+    text = tls_gateway("a", "a.example.com", "shop-cert", "{istio: ingressgateway}") + "---"
+    text += tls_gateway("b", "b.example.com", "shop-cert", "{istio: ingressgateway, x: y}")
+    found = [line for line in lines(text) if "IST0138" in line]
+    # a's selector is included in b's: a is reported; b's is not included in a's.
+    assert found == [
+        "Warning [IST0138] (Gateway default/a) Duplicate certificate in multiple gateways "
+        "[default/a default/b] may cause 404s if clients re-use HTTP2 connections."
+    ]
+    distinct = tls_gateway("a", "a.example.com", "cert-a", "{istio: ingressgateway}") + "---"
+    distinct += tls_gateway("b", "b.example.com", "cert-b", "{istio: ingressgateway}")
+    assert "IST0138" not in codes(distinct)

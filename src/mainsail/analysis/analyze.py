@@ -14,6 +14,7 @@ from mainsail.analysis.analyzers import (
     destination_credentials,
     destination_hosts,
     destination_subsets,
+    gateway_certificates,
     gateway_workloads,
     istio_annotations,
     mesh_binding,
@@ -56,6 +57,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     ca_certificates.ANALYZER,
     service_entry_addresses.ANALYZER,
     deployment_services.ANALYZER,
+    gateway_certificates.ANALYZER,
 )
 
 

@@ -168,6 +168,13 @@ DEPLOYMENT_CONFLICTING_PORTS = _istio(
     "This deployment {} is associated with multiple services {} using targetPort {} but "
     "different ports: {}.",
 )
+GATEWAY_DUPLICATE_CERTIFICATE = _istio(
+    "IST0138",
+    "GatewayDuplicateCertificate",
+    Level.WARNING,
+    "Duplicate certificate in multiple gateways {} may cause 404s if clients re-use HTTP2 "
+    "connections.",
+)
 INGRESS_ROUTE_RULES_NOT_AFFECTED = _istio(
     "IST0140",
     "IngressRouteRulesNotAffected",
@@ -254,6 +261,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     SERVICE_ENTRY_ADDRESSES_REQUIRED,
     DEPRECATED_ANNOTATION,
     DEPLOYMENT_CONFLICTING_PORTS,
+    GATEWAY_DUPLICATE_CERTIFICATE,
     INGRESS_ROUTE_RULES_NOT_AFFECTED,
     CONFLICTING_GATEWAYS,
     GATEWAY_PORT_NOT_DEFINED_ON_SERVICE,
