@@ -346,3 +346,30 @@ def test_one_certificate_on_several_gateways() -> None:
     distinct = tls_gateway("a", "a.example.com", "cert-a", "{istio: ingressgateway}") + "---"
     distinct += tls_gateway("b", "b.example.com", "cert-b", "{istio: ingressgateway}")
     assert "IST0138" not in codes(distinct)
+
+
+def test_deprecated_fields_istioctl_points_out() -> None:
+    text = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - fault: {delay: {fixedDelay: 1s, percent: 10}}
+    route: [{destination: {host: reviews}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: s}
+spec:
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy: {host: reviews.default.svc.cluster.local, port: {number: 9080}}
+"""
+    assert lines(text) == [
+        "Warning [IST0002] (Sidecar default/s) Deprecated: OutboundTrafficPolicy.EgressProxy "
+        "ignored",
+        "Warning [IST0002] (VirtualService default/reviews) Deprecated: "
+        "HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage",
+    ]

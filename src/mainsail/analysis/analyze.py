@@ -11,6 +11,7 @@ from mainsail.analysis.analyzers import (
     conflicting_gateways,
     conflicting_hosts,
     deployment_services,
+    deprecation,
     destination_credentials,
     destination_hosts,
     destination_subsets,
@@ -58,6 +59,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     service_entry_addresses.ANALYZER,
     deployment_services.ANALYZER,
     gateway_certificates.ANALYZER,
+    deprecation.ANALYZER,
 )
 
 

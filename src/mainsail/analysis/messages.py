@@ -55,6 +55,7 @@ def _istio(code: str, name: str, level: Level, template: str) -> MessageType:
 
 
 # Istio's own types (same code, level and wording as istioctl).
+DEPRECATED = _istio("IST0002", "Deprecated", Level.WARNING, "Deprecated: {}")
 REFERENCED_RESOURCE_NOT_FOUND = _istio(
     "IST0101", "ReferencedResourceNotFound", Level.ERROR, "Referenced {} not found: {}"
 )
@@ -241,6 +242,7 @@ SIDECAR_FIELD_NOT_APPLIED_LOCALLY = MessageType(
 )
 
 MESSAGE_TYPES: tuple[MessageType, ...] = (
+    DEPRECATED,
     REFERENCED_RESOURCE_NOT_FOUND,
     SCHEMA_VALIDATION_ERROR,
     MISPLACED_ANNOTATION,
