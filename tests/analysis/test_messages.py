@@ -26,6 +26,7 @@ EXPECTED = {
     "IST0138": ("GatewayDuplicateCertificate", Level.WARNING),
     "IST0140": ("IngressRouteRulesNotAffected", Level.WARNING),
     "IST0145": ("ConflictingGateways", Level.ERROR),
+    "IST0149": ("JwtClaimBasedRoutingWithoutRequestAuthN", Level.ERROR),
     "IST0162": ("GatewayPortNotDefinedOnService", Level.WARNING),
     "IST0173": ("DestinationRuleSubsetNotSelectPods", Level.ERROR),
     "IST0174": ("UnknownDestinationRuleHost", Level.WARNING),

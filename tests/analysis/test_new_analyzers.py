@@ -373,3 +373,46 @@ spec:
         "Warning [IST0002] (VirtualService default/reviews) Deprecated: "
         "HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage",
     ]
+
+
+CLAIM_ROUTE = """
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: claims}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - match: [{headers: {"@request.auth.claims.group": {exact: admin}}}]
+    route: [{destination: {host: reviews}}]
+"""
+AUTHN = """
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{istio: ingressgateway}}}}
+  jwtRules: [{{issuer: issuer.example, jwksUri: "https://issuer.example/jwks"}}]
+"""
+
+
+def test_claim_routing_on_a_gateway_without_request_authentication() -> None:
+    found = [line for line in lines(CLAIM_ROUTE) if "IST0149" in line]
+    assert found == [
+        "Error [IST0149] (VirtualService default/claims) The virtual service uses the JWT claim "
+        "based routing (key: @request.auth.claims.group) but found no request authentication "
+        "for the gateway (default/gw) pod (istio-ingressgateway). The request authentication "
+        "must first be applied for the gateway pods to validate the JWT token and make the "
+        "claims available for routing."
+    ]
+    # A RequestAuthentication in istio-system (or the pod's namespace) selecting the pod is enough.
+    assert "IST0149" not in codes(CLAIM_ROUTE + AUTHN.format(namespace="istio-system"))
+    assert "IST0149" in codes(CLAIM_ROUTE + AUTHN.format(namespace="default"))

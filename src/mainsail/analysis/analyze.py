@@ -18,6 +18,7 @@ from mainsail.analysis.analyzers import (
     gateway_certificates,
     gateway_workloads,
     istio_annotations,
+    jwt_claim_routes,
     mesh_binding,
     port_names,
     schema,
@@ -60,6 +61,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     deployment_services.ANALYZER,
     gateway_certificates.ANALYZER,
     deprecation.ANALYZER,
+    jwt_claim_routes.ANALYZER,
 )
 
 

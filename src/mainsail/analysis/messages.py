@@ -188,6 +188,15 @@ CONFLICTING_GATEWAYS = _istio(
     Level.ERROR,
     "Conflict with gateways {} (workload selector {}, port {}, hosts {}).",
 )
+JWT_CLAIM_BASED_ROUTING_WITHOUT_REQUEST_AUTHN = _istio(
+    "IST0149",
+    "JwtClaimBasedRoutingWithoutRequestAuthN",
+    Level.ERROR,
+    "The virtual service uses the JWT claim based routing (key: {}) but found no request "
+    "authentication for the gateway ({}) pod ({}). The request authentication must first be "
+    "applied for the gateway pods to validate the JWT token and make the claims available for "
+    "routing.",
+)
 GATEWAY_PORT_NOT_DEFINED_ON_SERVICE = _istio(
     "IST0162",
     "GatewayPortNotDefinedOnService",
@@ -266,6 +275,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     GATEWAY_DUPLICATE_CERTIFICATE,
     INGRESS_ROUTE_RULES_NOT_AFFECTED,
     CONFLICTING_GATEWAYS,
+    JWT_CLAIM_BASED_ROUTING_WITHOUT_REQUEST_AUTHN,
     GATEWAY_PORT_NOT_DEFINED_ON_SERVICE,
     DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
     UNKNOWN_DESTINATION_RULE_HOST,
