@@ -9,6 +9,7 @@ from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from mainsail import naming
 from mainsail.config.istio.destination_rule import ClientTLSSettings
 from mainsail.config.istio.gateway import ServerTLSSettings
+from mainsail.config.mesh import MeshConfig
 from mainsail.xds.server_tls import server_tls_context
 from mainsail.xds.tls import (
     ALPN_IN_MESH,
@@ -265,3 +266,24 @@ def test_simple_credential_name_is_the_client_pair_and_its_cacert_the_roots() ->
     )
     assert skip is not None
     assert skip.common_tls_context.WhichOneof("validation_context_type") is None
+
+
+def test_mesh_mtls_sets_the_minimum_version_ciphers_and_curves() -> None:
+    mesh = MeshConfig.model_validate(
+        {
+            "meshMTLS": {
+                "minProtocolVersion": "TLSV1_3",
+                "cipherSuites": ["ECDHE-ECDSA-AES128-GCM-SHA256"],
+                "ecdhCurves": ["P-256"],
+            }
+        }
+    )
+    params = inbound_mtls_context(
+        ["cluster.local"], http=True, mesh_mtls=mesh.mesh_mtls
+    ).common_tls_context.tls_params
+    assert params.tls_minimum_protocol_version == common_pb2.TlsParameters.TLSv1_3
+    assert list(params.cipher_suites) == ["ECDHE-ECDSA-AES128-GCM-SHA256"]
+    assert list(params.ecdh_curves) == ["P-256"]
+    default = inbound_mtls_context(["cluster.local"], http=True).common_tls_context.tls_params
+    assert default.tls_minimum_protocol_version == common_pb2.TlsParameters.TLSv1_2
+    assert not default.ecdh_curves

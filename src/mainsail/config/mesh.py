@@ -29,6 +29,16 @@ class DefaultProviders(WireModel):
     tracing: tuple[str, ...] = ()
 
 
+class MeshMtls(WireModel):
+    """``meshMTLS``: the server side of the mesh's own mutual TLS (Istio's ``TLSConfig``)."""
+
+    # TLS_AUTO and TLSV1_2 both mean TLS 1.2 (istiod's ``GetMinTLSVersion``).
+    min_protocol_version: Literal["TLS_AUTO", "TLSV1_2", "TLSV1_3"] = "TLS_AUTO"
+    ecdh_curves: tuple[str, ...] = ()
+    # Empty: Istio's six ciphers.
+    cipher_suites: tuple[str, ...] = ()
+
+
 class MeshConfig(WireModel):
     root_namespace: str = "istio-system"
     trust_domain: str = "cluster.local"
@@ -39,6 +49,7 @@ class MeshConfig(WireModel):
     connect_timeout: timedelta = timedelta(seconds=10)
     outbound_traffic_policy: OutboundTrafficPolicy = Field(default_factory=OutboundTrafficPolicy)
     enable_auto_mtls: bool = True
+    mesh_mtls: MeshMtls = Field(default_factory=MeshMtls, alias="meshMTLS")
     protocol_detection_timeout: timedelta = timedelta(0)
     ingress_service: str = "istio-ingressgateway"
     # Istio's default: locality load balancing on (failover needs outlier detection to act).

@@ -192,7 +192,9 @@ def inbound_listener(
             chain.transport_socket.CopyFrom(tls_transport_socket(server_tls_context(user_tls)))
         elif option.terminate_tls:
             chain.transport_socket.CopyFrom(
-                tls_transport_socket(inbound_mtls_context(trust_domains, http=http))
+                tls_transport_socket(
+                    inbound_mtls_context(trust_domains, http=http, mesh_mtls=mesh.mesh_mtls)
+                )
             )
         chains.append(chain)
     listener = listener_pb2.Listener(

@@ -37,6 +37,7 @@ from envoy.type.matcher.v3 import string_pb2
 
 from mainsail import naming
 from mainsail.config.istio.destination_rule import ClientTLSSettings
+from mainsail.config.mesh import MeshMtls
 
 TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"
 RAW_BUFFER_TRANSPORT_SOCKET = "envoy.transport_sockets.raw_buffer"
@@ -131,12 +132,13 @@ def _san_type(name: str) -> int:
 
 
 def _tls_params(
-    *, minimum: int = _TLS_1_2, ciphers: Sequence[str] = ()
+    *, minimum: int = _TLS_1_2, ciphers: Sequence[str] = (), ecdh_curves: Sequence[str] = ()
 ) -> common_pb2.TlsParameters:
     return common_pb2.TlsParameters(
         tls_minimum_protocol_version=minimum,
         tls_maximum_protocol_version=_TLS_1_3,
         cipher_suites=list(ciphers),
+        ecdh_curves=list(ecdh_curves),
     )
 
 
@@ -246,13 +248,17 @@ def client_tls_context(
 
 
 def inbound_mtls_context(
-    trust_domains: Sequence[str], *, http: bool, minimum_tls_1_3: bool = False
+    trust_domains: Sequence[str], *, http: bool, mesh_mtls: MeshMtls | None = None
 ) -> tls_pb2.DownstreamTlsContext:
     """STRICT/PERMISSIVE server side (istiod's ``BuildInboundTLS``): a client certificate from
-    the mesh CA is required, with an identity in one of ``trust_domains``."""
+    the mesh CA is required, with an identity in one of ``trust_domains``; ``meshMTLS`` may
+    raise the minimum version to 1.3 and choose the ciphers and ECDH curves."""
+    settings = mesh_mtls or MeshMtls()
     common = tls_pb2.CommonTlsContext(
         tls_params=_tls_params(
-            minimum=_TLS_1_3 if minimum_tls_1_3 else _TLS_1_2, ciphers=ISTIO_CIPHER_SUITES
+            minimum=_TLS_1_3 if settings.min_protocol_version == "TLSV1_3" else _TLS_1_2,
+            ciphers=settings.cipher_suites or ISTIO_CIPHER_SUITES,
+            ecdh_curves=settings.ecdh_curves,
         ),
         tls_certificate_sds_secret_configs=[sds_secret_config(naming.WORKLOAD_SECRET)],
         combined_validation_context=tls_pb2.CommonTlsContext.CombinedCertificateValidationContext(
