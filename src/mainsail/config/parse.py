@@ -8,6 +8,7 @@ as the CRD schema rejects them).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,20 +31,33 @@ _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$|^\.\.\.[ \t]*$", re.MULTILINE)
 _INDEX = re.compile(r"\[(\d+)\]\.?")
 
 
+@functools.lru_cache(maxsize=64)
+def _compose(text: str) -> yaml.Node | None:
+    """One document's node tree (with marks); cached as several messages may name one document."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentOrigin:
     """Where a resource was read from: a file (or other source name) and 1-based document index.
 
-    ``line`` is the 1-based line of the document's first key (0 when unknown). ``node`` is the
-    document's composed YAML tree, kept (not walked) so ``line_of`` can name a field's line on
-    demand: errors are rare, and walking every document up front would cost every apply.
+    ``line`` is the 1-based line of the document's first key (0 when unknown). ``text`` is the
+    document's own YAML, kept so ``line_of`` can name a field's line on demand: it is composed
+    again only then (messages are rare; keeping every node tree alive would slow every parse
+    with garbage-collector work and cost memory for the whole config).
     """
 
     file: str
     document: int
     line: int = 0
     first_line: int = field(default=0, compare=False, repr=False)
-    node: yaml.Node | None = field(default=None, compare=False, repr=False)
+    text: str = field(default="", compare=False, repr=False)
 
     def line_of(self, path: str) -> int:
         """The line of the field at wire ``path`` (``spec.http[0].route``), or of its nearest
@@ -52,7 +66,7 @@ class DocumentOrigin:
         Keys may contain dots (``metadata.annotations.sidecar.istio.io/inject``): a mapping's key
         is found by the longest one the rest of the path starts with.
         """
-        node, line, rest = self.node, self.line, path
+        node, line, rest = _compose(self.text) if self.text else None, self.line, path
         while rest:
             if isinstance(node, yaml.SequenceNode):
                 index = _INDEX.match(rest)
@@ -259,7 +273,7 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
     documents: list[DocumentOrigin] = []
     for index, (first_line, chunk) in enumerate(_split(text), start=1):
         try:
-            # Compose then construct (what yaml.load does) to keep the node tree and its marks.
+            # Compose then construct (what yaml.load does): the node's mark is the document's line.
             loader = _Loader(chunk)
             try:
                 node = loader.get_single_node()
@@ -303,7 +317,7 @@ def parse_documents(text: str, source: str = "<input>", namespace: str = "defaul
             document=index,
             line=first_line + node.start_mark.line + 1,
             first_line=first_line,
-            node=node,
+            text=chunk,
         )
         documents.append(origin)
         resource, doc_errors, (kind, ns, name) = _parse_one(doc, namespace)
