@@ -4,8 +4,10 @@ Two identical meshes from ``hop_cost``'s files (a client pod, a server pod whose
 answering 1 KB), started by a real ``mainsail up`` each, in one invocation:
 
 (on)   MeshConfig ``accessLogFile: /dev/stdout`` (the pod's own file), ``accessLogEncoding:
-       JSON``; metrics on (Istio's default): peer exchange filters, stats access loggers
-(off)  ``defaultProviders.metrics: [none]`` and no access log: no telemetry at all
+       JSON``; metrics on (Istio's default): peer exchange filters, stats access loggers; 1 %
+       tracing (Istio's default sampling) to the control plane's built-in Zipkin collector
+(off)  ``defaultProviders.metrics: [none]``, ``enableTracing: false`` and no access log: no
+       telemetry at all
 
 ``wrk`` drives each path (client sidecar's HTTP-proxy listener -> server sidecar -> nginx) in
 interleaved rounds: a fixed load of ~1000 req/s (16 connections, one request per ~16 ms) for
@@ -53,7 +55,7 @@ from mainsail.testing.mesh import LocalMesh, http_get
 TARGET = 1.10
 MESH_CONFIGS: dict[str, dict[str, Any]] = {
     "on": {"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"},
-    "off": {"defaultProviders": {"metrics": ["none"]}},
+    "off": {"defaultProviders": {"metrics": ["none"]}, "enableTracing": False},
 }
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Unthrottled: every connection sends its next request as soon as the answer is in.
