@@ -193,7 +193,7 @@ class Translator:
         local_clusters = _packed_clusters(
             build_local_clusters(snapshot, own_view)
             + (build_ingress_clusters(view) if ingress else [])
-            + tracing_clusters(snapshot.mesh, view)
+            + tracing_clusters(snapshot, view)
             + mixer_clusters(snapshot, view)
         )
         if node.proxy_type == "router":

@@ -208,9 +208,14 @@ def with_telemetry(
     (modified in place: they are this proxy's own, built for this call)."""
     mesh = snapshot.mesh
     resolved = resolved_for(snapshot, view)
-    # Tracing (``xds.telemetry_tracing``): the same tracer on every HCM of the proxy.
-    tracing = hcm_tracing(mesh, view)
-    if not _anything(mesh, resolved) and tracing is None and not snapshot.mixer_rules:
+    # Tracing (``xds.telemetry_tracing``): one tracer per mode (Telemetry API client/server).
+    specs = resolved.tracing
+    tracing = {
+        mode: hcm_tracing(mesh, view, None if specs is None else getattr(specs, mode.lower()))
+        for mode in ("CLIENT", "SERVER")
+    }
+    traced = any(t is not None for t in tracing.values())
+    if not _anything(mesh, resolved) and not traced and not snapshot.mixer_rules:
         return list(listeners)
     for listener in listeners:
         direction = _direction(view, listener)
@@ -222,7 +227,9 @@ def with_telemetry(
                 if network_filter.name == _HCM:
                     http = http or http_telemetry(mesh, view, direction, port, resolved)
                     mixer = mixer_access_loggers(snapshot, view, direction, port, "http")
-                    _with_http(network_filter, http[0], [*http[1], *mixer], tracing)
+                    _with_http(
+                        network_filter, http[0], [*http[1], *mixer], tracing[_mode(direction)]
+                    )
                 elif network_filter.name == _TCP_PROXY:
                     tcp = (
                         tcp

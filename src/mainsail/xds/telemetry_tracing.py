@@ -41,8 +41,11 @@ from google.protobuf import duration_pb2
 
 from mainsail import naming
 from mainsail.config.extension_providers import ExtensionProvider
+from mainsail.config.istio.telemetry import CustomTag
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.tracing import DEFAULT_MAX_TAG_LENGTH, DEFAULT_SAMPLING
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot
+from mainsail.snapshot.telemetry import TracingSpec, fetch_provider, resolve_telemetry
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.telemetry_peer import workload_identity
 
@@ -68,17 +71,18 @@ class TracingProvider:
     cluster: str
 
 
-def tracing_provider(mesh: MeshConfig) -> TracingProvider | None:
-    """The mesh's tracing provider, or None when tracing is off (``enableTracing: false``, no
-    ``defaultProviders.tracing``, or it names no zipkin/opentelemetry provider — istiod then
-    configures no tracer either)."""
-    if not mesh.enable_tracing or not mesh.default_providers.tracing:
+def tracing_provider(mesh: MeshConfig, name: str | None = None) -> TracingProvider | None:
+    """The tracing provider ``name`` (default: MeshConfig ``defaultProviders.tracing[0]``), or
+    None when tracing is off (``enableTracing: false``, no provider, or one that is not zipkin
+    or opentelemetry — istiod then configures no tracer either)."""
+    if not mesh.enable_tracing:
         return None
-    wanted = mesh.default_providers.tracing[0]
-    for provider in mesh.extension_providers:
-        if provider.name == wanted:
-            return _provider(provider)
-    return None
+    if name is None:
+        if not mesh.default_providers.tracing:
+            return None
+        name = mesh.default_providers.tracing[0]
+    provider = fetch_provider(mesh, name)
+    return _provider(provider) if provider is not None else None
 
 
 def _provider(provider: ExtensionProvider) -> TracingProvider | None:
@@ -100,19 +104,57 @@ def sampling_percentage(mesh: MeshConfig) -> float:
     return DEFAULT_SAMPLING if sampling is None else sampling
 
 
-def hcm_tracing(mesh: MeshConfig, view: ProxyView) -> hcm_pb2.HttpConnectionManager.Tracing | None:
-    """The ``tracing`` of this proxy's HTTP connection managers, or None for no tracing."""
-    provider = tracing_provider(mesh)
+def mode_provider(mesh: MeshConfig, spec: TracingSpec | None) -> TracingProvider | None:
+    """The provider of one mode: the Telemetry API's (resolved ``TracingSpec``) when there is
+    one, else MeshConfig's default; None when that mode does not trace."""
+    if spec is None:
+        return tracing_provider(mesh)
+    if spec.disabled or spec.provider is None:
+        return None
+    return tracing_provider(mesh, spec.provider)
+
+
+def hcm_tracing(
+    mesh: MeshConfig, view: ProxyView, spec: TracingSpec | None = None
+) -> hcm_pb2.HttpConnectionManager.Tracing | None:
+    """The ``tracing`` of this proxy's HTTP connection managers of one mode (``spec``: the
+    Telemetry API's for that mode, if any), or None for no tracing. Sampling: Telemetry
+    ``randomSamplingPercentage`` > ``defaultConfig.tracing.sampling`` > 1 % (istiod's order)."""
+    provider = mode_provider(mesh, spec)
     if provider is None:
         return None
+    sampling = sampling_percentage(mesh)
+    tags = _service_tags(mesh, view)
+    if spec is not None:
+        if spec.random_sampling_percentage is not None:
+            sampling = spec.random_sampling_percentage
+        if spec.enable_istio_tags is False:
+            tags = []
+        tags += [_custom_tag(name, tag) for name, tag in spec.custom_tags]
     return hcm_pb2.HttpConnectionManager.Tracing(
         client_sampling=percent_pb2.Percent(value=100.0),
-        random_sampling=percent_pb2.Percent(value=sampling_percentage(mesh)),
+        random_sampling=percent_pb2.Percent(value=sampling),
         overall_sampling=percent_pb2.Percent(value=100.0),
         max_path_tag_length={"value": provider.max_tag_length},
-        custom_tags=_service_tags(mesh, view),
+        custom_tags=tags,
         provider=_tracer(mesh, view, provider),
     )
+
+
+def _custom_tag(name: str, tag: CustomTag) -> custom_tag_pb2.CustomTag:
+    """A Telemetry ``customTags`` entry as Envoy's (istiod's ``buildCustomTags``)."""
+    out = custom_tag_pb2.CustomTag(tag=name)
+    if tag.literal is not None:
+        out.literal.value = tag.literal.value
+    elif tag.environment is not None:
+        out.environment.name = tag.environment.name
+        out.environment.default_value = tag.environment.default_value
+    elif tag.header is not None:
+        out.request_header.name = tag.header.name
+        out.request_header.default_value = tag.header.default_value
+    elif tag.formatter is not None:
+        out.value = tag.formatter.value
+    return out
 
 
 def _service_tags(mesh: MeshConfig, view: ProxyView) -> list[custom_tag_pb2.CustomTag]:
@@ -135,7 +177,8 @@ def _service_tags(mesh: MeshConfig, view: ProxyView) -> list[custom_tag_pb2.Cust
 def _tracer(
     mesh: MeshConfig, view: ProxyView, provider: TracingProvider
 ) -> http_tracer_pb2.Tracing.Http:
-    spec = next(p for p in mesh.extension_providers if p.name == provider.name)
+    spec = fetch_provider(mesh, provider.name)
+    assert spec is not None  # tracing_provider found it
     tracer = http_tracer_pb2.Tracing.Http()
     if spec.zipkin is not None:
         zipkin = spec.zipkin
@@ -187,16 +230,27 @@ def _tracer(
     return tracer
 
 
-def tracing_clusters(mesh: MeshConfig, view: ProxyView) -> list[cluster_pb2.Cluster]:
-    """The tracer's cluster when the proxy does not already have it as a service cluster."""
-    provider = tracing_provider(mesh)
-    if provider is None:
-        return []
-    if any(
-        service.hostname == provider.service and any(p.port == provider.port for p in service.ports)
-        for service in view.visible_services
-    ):
-        return []
+def tracing_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
+    """The tracers' clusters (client and server mode may differ through the Telemetry API) that
+    the proxy does not already have as service clusters."""
+    node = view.node
+    resolved = resolve_telemetry(
+        snapshot.telemetries, snapshot.mesh, node.namespace, node.label_map
+    ).tracing
+    specs = (None,) if resolved is None else (resolved.client, resolved.server)
+    providers = {p.cluster: p for s in specs if (p := mode_provider(snapshot.mesh, s)) is not None}
+    return [
+        _collector_cluster(snapshot.mesh, provider)
+        for _, provider in sorted(providers.items())
+        if not any(
+            service.hostname == provider.service
+            and any(p.port == provider.port for p in service.ports)
+            for service in view.visible_services
+        )
+    ]
+
+
+def _collector_cluster(mesh: MeshConfig, provider: TracingProvider) -> cluster_pb2.Cluster:
     try:
         ipaddress.ip_address(provider.service)
         kind = cluster_pb2.Cluster.STATIC
@@ -230,12 +284,12 @@ def tracing_clusters(mesh: MeshConfig, view: ProxyView) -> list[cluster_pb2.Clus
         options = http_protocol_options_pb2.HttpProtocolOptions()
         options.explicit_http_config.http2_protocol_options.SetInParent()
         cluster.typed_extension_protocol_options[_HTTP_OPTIONS_KEY].Pack(options)
-    return [cluster]
+    return cluster
 
 
 def _otlp_grpc(mesh: MeshConfig, provider: TracingProvider) -> bool:
-    spec = next(p for p in mesh.extension_providers if p.name == provider.name)
-    return spec.opentelemetry is not None and spec.opentelemetry.http is None
+    spec = fetch_provider(mesh, provider.name)
+    return spec is not None and spec.opentelemetry is not None and spec.opentelemetry.http is None
 
 
 __all__ = [
@@ -243,6 +297,7 @@ __all__ = [
     "ZIPKIN_TRACER",
     "TracingProvider",
     "hcm_tracing",
+    "mode_provider",
     "sampling_percentage",
     "tracing_clusters",
     "tracing_provider",
