@@ -59,3 +59,20 @@ def test_hooks_count_with_istiod_labels() -> None:
         "citadel_server_success_cert_issuance_count",
     ):
         assert f"# TYPE {name} " in page
+
+
+def test_a_nack_counts_one_reject_of_its_type() -> None:
+    from mainsail.ads.session import Mode
+    from mainsail.testing import envoy_config as ec
+    from tests.ads.test_session import Wire, mesh
+
+    before = monitoring.XDS_REJECTS.value(type="rds")
+    wire = Wire(Mode.SOTW, reject=lambda t, b: None)
+    wire.connect(mesh("a", route_to="a"))
+    bad = ec.route_to("r", "a", regex="(")
+    wire.client.reject = lambda t, b: (
+        "bad regex" if any(x.value == bad.body.value for x in b) else None
+    )
+    wire.push(mesh("a", route_to="a", regex="("), 2)
+    assert monitoring.XDS_REJECTS.value(type="rds") == before + 1
+    assert 'pilot_total_xds_rejects{type="rds"}' in monitoring.render()
