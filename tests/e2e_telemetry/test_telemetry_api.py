@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,34 @@ async def test_control_plane_metrics_show_pushes_and_connected_proxies(
     assert series(samples, "citadel_server_success_cert_issuance_count")[0].value >= len(
         api_mesh.pods()
     )
+
+
+LIVE = """
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: details-tags, namespace: default}
+spec:
+  selector: {matchLabels: {app: details}}
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT, mode: SERVER}
+      tagOverrides:
+        request_path: {value: "request.url_path"}
+"""
+
+
+async def test_a_telemetry_applied_to_the_running_mesh_reaches_its_workload(
+    api_mesh: LocalMesh, tmp_path: Path
+) -> None:
+    mesh = api_mesh
+    path = tmp_path / "live.yaml"
+    path.write_text(LIVE, encoding="utf-8")
+    await asyncio.to_thread(mesh.cli, "apply", "-f", str(path), check=True)
+    details = mesh.pod("details")
+
+    async def tagged() -> bool:
+        await _traffic(mesh, 1)
+        found = find(details, "istio_requests_total", reporter="destination")
+        return any(dict(s.labels).get("request_path", "").startswith("/details/") for s in found)
+
+    await wait_for(tagged, timeout=60, interval=1, message="details' request_path tag")
