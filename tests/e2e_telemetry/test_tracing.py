@@ -2,10 +2,12 @@
 with the gateway, productpage, details, reviews and ratings spans, each server span the child
 of its caller's client span. Spans go to the control plane's built-in collector by default
 (``telemetry_mesh``: no tracing provider named), or to any Zipkin-compatible receiver the
-MeshConfig names (here a tiny HTTP server of the test's own)."""
+MeshConfig names (here a tiny HTTP server of the test's own), or over OTLP/HTTP by Envoy's
+OpenTelemetry tracer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -15,10 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from mainsail.cli.mesh import demo_files
+from mainsail.runtime.trace_collector import TraceStore, collector_app
 from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.mesh import LocalMesh, http_get
+from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
 
 Span = dict[str, Any]
@@ -200,3 +205,58 @@ async def test_sampled_by_envoy_to_an_external_zipkin(
 
     trace = await wait_for(one_trace_with_ratings, timeout=4 * _SPANS_WITHIN, interval=2.0)
     assert trace is not None and len(trace) == 8, trace
+
+
+@pytest.fixture(scope="module")
+def otlp_collector() -> Iterator[tuple[str, int, TraceStore]]:
+    """The built-in collector's code, run by the test on its own address (OTLP/HTTP in)."""
+    host, store = random_loopback_address(), TraceStore()
+    port = free_port(host)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(collector_app(store), access_log=None)
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+
+    loop.run_until_complete(start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield host, port, store
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+async def test_opentelemetry_tracer_over_otlp_http(
+    tmp_path_factory: pytest.TempPathFactory, otlp_collector: tuple[str, int, TraceStore]
+) -> None:
+    """Envoy's OpenTelemetry tracer (OTLP/HTTP protobuf, W3C traceparent) into the collector."""
+    host, port, store = otlp_collector
+    mesh_config = {
+        "extensionProviders": [
+            {
+                "name": "otel",
+                "opentelemetry": {"service": host, "port": port, "http": {"path": "/v1/traces"}},
+            }
+        ],
+        "defaultProviders": {"tracing": ["otel"]},
+        "defaultConfig": {"tracing": {"sampling": 100}},
+    }
+    home = tmp_path_factory.mktemp("otel")
+    with LocalMesh(demo_files(), home, mesh_config=mesh_config) as mesh:
+
+        async def one_trace() -> list[Span] | None:
+            assert http_get(mesh.gateway_url())[0] == 200
+            for trace in store.traces(limit=50):
+                services = {_service(s).split(".")[0] for s in trace}
+                if {"istio-ingressgateway", "productpage", "details", "reviews"} <= services:
+                    check_bookinfo_trace(trace)
+                    return trace
+            return None
+
+        trace = await wait_for(one_trace, timeout=4 * _SPANS_WITHIN, interval=2.0)
+        assert trace is not None
