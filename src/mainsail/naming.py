@@ -250,20 +250,8 @@ def parse_peer_header(header: str) -> str | None:
     return rest if rest != lowered and rest else None
 
 
-# --- the book's Mixer model: one cluster per handler that sends to an address (fluentd).
-MIXER_HANDLER_CLUSTER_PREFIX = "mixer-handler"
+# --- the book's Mixer model. Envoy's fluentd access logger only sends to a cluster of the
+# bootstrap (``checkActiveStaticCluster``), so the agent's bootstrap has one EDS cluster for it,
+# whose endpoint (the fluentd handler's address) comes over ADS.
+MIXER_FLUENTD_CLUSTER = "mixer-handler|fluentd"
 MIXER_STATS_PREFIX = "mixer"
-
-
-def build_mixer_handler_cluster(name: str, namespace: str) -> str:
-    """``mixer-handler|<name>.<namespace>``: the cluster of a handler's backend address."""
-    return f"{MIXER_HANDLER_CLUSTER_PREFIX}|{name}.{namespace}"
-
-
-def parse_mixer_handler_cluster(cluster: str) -> tuple[str, str] | None:
-    """(handler name, namespace) of a Mixer handler cluster, else None."""
-    prefix, sep, rest = cluster.partition("|")
-    name, dot, namespace = rest.partition(".")
-    if prefix != MIXER_HANDLER_CLUSTER_PREFIX or not sep or not dot or not name or not namespace:
-        return None
-    return name, namespace

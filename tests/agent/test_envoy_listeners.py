@@ -46,6 +46,9 @@ async def envoy(tmp_path: Path) -> AsyncIterator[ProxyWorkload]:
             "resource_api_version": "V3",
         }
     del boot["dynamic_resources"]["ads_config"]
+    # Without ADS, the clusters whose endpoints come over ADS cannot exist either.
+    clusters = boot["static_resources"]["clusters"]
+    boot["static_resources"]["clusters"] = [c for c in clusters if c.get("type") != "EDS"]
     (tmp_path / "bootstrap.json").write_text(json.dumps(boot))
     process = subprocess.Popen(
         [default_envoy_binary(), "-c", str(tmp_path / "bootstrap.json"), "--disable-hot-restart"],

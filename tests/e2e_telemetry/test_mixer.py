@@ -36,7 +36,7 @@ from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
 from mainsail.xds.listeners import http_connection_manager
-from mainsail.xds.mixer import Protocol, mixer_access_loggers, mixer_clusters
+from mainsail.xds.mixer import Protocol, mixer_access_loggers, mixer_endpoints
 from mainsail.xds.telemetry_logs import ACCESS_LOG_METADATA
 from mainsail.xds.telemetry_metrics import MAX_COUNTERS, MAX_HISTOGRAMS
 
@@ -190,13 +190,15 @@ async def test_book_prometheus_and_fluentd_examples_on_real_envoy(tmp_path: Path
         client_port, server_port, tcp_port = free_port(ip), free_port(ip), free_port(ip)
         prom_port, admin_port = free_port(ip), free_port(ip)
         view = ProxyView(node=client_node, workload=None, visible_services=(), inbound=())
-        handler_clusters = [
-            json_format.MessageToDict(c, preserving_proto_field_name=True)
-            for c in mixer_clusters(snapshot, view)
-        ]
-        assert [c["name"] for c in handler_clusters] == [
-            naming.build_mixer_handler_cluster("handler", "istio-system")
-        ]
+        # The agent's bootstrap has the fluentd cluster as EDS; here, static with that endpoint.
+        (assignment,) = mixer_endpoints(snapshot, view)
+        fluentd_cluster = {
+            "name": naming.MIXER_FLUENTD_CLUSTER,
+            "type": "STATIC",
+            "load_assignment": json_format.MessageToDict(
+                assignment, preserving_proto_field_name=True
+            ),
+        }
         listeners = [
             _http(
                 "client",
@@ -239,7 +241,7 @@ async def test_book_prometheus_and_fluentd_examples_on_real_envoy(tmp_path: Path
                     _cluster(OUTBOUND, ip, server_port, REVIEWS),
                     _cluster("inbound|9080||", ip, app.port),
                     _cluster("prometheus_stats", ip, admin_port),
-                    *handler_clusters,
+                    fluentd_cluster,
                 ],
             },
         }

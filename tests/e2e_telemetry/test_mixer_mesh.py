@@ -9,6 +9,8 @@ import asyncio
 from pathlib import Path
 
 from mainsail.cli.stat_metrics import Sample
+from mainsail.testing.fluentd import FluentdReceiver
+from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.mesh import LocalMesh, http_get
 from mainsail.testing.waiting import wait_for
 from tests.e2e_telemetry.helpers import find
@@ -65,3 +67,29 @@ async def test_book_prometheus_example_applies_to_the_running_mesh(
     finally:
         for name in reversed(EXAMPLE):
             mesh.cli("delete", "-f", str(BOOK / name), check=True)
+
+
+async def test_book_fluentd_example_applies_to_the_running_mesh(
+    telemetry_mesh: LocalMesh, tmp_path: Path
+) -> None:
+    mesh = telemetry_mesh
+    async with FluentdReceiver(host=random_loopback_address()) as fluentd:
+        # As written, but for the address: our receiver, not a fluentd on localhost:24224.
+        text = (BOOK / "04-fluentd-logentry.yaml").read_text()
+        example = tmp_path / "fluentd.yaml"
+        example.write_text(text.replace("localhost:24224", f"{fluentd.host}:{fluentd.port}"))
+        mesh.cli("apply", "-f", str(example), check=True)
+        try:
+
+            async def logged() -> bool:
+                await asyncio.to_thread(http_get, mesh.gateway_url("/productpage"))
+                return any(r.record.get("destination") == "ratings" for r in fluentd.records)
+
+            await wait_for(logged, timeout=60, interval=1.0, message="fluentd records of ratings")
+        finally:
+            mesh.cli("delete", "-f", str(example), check=True)
+    assert not fluentd.errors
+    assert {r.tag for r in fluentd.records} == {"istiolog.logentry.istio-system"}
+    record = next(r.record for r in fluentd.records if r.record.get("destination") == "ratings")
+    assert record["severity"] == "warning"
+    assert record["source"] == "reviews"

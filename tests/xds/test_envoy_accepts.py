@@ -33,7 +33,11 @@ _DUMP_SECTIONS = {
     naming.CLUSTER_TYPE: (("dynamic_active_clusters", "dynamic_warming_clusters"), "cluster"),
     naming.LISTENER_TYPE: (("dynamic_listeners",), None),
     naming.ROUTE_TYPE: (("dynamic_route_configs",), "route_config"),
-    naming.ENDPOINT_TYPE: (("dynamic_endpoint_configs",), "endpoint_config"),
+    # static: the bootstrap's EDS clusters (the Mixer fluentd cluster) fed over ADS.
+    naming.ENDPOINT_TYPE: (
+        ("dynamic_endpoint_configs", "static_endpoint_configs"),
+        "endpoint_config",
+    ),
 }
 
 

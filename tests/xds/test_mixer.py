@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envoy.config.cluster.v3 import cluster_pb2
 from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
 from envoy.extensions.access_loggers.fluentd.v3 import fluentd_pb2
 from envoy.extensions.access_loggers.stats.v3 import stats_pb2
@@ -14,7 +13,7 @@ from mainsail.config.parse import parse_documents
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot, build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.snapshot.view import ProxyView
-from mainsail.xds.mixer import mixer_access_loggers, mixer_clusters
+from mainsail.xds.mixer import mixer_access_loggers, mixer_endpoints
 
 BOOK = Path(__file__).parents[2] / "src" / "mainsail" / "samples" / "book" / "telemetry"
 NODE = ProxyNode(
@@ -32,12 +31,6 @@ VIEW = ProxyView(node=NODE, workload=None, visible_services=(), inbound=())
 def _snapshot() -> MeshSnapshot:
     text = "\n---\n".join(p.read_text() for p in sorted(BOOK.glob("*.yaml")))
     return build_snapshot(parse_documents(text, "book").resources)
-
-
-def test_handler_cluster_names_round_trip() -> None:
-    name = naming.build_mixer_handler_cluster("handler", "istio-system")
-    assert naming.parse_mixer_handler_cluster(name) == ("handler", "istio-system")
-    assert naming.parse_mixer_handler_cluster("outbound|80||a.b") is None
 
 
 def test_http_listener_gets_promhttp_and_fluentd_not_promtcp() -> None:
@@ -83,10 +76,10 @@ def test_tcp_listener_gets_promtcp_at_connection_end() -> None:
     assert loggers[0].filter.log_type_filter.types
 
 
-def test_fluentd_cluster_is_static_for_localhost() -> None:
-    (cluster,) = mixer_clusters(_snapshot(), VIEW)
-    assert cluster.type == cluster_pb2.Cluster.STATIC
-    address = cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
+def test_fluentd_endpoint_is_the_handler_address() -> None:
+    (assignment,) = mixer_endpoints(_snapshot(), VIEW)
+    assert assignment.cluster_name == naming.MIXER_FLUENTD_CLUSTER
+    address = assignment.endpoints[0].lb_endpoints[0].endpoint.address
     assert (address.socket_address.address, address.socket_address.port_value) == (
         "127.0.0.1",
         24224,
@@ -97,7 +90,9 @@ def test_rules_of_another_namespace_do_not_apply() -> None:
     text = (BOOK / "04-fluentd-logentry.yaml").read_text().replace("istio-system", "other")
     snapshot = build_snapshot(parse_documents(text, "t").resources)
     assert mixer_access_loggers(snapshot, VIEW, "outbound", 15001, "http") == []
-    assert mixer_clusters(snapshot, VIEW) == []
+    # Always sent (the bootstrap cluster waits for it), empty here.
+    (assignment,) = mixer_endpoints(snapshot, VIEW)
+    assert not assignment.endpoints
 
 
 def test_a_rule_that_does_not_compile_is_left_out_not_fatal() -> None:

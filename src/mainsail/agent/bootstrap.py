@@ -99,6 +99,7 @@ def build_bootstrap(workload: ProxyWorkload, options: BootstrapOptions) -> dict[
     ]
     if options.sds_socket is not None:
         clusters.append(_sds_cluster(options.sds_socket))
+    clusters.append(_mixer_fluentd_cluster())
     return {
         "node": {
             "id": node_id(workload, options.domain),
@@ -225,6 +226,18 @@ def _sds_cluster(socket: Path) -> dict[str, Any]:
             ],
         },
         "typed_extension_protocol_options": _http2_options(),
+    }
+
+
+def _mixer_fluentd_cluster() -> dict[str, Any]:
+    """Envoy's fluentd access logger sends only to bootstrap clusters: this one's endpoint is
+    the book's Mixer fluentd handler address, sent over ADS (``xds.mixer``). A proxy with no
+    such handler gets an empty assignment, so startup does not wait for it."""
+    return {
+        "name": naming.MIXER_FLUENTD_CLUSTER,
+        "type": "EDS",
+        "connect_timeout": "1s",
+        "eds_cluster_config": {"eds_config": {**_ads_source(), "initial_fetch_timeout": "1s"}},
     }
 
 

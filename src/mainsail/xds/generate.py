@@ -40,7 +40,7 @@ from mainsail.xds.gateways import gateway_server_ports
 from mainsail.xds.inbound import build_inbound_listeners
 from mainsail.xds.layered import LayeredResources
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
-from mainsail.xds.mixer import mixer_clusters
+from mainsail.xds.mixer import mixer_endpoints
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
 from mainsail.xds.sidecar_ingress import (
@@ -194,7 +194,6 @@ class Translator:
             build_local_clusters(snapshot, own_view)
             + (build_ingress_clusters(view) if ingress else [])
             + tracing_clusters(snapshot, view)
-            + mixer_clusters(snapshot, view)
         )
         if node.proxy_type == "router":
             server_ports = gateway_server_ports(snapshot, view)
@@ -236,7 +235,12 @@ class Translator:
         return _proxy_config(
             {
                 naming.CLUSTER_TYPE: LayeredResources(_by_name(local_clusters), clusters),
-                naming.ENDPOINT_TYPE: LayeredResources(_NO_RESOURCES, endpoints),
+                naming.ENDPOINT_TYPE: LayeredResources(
+                    _by_name(
+                        XdsResource.pack(e.cluster_name, e) for e in mixer_endpoints(snapshot, view)
+                    ),
+                    endpoints,
+                ),
                 naming.LISTENER_TYPE: [
                     XdsResource.pack(lst.name, lst)
                     for lst in with_telemetry(snapshot, view, listeners)

@@ -15,7 +15,7 @@ namespace) and each of its actions:
   keys (``level``, ``time``, ``instance``) and the instance's variables, to the pod's access
   log file (``STDOUT``; the agent's ``MAINSAIL_ACCESS_LOG``) or ``outputPath``.
 - ``fluentd`` handler with ``logentry``: ``envoy.access_loggers.fluentd`` to the handler's address
-  (cluster ``mixer_clusters``), tag = the instance's full name, record = the variables plus
+  (the bootstrap cluster ``mixer-handler|fluentd``, endpoint from ``mixer_endpoints``), tag = the instance's full name, record = the variables plus
   ``severity``.
 
 The rule's ``match`` is a CEL access-log filter; on a ``tcp_proxy`` the loggers run when the
@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from envoy.config.accesslog.v3 import accesslog_pb2
-from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, substitution_format_string_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from envoy.data.accesslog.v3 import accesslog_pb2 as accesslog_data_pb2
@@ -366,7 +365,7 @@ def _fluentd(
     if not isinstance(handler.params, FluentdParams) or not isinstance(template, LogEntryParams):
         return None
     config = fluentd_pb2.FluentdAccessLogConfig(
-        cluster=naming.build_mixer_handler_cluster(handler.name, handler.namespace),
+        cluster=naming.MIXER_FLUENTD_CLUSTER,
         tag=instance.full_name,
         stat_prefix=f"{naming.MIXER_STATS_PREFIX}_{handler.name}",
         buffer_flush_interval=FLUENTD_FLUSH,
@@ -402,10 +401,11 @@ def mixer_access_loggers(
         attribute_sources(view, direction, protocol, port),
         attribute_constants(view, direction, protocol, port),
     )
+    fluentd_target = _fluentd_handler(snapshot, view)
     loggers: list[accesslog_pb2.AccessLog] = []
     for rule in rules:
         try:
-            loggers += _rule_loggers(rule, view, attributes, protocol)
+            loggers += _rule_loggers(rule, view, attributes, protocol, fluentd_target)
         except CexlError:
             # Validation refuses such a rule at apply time; one that reached the store another
             # way is left out of this proxy's config, not allowed to break it (Mixer skipped it).
@@ -414,7 +414,11 @@ def mixer_access_loggers(
 
 
 def _rule_loggers(
-    rule: ResolvedRule, view: ProxyView, attributes: _Attributes, protocol: Protocol
+    rule: ResolvedRule,
+    view: ProxyView,
+    attributes: _Attributes,
+    protocol: Protocol,
+    fluentd_target: ResolvedHandler | None,
 ) -> list[accesslog_pb2.AccessLog]:
     log_filter = _match_filter(rule, attributes, protocol)
     if log_filter is _NEVER:
@@ -432,57 +436,56 @@ def _rule_loggers(
                 line = _stdio(handler, instance, view, attributes)
                 if line is not None:
                     loggers.append(_logger(FILE_LOGGER, line, log_filter))
-            elif handler.adapter == "fluentd":
+            elif handler.adapter == "fluentd" and handler == fluentd_target:
                 record = _fluentd(handler, instance, attributes)
                 if record is not None:
                     loggers.append(_logger(FLUENTD_LOGGER, record, log_filter))
     return loggers
 
 
-def mixer_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:
-    """One cluster per fluentd handler a rule of this proxy's namespace uses."""
-    found: dict[str, cluster_pb2.Cluster] = {}
-    for rule in snapshot.mixer_rules:
-        if not rule.applies_to(view.node.namespace):
-            continue
-        for action in rule.actions:
-            params = action.handler.params
-            if not isinstance(params, FluentdParams):
-                continue
-            name = naming.build_mixer_handler_cluster(action.handler.name, action.handler.namespace)
-            host, _, port = params.address.rpartition(":")
-            found[name] = _address_cluster(name, host, int(port))
-    return [found[name] for name in sorted(found)]
+def _fluentd_handler(snapshot: MeshSnapshot, view: ProxyView) -> ResolvedHandler | None:
+    """The fluentd handler this proxy's rules send to: the first by namespace and name (the
+    bootstrap has one fluentd cluster; a second address is not reached, see docs)."""
+    found = [
+        action.handler
+        for rule in snapshot.mixer_rules
+        if rule.applies_to(view.node.namespace)
+        for action in rule.actions
+        if isinstance(action.handler.params, FluentdParams)
+        and _ip(action.handler.params.address.rpartition(":")[0]) is not None
+    ]
+    return min(found, key=lambda h: (h.namespace, h.name), default=None)
+
+
+def mixer_endpoints(
+    snapshot: MeshSnapshot, view: ProxyView
+) -> list[endpoint_pb2.ClusterLoadAssignment]:
+    """The endpoint of the bootstrap's fluentd cluster: the handler's address, or none (always
+    sent, so a proxy's startup does not wait for it)."""
+    assignment = endpoint_pb2.ClusterLoadAssignment(cluster_name=naming.MIXER_FLUENTD_CLUSTER)
+    handler = _fluentd_handler(snapshot, view)
+    if handler is not None and isinstance(handler.params, FluentdParams):
+        host, _, port = handler.params.address.rpartition(":")
+        socket = address_pb2.SocketAddress(address=_ip(host) or host, port_value=int(port))
+        endpoint = endpoint_components_pb2.LbEndpoint(
+            endpoint=endpoint_components_pb2.Endpoint(
+                address=address_pb2.Address(socket_address=socket)
+            )
+        )
+        assignment.endpoints.append(
+            endpoint_components_pb2.LocalityLbEndpoints(lb_endpoints=[endpoint])
+        )
+    return [assignment]
 
 
 def _ip(host: str) -> str | None:
+    """EDS endpoints are addresses: an IP, or ``localhost`` (the proxy's own host)."""
     if host == "localhost":
         return "127.0.0.1"
     try:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return None
-
-
-def _address_cluster(name: str, host: str, port: int) -> cluster_pb2.Cluster:
-    """STATIC for an address (and ``localhost``): a DNS cluster warms first, and Envoy's fluentd
-    logger refuses a listener whose cluster is not active yet."""
-    ip = _ip(host)
-    socket = address_pb2.SocketAddress(address=ip or host, port_value=port)
-    endpoint = endpoint_components_pb2.LbEndpoint(
-        endpoint=endpoint_components_pb2.Endpoint(
-            address=address_pb2.Address(socket_address=socket)
-        )
-    )
-    return cluster_pb2.Cluster(
-        name=name,
-        type=cluster_pb2.Cluster.STATIC if ip else cluster_pb2.Cluster.STRICT_DNS,
-        connect_timeout=duration_pb2.Duration(seconds=1),
-        load_assignment=endpoint_pb2.ClusterLoadAssignment(
-            cluster_name=name,
-            endpoints=[endpoint_components_pb2.LocalityLbEndpoints(lb_endpoints=[endpoint])],
-        ),
-    )
 
 
 def fluentd_record_keys(instance: LogEntryParams) -> list[str]:
