@@ -110,3 +110,15 @@ spec: {address: "no-port"}
     assert ("spec.params.value", ErrorCode.MIXER_EXPRESSION) in [(p, c) for p, c, _ in errors]
     assert any("adapter 'denier' is not compiled by Mainsail" in r for _, _, r in errors)
     assert ("spec.address", ErrorCode.MIXER_PARAMS) in [(p, c) for p, c, _ in errors]
+
+
+def test_a_fluentd_hostname_is_a_warning() -> None:
+    text = """apiVersion: config.istio.io/v1alpha2
+kind: fluentd
+metadata: {name: f, namespace: istio-system}
+spec: {address: "fluentd-es.logging:24224"}
+"""
+    parsed = parse_documents(text, "t")
+    (warning,) = validate_all(parsed)
+    assert warning.severity == "warning"
+    assert "is not an IP address or localhost" in warning.reason

@@ -34,7 +34,7 @@ from mainsail.config.mixer.models import (
     TemplateResource,
     TraceSpanParams,
 )
-from mainsail.config.validation.rules import Findings
+from mainsail.config.validation.rules import Findings, is_ip
 
 _SOURCES = placeholder_sources()
 
@@ -86,6 +86,10 @@ def _adapter(f: Findings, path: str, adapter: str, raw: object) -> None:
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             f.add(f"{path}.address", f"address {params.address!r} is not host:port",
                   ErrorCode.MIXER_PARAMS)  # fmt: skip
+        elif host != "localhost" and not is_ip(host.strip("[]")):
+            # The fluentd cluster is the bootstrap's EDS cluster: its endpoint is an address.
+            f.warn(f"{path}.address", f"{host!r} is not an IP address or localhost: "
+                   "Mainsail sends this handler's records nowhere", ErrorCode.MIXER_PARAMS)  # fmt: skip
 
 
 def _template(f: Findings, path: str, template: str, raw: object) -> None:
