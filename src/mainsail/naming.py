@@ -99,6 +99,11 @@ def build_gateway_http_route_name(port: int) -> str:
     return f"http.{port}"
 
 
+def build_gateway_https_route_name(port: int, port_name: str, gateway: str, namespace: str) -> str:
+    """RDS of one TLS-terminating HTTPS Gateway server (istiod's ``gatewayRDSRouteName``)."""
+    return f"https.{port}.{port_name}.{gateway}.{namespace}"
+
+
 def build_virtual_host_name(host: str, port: int) -> str:
     return f"{host}:{port}"
 

@@ -5,8 +5,10 @@ Reads: Gateway (selector, servers), Services selecting the gateway pod (port →
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from mainsail import naming
+from mainsail.config.istio.gateway import ServerTLSSettings
 from mainsail.registry.model import labels_match
 from mainsail.registry.protocol import Protocol, parse_protocol
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
@@ -20,6 +22,20 @@ class BoundServer:
     hosts: tuple[str, ...]
     protocol: Protocol
     https_redirect: bool = False
+    port_name: str = ""
+    tls: ServerTLSSettings | None = None
+
+    @property
+    def terminates_tls(self) -> bool:
+        """An HTTPS server not in a passthrough mode (``IsHTTPSServerWithTLSTermination``)."""
+        if self.tls is None or self.protocol is not Protocol.HTTPS:
+            return False
+        return self.tls.mode not in ("PASSTHROUGH", "AUTO_PASSTHROUGH")
+
+    @property
+    def passes_through(self) -> bool:
+        """A TLS (or HTTPS) server in ``PASSTHROUGH`` mode: routed by SNI, not terminated."""
+        return self.tls is not None and self.protocol.is_tls and self.tls.mode == "PASSTHROUGH"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +62,8 @@ def gateway_server_ports(snapshot: MeshSnapshot, view: ProxyView) -> list[Gatewa
                     hosts=tuple(server.hosts),
                     protocol=parse_protocol(server.port.protocol),
                     https_redirect=bool(server.tls is not None and server.tls.https_redirect),
+                    port_name=server.port.name,
+                    tls=server.tls,
                 )
             )
     return [
@@ -57,6 +75,20 @@ def gateway_server_ports(snapshot: MeshSnapshot, view: ProxyView) -> list[Gatewa
         )
         for number, servers in sorted(grouped.items())
     ]
+
+
+def https_route_ports(server_ports: list[GatewayServerPort]) -> list[tuple[str, GatewayServerPort]]:
+    """(RDS name, the port narrowed to that server) of each TLS-terminating HTTPS server: each
+    has its own route configuration, holding only the VirtualServices bound to it."""
+    found = []
+    for port in server_ports:
+        for server in port.servers:
+            if server.terminates_tls:
+                name = naming.build_gateway_https_route_name(
+                    port.number, server.port_name, server.gateway_name, server.gateway_namespace
+                )
+                found.append((name, replace(port, servers=(server,))))
+    return found
 
 
 def _target_port(snapshot: MeshSnapshot, view: ProxyView, number: int) -> int:

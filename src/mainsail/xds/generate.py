@@ -36,7 +36,7 @@ from mainsail.snapshot.view import (
 )
 from mainsail.xds.clusters import build_local_clusters, build_outbound_clusters
 from mainsail.xds.endpoints import build_endpoints
-from mainsail.xds.gateways import gateway_server_ports
+from mainsail.xds.gateways import gateway_server_ports, https_route_ports
 from mainsail.xds.inbound import build_inbound_listeners
 from mainsail.xds.layered import LayeredResources
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
@@ -201,9 +201,15 @@ class Translator:
             routes: Shared = tuple(
                 XdsResource.pack(r.name, r)
                 for r in (
-                    build_gateway_routes(snapshot, view, p)
-                    for p in server_ports
-                    if p.protocol.is_http
+                    *(
+                        build_gateway_routes(snapshot, view, p)
+                        for p in server_ports
+                        if p.protocol.is_http
+                    ),
+                    *(
+                        build_gateway_routes(snapshot, view, p, name)
+                        for name, p in https_route_ports(server_ports)
+                    ),
                 )
             )
         else:

@@ -5,6 +5,8 @@ address — the HTTP-proxy listener the app's ``HTTP_PROXY`` points at, one inbo
 served container port, and one listener per gateway server port. Transparent capture
 (``virtualOutbound``/``virtualInbound``) is built on the same HCM and chain builders.
 
+HTTPS/TLS gateway servers (termination, passthrough): ``xds.gateway_tls``.
+
 Reads: services and endpoints (inbound), Gateway servers.
 """
 
@@ -19,6 +21,7 @@ from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.cors.v3 import cors_pb2
 from envoy.extensions.filters.http.fault.v3 import fault_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
@@ -29,6 +32,11 @@ from mainsail import naming
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.forward_proxy import FORWARD_PROXY_FILTER, forward_proxy_filter_config
+from mainsail.xds.gateway_tls import (
+    passthrough_chains,
+    server_sni_hosts,
+    terminating_transport_socket,
+)
 from mainsail.xds.gateways import GatewayServerPort
 from mainsail.xds.http_routes import CORS_FILTER, FAULT_FILTER
 from mainsail.xds.inbound_policy import proxy_http_policy_filters, proxy_tcp_policy_filters
@@ -38,6 +46,7 @@ from mainsail.xds.tcp_routes import gateway_tcp_chains
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy"
 ROUTER_FILTER = "envoy.filters.http.router"
+TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"
 
 
 def _typed(message: Message) -> any_pb2.Any:
@@ -178,8 +187,13 @@ def build_gateway_listeners(
                     )
                 )
             continue
+        if server_port.protocol.is_tls:
+            listener = _tls_gateway_listener(snapshot, view, server_port, name, http_policy)
+            if listener is not None:
+                listeners.append(listener)
+            continue
         if not server_port.protocol.is_http:
-            continue  # TLS/HTTPS gateway servers (termination, passthrough) are not built yet.
+            continue
         listeners.append(
             _listener(
                 name,
@@ -198,3 +212,50 @@ def build_gateway_listeners(
             )
         )
     return listeners
+
+
+def _tls_gateway_listener(
+    snapshot: MeshSnapshot,
+    view: ProxyView,
+    server_port: GatewayServerPort,
+    name: str,
+    http_policy: Sequence[hcm_pb2.HttpFilter],
+) -> listener_pb2.Listener | None:
+    """HTTPS/TLS servers of one port: a terminating chain per HTTPS server, SNI chains for
+    ``PASSTHROUGH`` ones (``xds.gateway_tls``). No chain (e.g. no bound ``tls`` route): no
+    listener, as istiod."""
+    chains: list[listener_components_pb2.FilterChain] = []
+    taken: set[str] = set()
+    for server in server_port.servers:
+        if server.terminates_tls:
+            rds = naming.build_gateway_https_route_name(
+                server_port.number, server.port_name, server.gateway_name, server.gateway_namespace
+            )
+            chain = listener_components_pb2.FilterChain(
+                name=rds,
+                filters=[
+                    http_connection_manager(
+                        naming.build_stat_prefix("outbound", name),
+                        rds_name=rds,
+                        gateway=True,
+                        policy_filters=http_policy,
+                    )
+                ],
+            )
+            chain.filter_chain_match.server_names.extend(server_sni_hosts(server))
+            chain.transport_socket.CopyFrom(terminating_transport_socket(server))
+            chains.append(chain)
+        elif server.passes_through:
+            chains += passthrough_chains(snapshot, view, server_port, server, name, taken)
+    if not chains:
+        return None
+    listener = listener_pb2.Listener(
+        name=name,
+        address=socket_address(view.node.ip, server_port.listen_port),
+        traffic_direction=base_pb2.OUTBOUND,
+        filter_chains=chains,
+    )
+    listener.listener_filters.add(name=TLS_INSPECTOR).typed_config.Pack(
+        tls_inspector_pb2.TlsInspector()
+    )
+    return listener

@@ -244,9 +244,10 @@ def _context(snapshot: MeshSnapshot, view: ProxyView, gateway: str, port: int) -
 
 
 def build_gateway_routes(
-    snapshot: MeshSnapshot, view: ProxyView, server_port: GatewayServerPort
+    snapshot: MeshSnapshot, view: ProxyView, server_port: GatewayServerPort, name: str = ""
 ) -> route_pb2.RouteConfiguration:
-    """``http.<port>``: one vhost per host of each VirtualService bound to the port's servers."""
+    """``http.<port>`` (or ``name``: an HTTPS server's own): one vhost per host of each
+    VirtualService bound to the port's servers."""
     domain = snapshot.mesh.domain
     by_host: dict[str, list[rc.Route]] = {}
     for server in server_port.servers:
@@ -282,7 +283,9 @@ def build_gateway_routes(
     ]
     if not vhosts:
         vhosts = [rc.VirtualHost(name=f"blackhole:{server_port.number}", domains=["*"])]
-    config = _route_configuration(naming.build_gateway_http_route_name(server_port.number), vhosts)
+    config = _route_configuration(
+        name or naming.build_gateway_http_route_name(server_port.number), vhosts
+    )
     config.ignore_port_in_host_matching = True
     return config
 
