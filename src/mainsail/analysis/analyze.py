@@ -16,6 +16,7 @@ from mainsail.analysis.analyzers import (
     destination_hosts,
     destination_subsets,
     gateway_certificates,
+    gateway_credentials,
     gateway_workloads,
     istio_annotations,
     jwt_claim_routes,
@@ -60,6 +61,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     service_entry_addresses.ANALYZER,
     deployment_services.ANALYZER,
     gateway_certificates.ANALYZER,
+    gateway_credentials.ANALYZER,
     deprecation.ANALYZER,
     jwt_claim_routes.ANALYZER,
 )
