@@ -7,6 +7,10 @@
   (``xds.server_tls``: file certificates over SDS as ``file-cert:``/``file-root:``,
   ``ISTIO_MUTUAL`` the workload SVID ``default``/``ROOTCA``); its HCM reads RDS
   ``https.<port>.<portName>.<gateway>.<namespace>``.
+- A ``protocol: TLS`` server in a terminating mode ends TLS the same way (SNI = its hosts) and then
+  follows the first ``tcp`` route bound to it (``xds.tcp_routes.gateway_tcp_chains``); no such
+  route, no chain (istiod's ``createGatewayTCPFilterChainOpts``). ISTIO_MUTUAL there offers the
+  TCP ALPN ``istio-peer-exchange, h2, http/1.1`` (istiod's ``ALPNDownstreamWithMxc``).
 - A ``PASSTHROUGH`` server does not terminate: every ``tls`` route match of a VirtualService
   bound to the gateway (hosts intersecting the server's) becomes a chain with ``server_names`` =
   ``sniHosts`` and a ``tcp_proxy`` to the route's destination; SNI hosts already taken on the
@@ -16,6 +20,8 @@ Reads: Gateway servers, VirtualService ``tls`` routes.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_components_pb2
@@ -27,8 +33,8 @@ from mainsail.snapshot.view import ProxyView, exported_to
 from mainsail.xds.gateways import BoundServer, GatewayServerPort
 from mainsail.xds.http_routes import virtual_service_gateways
 from mainsail.xds.server_tls import server_tls_context
-from mainsail.xds.tcp_routes import _chain, _static_match
-from mainsail.xds.tls import tls_transport_socket
+from mainsail.xds.tcp_routes import _chain, _static_match, gateway_tcp_chains
+from mainsail.xds.tls import ALPN_INBOUND_TCP, tls_transport_socket
 
 
 def server_sni_hosts(server: BoundServer) -> list[str]:
@@ -39,8 +45,32 @@ def server_sni_hosts(server: BoundServer) -> list[str]:
     return sorted(hosts)
 
 
-def terminating_transport_socket(server: BoundServer) -> base_pb2.TransportSocket:
-    return tls_transport_socket(server_tls_context(server.tls or ServerTLSSettings()))
+def terminating_transport_socket(
+    server: BoundServer, tcp: bool = False
+) -> base_pb2.TransportSocket:
+    settings = server.tls or ServerTLSSettings()
+    context = server_tls_context(settings)
+    if tcp and settings.mode == "ISTIO_MUTUAL":
+        alpn = context.common_tls_context.alpn_protocols
+        del alpn[:]
+        alpn.extend(ALPN_INBOUND_TCP)
+    return tls_transport_socket(context)
+
+
+def terminating_tcp_chains(
+    snapshot: MeshSnapshot,
+    view: ProxyView,
+    server_port: GatewayServerPort,
+    server: BoundServer,
+    chain_name: str,
+) -> list[listener_components_pb2.FilterChain]:
+    """A terminating ``protocol: TLS`` server: TLS with its settings, then its ``tcp`` route."""
+    only = replace(server_port, servers=(server,))
+    chains = gateway_tcp_chains(snapshot, view, only, f"{chain_name}|{server.port_name}")
+    for chain in chains:
+        chain.filter_chain_match.server_names.extend(server_sni_hosts(server))
+        chain.transport_socket.CopyFrom(terminating_transport_socket(server, tcp=True))
+    return chains
 
 
 def passthrough_chains(
@@ -73,14 +103,9 @@ def passthrough_chains(
                 if taken.intersection(match.sni_hosts):
                     continue  # istiod logs and skips: Envoy rejects duplicate SNI matches
                 taken.update(match.sni_hosts)
-                chain = _chain(
-                    snapshot,
-                    view,
-                    vs,
-                    tls.route,
-                    server_port.number,
-                    f"{chain_name}|{len(chains)}",
-                )
+                # Named by its SNI hosts: unique on the port, since duplicates are skipped.
+                name = f"{chain_name}|{','.join(match.sni_hosts)}"
+                chain = _chain(snapshot, view, vs, tls.route, server_port.number, name)
                 chain.filter_chain_match.server_names.extend(match.sni_hosts)
                 chains.append(chain)
     return chains

@@ -33,6 +33,13 @@ class BoundServer:
         return self.tls.mode not in ("PASSTHROUGH", "AUTO_PASSTHROUGH")
 
     @property
+    def terminates_tcp_tls(self) -> bool:
+        """A ``protocol: TLS`` server not in a passthrough mode: TLS ends here, then ``tcp`` routes."""
+        if self.tls is None or self.protocol is not Protocol.TLS:
+            return False
+        return self.tls.mode not in ("PASSTHROUGH", "AUTO_PASSTHROUGH")
+
+    @property
     def passes_through(self) -> bool:
         """A TLS (or HTTPS) server in ``PASSTHROUGH`` mode: routed by SNI, not terminated."""
         return self.tls is not None and self.protocol.is_tls and self.tls.mode == "PASSTHROUGH"

@@ -35,6 +35,7 @@ from mainsail.xds.forward_proxy import FORWARD_PROXY_FILTER, forward_proxy_filte
 from mainsail.xds.gateway_tls import (
     passthrough_chains,
     server_sni_hosts,
+    terminating_tcp_chains,
     terminating_transport_socket,
 )
 from mainsail.xds.gateways import GatewayServerPort
@@ -166,17 +167,17 @@ def build_gateway_listeners(
     # AuthorizationPolicy/RequestAuthentication selecting the gateway pod apply to every server
     # (HTTP: on its HCM, with claim-based routing; TCP: network RBAC in front of tcp_proxy).
     http_policy = proxy_http_policy_filters(snapshot, view)
-    tcp_policy: list[listener_components_pb2.Filter] | None = None
+    tcp_policy = (
+        proxy_tcp_policy_filters(snapshot, view)
+        if any(p.protocol.is_tcp for p in server_ports)
+        else []
+    )
     for server_port in server_ports:
         name = naming.build_listener_name("0.0.0.0", server_port.listen_port)
         if server_port.protocol.is_tcp and not server_port.protocol.is_tls:
             chains = gateway_tcp_chains(snapshot, view, server_port, name)
-            if tcp_policy is None:
-                tcp_policy = proxy_tcp_policy_filters(snapshot, view)
             for chain in chains:
-                routed = list(chain.filters)
-                del chain.filters[:]
-                chain.filters.extend([*tcp_policy, *routed])
+                _policy_first(chain, tcp_policy)
             if chains:  # no VirtualService routes it: no listener
                 listeners.append(
                     listener_pb2.Listener(
@@ -188,7 +189,9 @@ def build_gateway_listeners(
                 )
             continue
         if server_port.protocol.is_tls:
-            listener = _tls_gateway_listener(snapshot, view, server_port, name, http_policy)
+            listener = _tls_gateway_listener(
+                snapshot, view, server_port, name, http_policy, tcp_policy
+            )
             if listener is not None:
                 listeners.append(listener)
             continue
@@ -220,10 +223,12 @@ def _tls_gateway_listener(
     server_port: GatewayServerPort,
     name: str,
     http_policy: Sequence[hcm_pb2.HttpFilter],
+    tcp_policy: Sequence[listener_components_pb2.Filter],
 ) -> listener_pb2.Listener | None:
-    """HTTPS/TLS servers of one port: a terminating chain per HTTPS server, SNI chains for
-    ``PASSTHROUGH`` ones (``xds.gateway_tls``). No chain (e.g. no bound ``tls`` route): no
-    listener, as istiod."""
+    """HTTPS/TLS servers of one port: a terminating chain per HTTPS server, terminated TLS then
+    ``tcp`` routes for TLS servers, SNI chains for ``PASSTHROUGH`` ones (``xds.gateway_tls``);
+    authorization on the HCM or as network RBAC before ``tcp_proxy``. No chain (e.g. no bound
+    route): no listener, as istiod."""
     chains: list[listener_components_pb2.FilterChain] = []
     taken: set[str] = set()
     for server in server_port.servers:
@@ -245,8 +250,16 @@ def _tls_gateway_listener(
             chain.filter_chain_match.server_names.extend(server_sni_hosts(server))
             chain.transport_socket.CopyFrom(terminating_transport_socket(server))
             chains.append(chain)
-        elif server.passes_through:
-            chains += passthrough_chains(snapshot, view, server_port, server, name, taken)
+        else:
+            if server.terminates_tcp_tls:
+                tcp_chains = terminating_tcp_chains(snapshot, view, server_port, server, name)
+            elif server.passes_through:
+                tcp_chains = passthrough_chains(snapshot, view, server_port, server, name, taken)
+            else:
+                continue  # AUTO_PASSTHROUGH is not built
+            for chain in tcp_chains:
+                _policy_first(chain, tcp_policy)
+            chains += tcp_chains
     if not chains:
         return None
     listener = listener_pb2.Listener(
@@ -259,3 +272,11 @@ def _tls_gateway_listener(
         tls_inspector_pb2.TlsInspector()
     )
     return listener
+
+
+def _policy_first(
+    chain: listener_components_pb2.FilterChain, policy: Sequence[listener_components_pb2.Filter]
+) -> None:
+    routed = list(chain.filters)
+    del chain.filters[:]
+    chain.filters.extend([*policy, *routed])
