@@ -1,10 +1,11 @@
 """TLS Gateway servers with real Envoy and real TLS (Istio's secure-ingress tasks, file-mount way).
 
 Its own small mesh: the echo ``server``, ``tls-echo`` (a TLS server with its own self-signed
-certificate) and the ingress gateway, whose Service maps 443 → 8443 (two HTTPS servers: SIMPLE
-for ``web.example.com``, MUTUAL for ``secure.example.com``) and 9443 (a TLS ``PASSTHROUGH``
-server for ``tls.example.org``). The certificates are made here: a server CA that signs both
-hostnames' certificates, a client CA that signs the client's certificate; the Gateway names the
+certificate), ``tcp-echo`` and the ingress gateway, whose Service maps 443 → 8443 (two HTTPS
+servers: SIMPLE for ``web.example.com``, MUTUAL for ``secure.example.com``), 9443 (a TLS
+``PASSTHROUGH`` server for ``tls.example.org``) and 9444 (a TLS server terminating for
+``tcp.example.com``, then a ``tcp`` route to tcp-echo). The certificates are made here: a server
+CA signs the three hostnames' certificates, a client CA the client's; the Gateway names the
 files, the gateway's agent serves them over SDS (``file-cert:``/``file-root:``).
 """
 
@@ -29,6 +30,7 @@ from mainsail.testing.waiting import wait_for
 
 HTTPS_PORT = 8443  # the gateway Service's 443
 PASSTHROUGH_PORT = 9443
+TERMINATED_PORT = 9444
 
 MESH = """
 apiVersion: v1
@@ -76,6 +78,27 @@ spec:
 ---
 apiVersion: v1
 kind: Service
+metadata: {{name: tcp-echo, namespace: default, labels: {{app: tcp-echo}}}}
+spec:
+  selector: {{app: tcp-echo}}
+  ports: [{{name: tcp, port: 9000}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: tcp-echo, namespace: default}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: tcp-echo}}}}
+  template:
+    metadata: {{labels: {{app: tcp-echo}}}}
+    spec:
+      containers:
+      - name: app
+        command: ["python", "-m", "mainsail.samples.tcp_echo.server", "plain"]
+        ports: [{{containerPort: 9000}}]
+---
+apiVersion: v1
+kind: Service
 metadata:
   name: istio-ingressgateway
   namespace: istio-system
@@ -85,6 +108,7 @@ spec:
   ports:
   - {{name: https, port: 443, targetPort: {https_port}}}
   - {{name: tls, port: {passthrough_port}}}
+  - {{name: tls-terminated, port: {terminated_port}}}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -123,6 +147,12 @@ spec:
   - port: {{number: {passthrough_port}, name: tls, protocol: TLS}}
     hosts: [tls.example.org]
     tls: {{mode: PASSTHROUGH}}
+  - port: {{number: {terminated_port}, name: tls-terminated, protocol: TLS}}
+    hosts: [tcp.example.com]
+    tls:
+      mode: SIMPLE
+      serverCertificate: {certs}/tcp.pem
+      privateKey: {certs}/tcp-key.pem
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -142,6 +172,16 @@ spec:
   tls:
   - match: [{{sniHosts: [tls.example.org]}}]
     route: [{{destination: {{host: tls-echo, port: {{number: 8443}}}}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: tcp-backend, namespace: default}}
+spec:
+  hosts: [tcp.example.com]
+  gateways: [istio-system/secure]
+  tcp:
+  - match: [{{port: {terminated_port}}}]
+    route: [{{destination: {{host: tcp-echo, port: {{number: 9000}}}}}}]
 """
 
 
@@ -241,10 +281,16 @@ def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Ingress]:
     client_ca.write(certs / "client-ca.pem")
     server_ca.issue(certs, "web", "web.example.com")
     server_ca.issue(certs, "secure", "secure.example.com")
+    server_ca.issue(certs, "tcp", "tcp.example.com")
     client_ca.issue(certs, "client", "client.example.com")
     manifest = certs / "mesh.yaml"
     manifest.write_text(
-        MESH.format(certs=certs, https_port=HTTPS_PORT, passthrough_port=PASSTHROUGH_PORT)
+        MESH.format(
+            certs=certs,
+            https_port=HTTPS_PORT,
+            passthrough_port=PASSTHROUGH_PORT,
+            terminated_port=TERMINATED_PORT,
+        )
     )
     with LocalMesh([manifest], tmp_path_factory.mktemp("gateway-tls")) as mesh:
         gateway = next(p for p in mesh.pods() if p.proxy_type == "router")
@@ -334,3 +380,18 @@ async def test_passthrough_reaches_the_backend_tls_server(ingress: _Ingress) -> 
     # The backend's own session: its certificate (not the gateway's) and it saw the client's SNI.
     assert line == "backend tls.example.org hi"
     assert cert.subject.rfc4514_string() == "CN=localhost"
+
+
+async def test_terminated_tls_server_follows_its_tcp_route(ingress: _Ingress) -> None:
+    context = _client_context(ingress)
+
+    def hello() -> str:
+        with (
+            socket.create_connection((ingress.address, TERMINATED_PORT), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="tcp.example.com") as conn,
+        ):
+            conn.sendall(b"hi\n")
+            return conn.makefile().readline().strip()
+
+    # The gateway's certificate for tcp.example.com verified; tcp-echo got the decrypted line.
+    assert await wait_for(hello, timeout=60, interval=0.5, message="terminated TLS") == "plain hi"
