@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,15 +36,11 @@ class Cli:
 
     def __call__(self, *args: str) -> Ran:
         out, err = io.StringIO(), io.StringIO()
-        sigpipe = signal.getsignal(signal.SIGPIPE)  # main() restores the Unix default
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try:
-                    code = main([*args, "--state-dir", str(self.state_dir)])
-                except SystemExit as exit:  # argparse
-                    code = int(exit.code or 0)
-        finally:
-            signal.signal(signal.SIGPIPE, sigpipe)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([*args, "--state-dir", str(self.state_dir)])
+            except SystemExit as exit:  # argparse
+                code = int(exit.code or 0)
         return Ran(code, out.getvalue(), err.getvalue())
 
 

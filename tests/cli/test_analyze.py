@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import signal
 from pathlib import Path
 
 import yaml
@@ -37,15 +36,11 @@ spec:
 
 def analyze(tmp_path: Path, *args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    sigpipe = signal.getsignal(signal.SIGPIPE)  # main() restores the Unix default
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(["analyze", *args, "--state-dir", str(tmp_path / "state")])
-            except SystemExit as exit:  # argparse
-                code = int(exit.code or 0)
-    finally:
-        signal.signal(signal.SIGPIPE, sigpipe)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["analyze", *args, "--state-dir", str(tmp_path / "state")])
+        except SystemExit as exit:  # argparse
+            code = int(exit.code or 0)
     return code, out.getvalue(), err.getvalue()
 
 

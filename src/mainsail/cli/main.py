@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,8 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Behave like a Unix tool when piped into `head`.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # Piped into `head`: stop quietly like a Unix tool. (Not SIGPIPE's default action: the
+        # daemons share this entry point and must survive a peer closing a socket.)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
