@@ -6,8 +6,12 @@ Istio's standard ones, and stops when the config is deleted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from mainsail.cli.mesh import demo_files
 from mainsail.cli.stat_metrics import Sample
 from mainsail.testing.fluentd import FluentdReceiver
 from mainsail.testing.loopback import random_loopback_address
@@ -19,10 +23,19 @@ BOOK = Path(__file__).parents[2] / "src" / "mainsail" / "samples" / "book" / "te
 EXAMPLE = ("01-prometheus-handler.yaml", "02-metric-instances.yaml", "03-prometheus-rules.yaml")
 
 
+@pytest.fixture(scope="module")
+def mixer_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMesh]:
+    """A BookInfo mesh of its own: Envoy keeps the book's series after the config is deleted,
+    and they share names with Istio's standard metrics, which the shared telemetry mesh's
+    Prometheus test must not see."""
+    with LocalMesh(list(demo_files()), tmp_path_factory.mktemp("mixer")) as mesh:
+        yield mesh
+
+
 async def test_book_prometheus_example_applies_to_the_running_mesh(
-    telemetry_mesh: LocalMesh,
+    mixer_mesh: LocalMesh,
 ) -> None:
-    mesh = telemetry_mesh
+    mesh = mixer_mesh
     for name in EXAMPLE:
         mesh.cli("apply", "-f", str(BOOK / name), check=True)
     reviews = mesh.pod("reviews-v1")
@@ -70,9 +83,9 @@ async def test_book_prometheus_example_applies_to_the_running_mesh(
 
 
 async def test_book_fluentd_example_applies_to_the_running_mesh(
-    telemetry_mesh: LocalMesh, tmp_path: Path
+    mixer_mesh: LocalMesh, tmp_path: Path
 ) -> None:
-    mesh = telemetry_mesh
+    mesh = mixer_mesh
     async with FluentdReceiver(host=random_loopback_address()) as fluentd:
         # As written, but for the address: our receiver, not a fluentd on localhost:24224.
         text = (BOOK / "04-fluentd-logentry.yaml").read_text()
