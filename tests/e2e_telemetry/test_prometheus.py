@@ -102,7 +102,10 @@ async def test_istio_dashboard_queries_answer_for_bookinfo(
             'destination_service_name="productpage"}[15s])) / sum(rate(istio_requests_total'
             '{reporter="destination",destination_service_name="productpage"}[15s]))'
         )
-        [ratio] = await asyncio.to_thread(_query, prometheus, success)
+        # A rate needs two scrapes of productpage's page inside the window: wait for them.
+        [ratio] = await wait_for(
+            lambda: _query(prometheus, success), timeout=60, interval=1, message="success rate"
+        )
         assert float(ratio["value"][1]) == pytest.approx(1.0)
         # p99 latency with histogram_quantile, per destination workload.
         p99 = (
