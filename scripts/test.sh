@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 # System tools the tests use beyond Python (a fresh Debian machine may lack them).
 need=()
 command -v openssl >/dev/null || need+=(openssl)
+# tests/agent/test_file_secrets.py serves the OS trust bundle (`file-root:system`).
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 # tests/e2e_telemetry/test_prometheus.py scrapes the mesh with a real Prometheus.
 command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
