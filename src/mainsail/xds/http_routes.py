@@ -2,6 +2,9 @@
 
 Reads: VirtualService (``http``), services (for the destination port), DestinationRule (whether a
 destination uses consistent hashing). Pure: every per-proxy fact comes in ``RouteContext``.
+
+Over 600 lines because it is one VirtualService HTTP rule, field by field (match, route,
+redirect, rewrite, retries, fault, mirror, CORS, headers); the next split would move matches out.
 """
 
 from __future__ import annotations
