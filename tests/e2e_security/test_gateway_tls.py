@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from mainsail.ca.pki import new_p256_key, self_signed_root
 from mainsail.testing.mesh import LocalMesh
 from mainsail.testing.waiting import wait_for
 
@@ -209,33 +210,8 @@ class _Ca:
 
     @classmethod
     def make(cls, common_name: str) -> _Ca:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(_name(common_name))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(key, hashes.SHA256())
-        )
+        key = new_p256_key()
+        cert = self_signed_root(key, common_name, dt.datetime.now(dt.UTC), dt.timedelta(days=1))
         return cls(key, cert)
 
     def issue(self, directory: Path, stem: str, dns_name: str) -> None:
