@@ -9,6 +9,10 @@ command -v openssl >/dev/null || need+=(openssl)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 # tests/e2e_telemetry/test_prometheus.py scrapes the mesh with a real Prometheus.
 command -v prometheus >/dev/null || need+=(prometheus)
+# tests/e2e_dashboard drive Debian's Chromium with Playwright (no browser download);
+# the dashboard's /dotviz renders the service graph with Graphviz.
+command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
+command -v dot >/dev/null || need+=(graphviz)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}"
