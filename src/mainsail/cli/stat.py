@@ -19,9 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mainsail.cli.common import CommandError, add_home_argument, dump, home_of, print_table
-from mainsail.cli.stat_metrics import GoldenSignals, Sample, golden_signals, parse_prometheus_text
 from mainsail.platform.pod import PodSpec
 from mainsail.platform.pod_store import PodStore
+from mainsail.telemetry.golden_signals import GoldenSignals, golden_signals
+from mainsail.telemetry.prometheus_text import Sample, parse_prometheus_text
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _GROUPS = {
