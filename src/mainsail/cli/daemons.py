@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     control.add_argument("--xds-port", type=int, default=15010)
     control.add_argument("--api-port", type=int, default=15014)
     control.add_argument("--mesh-config", type=Path, help="MeshConfig YAML")
+    add_dashboard_arguments(control, port_default=20001)
     add_ca_arguments(control)
     control.set_defaults(run=run_control_plane)
     agent = sub.add_parser("agent", help="run the node agent (one Envoy per local pod)")
@@ -36,6 +37,38 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     agent.set_defaults(run=run_agent)
 
 
+def add_dashboard_arguments(parser: argparse.ArgumentParser, port_default: int | None) -> None:
+    """The dashboard's flags (``control-plane``, ``up``, ``demo``); docs/dashboard.md."""
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=port_default,
+        help="the dashboard's port (default 20001, Kiali's; taken: any free one; 0: any free)",
+    )
+    parser.add_argument(
+        "--dashboard-scrape-interval",
+        type=float,
+        default=5.0,
+        help="seconds between the dashboard's scrapes of every Envoy (default 5)",
+    )
+    parser.add_argument(
+        "--prometheus-url",
+        help="a Prometheus scraping the mesh: the dashboard's charts read history from it",
+    )
+
+
+def check_dashboard_arguments(args: argparse.Namespace) -> None:
+    if args.dashboard_port is not None and not 0 <= args.dashboard_port <= 65535:
+        raise CommandError(f"--dashboard-port {args.dashboard_port}: want 0-65535")
+    if args.dashboard_scrape_interval <= 0:
+        raise CommandError(
+            f"--dashboard-scrape-interval {args.dashboard_scrape_interval}: want more than 0 seconds"
+        )
+    url = args.prometheus_url
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise CommandError(f"--prometheus-url {url!r}: want an http:// or https:// URL")
+
+
 def run_control_plane(args: argparse.Namespace) -> int:
     from mainsail.runtime.control_plane import (
         ControlPlaneSettings,
@@ -45,6 +78,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
         run_control_plane as run,
     )
 
+    check_dashboard_arguments(args)
     try:
         mesh = load_mesh_config(args.mesh_config)
     except (OSError, ValueError) as exc:
@@ -56,6 +90,9 @@ def run_control_plane(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         mesh=mesh,
         ca=ca_settings_of(args, home_of(args), mesh),
+        dashboard_port=args.dashboard_port,
+        dashboard_scrape_interval=args.dashboard_scrape_interval,
+        prometheus_url=args.prometheus_url,
     )
     try:
         asyncio.run(run(settings))

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from mainsail.cli.common import CommandError, add_home_argument, describe, home_of, print_table
+from mainsail.cli.daemons import add_dashboard_arguments, check_dashboard_arguments
 from mainsail.config.parse import load_paths
 from mainsail.platform.addresses import DEFAULT_POD_NETWORK
 from mainsail.platform.pod_store import PodStore
@@ -59,6 +60,7 @@ def _add_placement_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cert-ttl", type=int, default=3600, help="seconds each pod's SVID is requested for"
     )
+    add_dashboard_arguments(parser, port_default=None)
 
 
 def _launch_settings(args: argparse.Namespace, files: tuple[Path, ...]) -> LaunchSettings:
@@ -70,6 +72,9 @@ def _launch_settings(args: argparse.Namespace, files: tuple[Path, ...]) -> Launc
         api_port=args.api_port,
         mesh_config=getattr(args, "mesh_config", None),
         cert_ttl_s=args.cert_ttl,
+        dashboard_port=args.dashboard_port,
+        dashboard_scrape_interval=args.dashboard_scrape_interval,
+        prometheus_url=args.prometheus_url,
     )
 
 
@@ -107,7 +112,13 @@ def demo_mesh_config() -> Path:
     return _sample("bookinfo", "platform", "demo-mesh-config.yaml")
 
 
+def _dashboard_url(launcher: MeshLauncher) -> str:
+    info = launcher.home.read_json(launcher.home.control_plane_file) or {}
+    return str(info.get("dashboard") or "(not running)")
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    check_dashboard_arguments(args)
     settings = _launch_settings(args, demo_files())
     launcher = MeshLauncher(replace(settings, mesh_config=demo_mesh_config()))
     state = f" --state-dir {args.state_dir}" if args.state_dir else ""
@@ -120,6 +131,7 @@ def run_demo(args: argparse.Namespace) -> int:
 Mainsail demo is running: BookInfo behind the ingress gateway.
 
   Product page:   {_gateway_url(launcher)}
+  Dashboard:      {_dashboard_url(launcher)}   (`{prog} dashboard{state}` prints it)
 
 Try next, in another terminal:
   {prog} status{state}
@@ -149,6 +161,7 @@ def _run(launcher: MeshLauncher, ready: object) -> int:
 def run_up(args: argparse.Namespace) -> int:
     home = home_of(args)
     files = tuple(args.filename)
+    check_dashboard_arguments(args)
     if args.cert_ttl < 1:
         raise CommandError(f"--cert-ttl {args.cert_ttl}: want a positive number of seconds")
     # Every error before anything starts, as `mainsail validate` would list them.
@@ -180,6 +193,11 @@ def run_up(args: argparse.Namespace) -> int:
         if value is not None:
             command += [flag, str(value)]
     command += ["--cert-ttl", str(args.cert_ttl)]
+    if args.dashboard_port is not None:
+        command += ["--dashboard-port", str(args.dashboard_port)]
+    command += ["--dashboard-scrape-interval", str(args.dashboard_scrape_interval)]
+    if args.prometheus_url:
+        command += ["--prometheus-url", args.prometheus_url]
     running = home.read_json(home.launcher_file) or {}
     if running.get("pid") and pid_alive(int(running["pid"])):
         raise CommandError(

@@ -28,10 +28,15 @@ from mainsail.config.errors import ConfigError
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import ParseResult
 from mainsail.config.validation import validate_all
+from mainsail.dashboard.app import build_dashboard_app
+from mainsail.dashboard.metrics_window import MetricsWindow
+from mainsail.dashboard.scraper import MetricsScraper, stop_task
+from mainsail.dashboard.sources import DashboardSources
+from mainsail.platform.pod_store import PodStore
 from mainsail.runtime.home import Home
 from mainsail.runtime.jwks import JwksFetcher, wanted_keys
 from mainsail.runtime.trace_collector import TraceStore, collector_app, with_builtin_collector
-from mainsail.snapshot.mesh_snapshot import build_snapshot
+from mainsail.snapshot.mesh_snapshot import MeshSnapshot, build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
 from mainsail.xds.generate import Translator
@@ -55,6 +60,12 @@ class ControlPlaneSettings:
     debounce_max: float = 10.0
     # The mesh CA; None: defaults under ``<home>/ca`` with the MeshConfig's trust domain.
     ca: CaSettings | None = None
+    # The dashboard (``mainsail.dashboard``): its port (Kiali's 20001; 0: any free), how often
+    # it scrapes every Envoy, how much history it keeps, and a Prometheus to read series from.
+    dashboard_port: int = 20001
+    dashboard_scrape_interval: float = 5.0
+    dashboard_history: float = 1800.0
+    prometheus_url: str | None = None
 
 
 def load_mesh_config(path: Path | None) -> MeshConfig:
@@ -77,7 +88,8 @@ async def run_control_plane(
     stop = stop or asyncio.Event()
     home = settings.home
     # The trace collector first: the mesh's default tracing provider is its address.
-    traces = web.AppRunner(collector_app(TraceStore()), access_log=None)
+    trace_store = TraceStore()
+    traces = web.AppRunner(collector_app(trace_store), access_log=None)
     await traces.setup()
     traces_site = web.TCPSite(traces, settings.host, settings.trace_port)
     await traces_site.start()
@@ -134,6 +146,9 @@ async def run_control_plane(
     site = web.TCPSite(runner, settings.host, settings.api_port)
     await site.start()
     api_port = _bound_port(site)
+    dashboard, dashboard_port, scraper = await _start_dashboard(
+        settings, store, trace_store, lambda: _status_rows(ads)
+    )
     home.write_json(
         home.control_plane_file,
         {
@@ -141,6 +156,7 @@ async def run_control_plane(
             "api": f"http://{settings.host}:{api_port}",
             "xds": f"{settings.host}:{xds_port}",
             "traces": f"http://{settings.host}:{trace_port}",
+            "dashboard": f"http://{settings.host}:{dashboard_port}",
         },
     )
     log.info(
@@ -158,9 +174,50 @@ async def run_control_plane(
         await stop.wait()
     finally:
         await jwks.close()
+        await stop_task(scraper)
+        await dashboard.cleanup()
         await runner.cleanup()
         await traces.cleanup()
         await server.stop(grace=1.0)
+
+
+async def _start_dashboard(
+    settings: ControlPlaneSettings,
+    store: ConfigStore,
+    trace_store: TraceStore,
+    status_rows: Callable[[], list[dict[str, object]]],
+) -> tuple[web.AppRunner, int, asyncio.Task[None]]:
+    """The dashboard's app on its own port and its scrape loop (``mainsail.dashboard``)."""
+    window = MetricsWindow(
+        history=settings.dashboard_history, interval=settings.dashboard_scrape_interval
+    )
+    pods = PodStore(settings.home.platform)
+    snapshots: dict[int, MeshSnapshot] = {}
+
+    def snapshot() -> MeshSnapshot:
+        # Rebuilt only when the store changed (one per revision is kept).
+        found = snapshots.get(store.revision)
+        if found is None:
+            snapshots.clear()
+            found = snapshots[store.revision] = build_snapshot(store.objects(), settings.mesh)
+        return found
+
+    sources = DashboardSources(
+        objects=store.objects,
+        snapshot=snapshot,
+        mesh=settings.mesh,
+        pods=pods.list,
+        proxy_status=status_rows,
+        traces=trace_store,
+        window=window,
+        prometheus_url=settings.prometheus_url,
+    )
+    runner = web.AppRunner(build_dashboard_app(sources), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.dashboard_port)
+    await site.start()
+    scraper = MetricsScraper(window, pods.list, interval=settings.dashboard_scrape_interval)
+    return runner, _bound_port(site), asyncio.ensure_future(scraper.run())
 
 
 def generator_for(

@@ -61,6 +61,10 @@ class LaunchSettings:
     ready_timeout: float = 60.0
     # The lifetime each pod's SVID is requested with (renewed at about half of it).
     cert_ttl_s: int = 3600
+    # The dashboard's port (None: 20001, else any free one), scrape interval and Prometheus.
+    dashboard_port: int | None = None
+    dashboard_scrape_interval: float = 5.0
+    prometheus_url: str | None = None
 
 
 def check_files(parsed: ParseResult) -> tuple[ConfigError, ...]:
@@ -196,6 +200,8 @@ class MeshLauncher:
             await terminate(int(previous["pid"]))
         xds = _port_or_free(15010 if self.settings.xds_port is None else self.settings.xds_port)
         api = _port_or_free(15014 if self.settings.api_port is None else self.settings.api_port)
+        wanted = self.settings.dashboard_port
+        dashboard = _port_or_free(20001 if wanted is None else wanted)
         with contextlib.suppress(FileNotFoundError):
             self.home.control_plane_file.unlink()
         args = [
@@ -206,7 +212,13 @@ class MeshLauncher:
             str(xds),
             "--api-port",
             str(api),
+            "--dashboard-port",
+            str(dashboard),
+            "--dashboard-scrape-interval",
+            str(self.settings.dashboard_scrape_interval),
         ]
+        if self.settings.prometheus_url:
+            args += ["--prometheus-url", self.settings.prometheus_url]
         if self.settings.mesh_config is not None:
             args += ["--mesh-config", str(self.settings.mesh_config)]
         pid = await self._spawn("control plane", args, self.home.control_plane_log)

@@ -36,6 +36,9 @@ class LocalMesh:
         mesh_config: dict[str, Any] | None = None,
         ready_timeout: float = 120.0,
         cert_ttl_s: int | None = None,
+        dashboard_port: int | None = 0,
+        dashboard_scrape_interval: float | None = None,
+        prometheus_url: str | None = None,
     ) -> None:
         self.files = tuple(files)
         self.home = Home(home)
@@ -44,6 +47,10 @@ class LocalMesh:
         self.ready_timeout = ready_timeout
         # Each pod's SVID lifetime; short in tests that watch a rotation.
         self.cert_ttl_s = cert_ttl_s
+        # The dashboard: any free port unless given; tests scrape every second for quick rates.
+        self.dashboard_port = dashboard_port
+        self.dashboard_scrape_interval = dashboard_scrape_interval
+        self.prometheus_url = prometheus_url
         self.process: subprocess.Popen[bytes] | None = None
 
     # --- lifecycle
@@ -55,6 +62,12 @@ class LocalMesh:
         ]  # fmt: skip
         if self.cert_ttl_s is not None:
             command += ["--cert-ttl", str(self.cert_ttl_s)]
+        if self.dashboard_port is not None:
+            command += ["--dashboard-port", str(self.dashboard_port)]
+        if self.dashboard_scrape_interval is not None:
+            command += ["--dashboard-scrape-interval", str(self.dashboard_scrape_interval)]
+        if self.prometheus_url is not None:
+            command += ["--prometheus-url", self.prometheus_url]
         if self.mesh_config is not None:
             path = self.home.root / "mesh-config.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +135,11 @@ class LocalMesh:
     def control_plane_pid(self) -> int:
         info = self.home.read_json(self.home.control_plane_file) or {}
         return int(info.get("pid", 0))
+
+    def dashboard_url(self, path: str = "") -> str:
+        """The running control plane's dashboard (its endpoints file), plus ``path``."""
+        info = self.home.read_json(self.home.control_plane_file) or {}
+        return f"{info['dashboard']}{path}"
 
     def proxy_status(self) -> list[dict[str, Any]]:
         result = self.cli("proxy-status", "-o", "json", check=True)

@@ -1,0 +1,334 @@
+"""The metrics window: what the last ``history`` seconds of Envoy scrapes say, kept small.
+
+Each scrape of a pod's ``/stats/prometheus`` is reduced to Istio's standard metrics with only
+the labels the graph and the views group by (``SERIES_LABELS``; principals beyond the source's,
+canonical names and clusters are summed away), then turned into *increases* since that pod's
+previous scrape, as Prometheus' ``rate()`` does: a counter that went down was reset (its Envoy
+restarted) and its new value is the increase. A series that appears in a pod already scraped
+counts from zero (it was created since), which Prometheus only guesses at; a pod's first scrape
+is its baseline. The increases of all pods are summed per key into one slot per scrape; a slot
+holds only non-zero increases, as two parallel arrays (interned key ids, values), and histogram
+buckets are stored per bucket (not cumulative), so a request adds one entry, not twenty.
+
+Not thread-safe: the control plane's event loop is its only user.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from mainsail.telemetry.prometheus_text import parse_prometheus_text
+
+# Counters kept, by the short name a key carries.
+COUNTERS = {
+    "istio_requests_total": "requests",
+    "istio_tcp_sent_bytes_total": "tcp_sent_bytes",
+    "istio_tcp_received_bytes_total": "tcp_received_bytes",
+    "istio_tcp_connections_opened_total": "tcp_opened",
+    "istio_tcp_connections_closed_total": "tcp_closed",
+}
+DURATION_BUCKETS = "istio_request_duration_milliseconds_bucket"
+# Istio's (Envoy's default) bucket bounds, then +Inf (docs/observability.md).
+BUCKET_BOUNDS: tuple[float, ...] = (
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+    600000, 1800000, 3600000, math.inf,
+)  # fmt: skip
+_BUCKET_INDEX = {bound: index for index, bound in enumerate(BUCKET_BOUNDS)}
+# A histogram key id and its bucket index share one uint32: id * _BUCKET_SLOTS + bucket.
+_BUCKET_SLOTS = 32
+
+
+class SeriesKey(NamedTuple):
+    """One counter series after reduction (label values as Istio writes them)."""
+
+    metric: str
+    reporter: str
+    source_workload: str
+    source_workload_namespace: str
+    source_app: str
+    source_version: str
+    source_principal: str
+    destination_workload: str
+    destination_workload_namespace: str
+    destination_app: str
+    destination_version: str
+    destination_service: str
+    destination_service_name: str
+    destination_service_namespace: str
+    request_protocol: str
+    response_code: str
+    grpc_response_status: str
+    response_flags: str
+    connection_security_policy: str
+
+
+class HistogramKey(NamedTuple):
+    """One duration histogram after reduction (no response labels: latency per edge)."""
+
+    reporter: str
+    source_workload: str
+    source_workload_namespace: str
+    destination_workload: str
+    destination_workload_namespace: str
+    destination_service: str
+    destination_service_name: str
+    destination_service_namespace: str
+
+
+SERIES_LABELS = SeriesKey._fields[1:]
+HISTOGRAM_LABELS = HistogramKey._fields
+_PREFIXES = (*COUNTERS, DURATION_BUCKETS)
+
+
+@dataclass(frozen=True, slots=True)
+class PodScrape:
+    """One pod's Istio metrics at one instant: cumulative counters and cumulative buckets."""
+
+    counters: Mapping[SeriesKey, float]
+    histograms: Mapping[HistogramKey, tuple[float, ...]]
+
+
+def reduce_scrape(text: str) -> PodScrape:
+    """Istio's standard metrics of one ``/stats/prometheus`` page, reduced to the window's keys
+    (series that collapse onto one key are summed)."""
+    wanted = "\n".join(line for line in text.splitlines() if line.startswith(_PREFIXES))
+    counters: dict[SeriesKey, float] = {}
+    cumulative: dict[HistogramKey, list[float]] = {}
+    for sample in parse_prometheus_text(wanted):
+        labels = dict(sample.labels)
+        short = COUNTERS.get(sample.name)
+        if short is not None:
+            key = SeriesKey(short, *(labels.get(name, "unknown") for name in SERIES_LABELS))
+            counters[key] = counters.get(key, 0.0) + sample.value
+            continue
+        if sample.name != DURATION_BUCKETS:
+            continue
+        try:
+            index = _BUCKET_INDEX.get(float(labels.get("le", "+Inf")))
+        except ValueError:
+            continue
+        if index is None:
+            continue  # a bound Istio does not use: not ours
+        hist = HistogramKey(*(labels.get(name, "unknown") for name in HISTOGRAM_LABELS))
+        buckets = cumulative.setdefault(hist, [0.0] * len(BUCKET_BOUNDS))
+        buckets[index] += sample.value
+    return PodScrape(counters=counters, histograms={k: tuple(v) for k, v in cumulative.items()})
+
+
+def _per_bucket(cumulative: tuple[float, ...]) -> tuple[float, ...]:
+    """Cumulative ``le`` counts → counts per bucket (what a slot stores)."""
+    previous = 0.0
+    found = []
+    for count in cumulative:
+        found.append(max(count - previous, 0.0))
+        previous = max(previous, count)
+    return tuple(found)
+
+
+def _increase(new: float, old: float | None) -> float:
+    if old is None:
+        return new  # created since the pod's previous scrape
+    return new - old if new >= old else new  # a reset: the new value is all increase
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The increases between two scrapes: ``end`` (unix seconds) and the ``seconds`` covered."""
+
+    end: float
+    seconds: float
+    counter_ids: array[int]
+    counter_values: array[float]
+    bucket_codes: array[int]
+    bucket_values: array[float]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowTotals:
+    """Increases summed over some slots: counters by key, per-bucket counts by histogram."""
+
+    seconds: float
+    counters: Mapping[SeriesKey, float]
+    histograms: Mapping[HistogramKey, tuple[float, ...]]
+
+
+@dataclass
+class MetricsWindow:
+    """A ring of slots covering at most ``history`` seconds (mutable: the scraper's state)."""
+
+    history: float = 1800.0
+    interval: float = 5.0
+    _slots: deque[Slot] = field(default_factory=deque)
+    _last: dict[str, PodScrape] = field(default_factory=dict)
+    _last_time: float | None = None
+    _keys: list[SeriesKey | HistogramKey] = field(default_factory=list)
+    _ids: dict[SeriesKey | HistogramKey, int] = field(default_factory=dict)
+    _appended: int = 0
+
+    @property
+    def capacity(self) -> int:
+        return max(1, math.ceil(self.history / self.interval))
+
+    def ingest(self, when: float, scrapes: Mapping[str, PodScrape | None]) -> None:
+        """One round of scrapes at ``when``: pod key → its page (None: it did not answer, so it
+        adds nothing and keeps its last values). Pods not in ``scrapes`` are gone."""
+        for gone in set(self._last) - set(scrapes):
+            del self._last[gone]
+        counters: dict[int, float] = {}
+        buckets: dict[int, float] = {}
+        for pod, scrape in scrapes.items():
+            if scrape is None:
+                continue
+            before = self._last.get(pod)
+            self._last[pod] = scrape
+            if before is None:
+                continue  # a pod's first scrape is its baseline
+            for key, value in scrape.counters.items():
+                delta = _increase(value, before.counters.get(key))
+                if delta > 0:
+                    kid = self._intern(key)
+                    counters[kid] = counters.get(kid, 0.0) + delta
+            for hist, cumulative in scrape.histograms.items():
+                old = before.histograms.get(hist)
+                now = _per_bucket(cumulative)
+                if old is not None and cumulative[-1] >= old[-1]:
+                    now = tuple(a - b for a, b in zip(now, _per_bucket(old), strict=True))
+                base = self._intern(hist) * _BUCKET_SLOTS
+                for index, delta in enumerate(now):
+                    if delta > 0:
+                        buckets[base + index] = buckets.get(base + index, 0.0) + delta
+        previous, self._last_time = self._last_time, when
+        if previous is None or when <= previous:
+            return
+        self._slots.append(
+            Slot(
+                end=when,
+                seconds=when - previous,
+                counter_ids=array("I", counters),
+                counter_values=array("d", counters.values()),
+                bucket_codes=array("I", buckets),
+                bucket_values=array("d", buckets.values()),
+            )
+        )
+        while len(self._slots) > self.capacity or (
+            self._slots and self._slots[0].end <= when - self.history
+        ):
+            self._slots.popleft()
+        self._appended += 1
+        if self._appended >= self.capacity:
+            self._compact()
+
+    def _intern(self, key: SeriesKey | HistogramKey) -> int:
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self._keys)
+            self._keys.append(key)
+        return found
+
+    def _compact(self) -> None:
+        """Forget keys no slot mentions any more (series of pods long gone), renumbering."""
+        self._appended = 0
+        live_counters = {i for s in self._slots for i in s.counter_ids}
+        live_hists = {c // _BUCKET_SLOTS for s in self._slots for c in s.bucket_codes}
+        live = sorted(live_counters | live_hists)
+        if len(live) == len(self._keys):
+            return
+        renumber = {old: new for new, old in enumerate(live)}
+        self._keys = [self._keys[i] for i in live]
+        self._ids = {key: i for i, key in enumerate(self._keys)}
+        self._slots = deque(
+            Slot(
+                end=s.end,
+                seconds=s.seconds,
+                counter_ids=array("I", (renumber[i] for i in s.counter_ids)),
+                counter_values=s.counter_values,
+                bucket_codes=array(
+                    "I",
+                    (
+                        renumber[c // _BUCKET_SLOTS] * _BUCKET_SLOTS + c % _BUCKET_SLOTS
+                        for c in s.bucket_codes
+                    ),
+                ),
+                bucket_values=s.bucket_values,
+            )
+            for s in self._slots
+        )
+
+    # --- reading
+    @property
+    def latest(self) -> float | None:
+        return self._slots[-1].end if self._slots else None
+
+    def slots(self, since: float) -> Iterator[Slot]:
+        """Slots that end after ``since``, oldest first."""
+        return (s for s in self._slots if s.end > since)
+
+    def totals(self, seconds: float, now: float | None = None) -> WindowTotals:
+        """Everything that happened in the last ``seconds`` (up to ``now``, default: the last
+        scrape)."""
+        end = self.latest if now is None else now
+        if end is None:
+            return WindowTotals(seconds=0.0, counters={}, histograms={})
+        return self.sum_slots(s for s in self.slots(end - seconds) if s.end <= end)
+
+    def sum_slots(
+        self,
+        slots: Iterable[Slot],
+        counter_filter: Callable[[SeriesKey], bool] | None = None,
+        histogram_filter: Callable[[HistogramKey], bool] | None = None,
+    ) -> WindowTotals:
+        counters: dict[int, float] = {}
+        buckets: dict[int, float] = {}
+        covered = 0.0
+        for slot in slots:
+            covered += slot.seconds
+            for kid, value in zip(slot.counter_ids, slot.counter_values, strict=True):
+                counters[kid] = counters.get(kid, 0.0) + value
+            for code, value in zip(slot.bucket_codes, slot.bucket_values, strict=True):
+                buckets[code] = buckets.get(code, 0.0) + value
+        keys = self._keys
+        found_counters: dict[SeriesKey, float] = {}
+        for kid, value in counters.items():
+            key = keys[kid]
+            assert isinstance(key, SeriesKey)
+            if counter_filter is None or counter_filter(key):
+                found_counters[key] = value
+        per_hist: dict[HistogramKey, list[float]] = {}
+        for code, value in buckets.items():
+            hist = keys[code // _BUCKET_SLOTS]
+            assert isinstance(hist, HistogramKey)
+            if histogram_filter is not None and not histogram_filter(hist):
+                continue
+            row = per_hist.get(hist)
+            if row is None:
+                row = per_hist[hist] = [0.0] * len(BUCKET_BOUNDS)
+            row[code % _BUCKET_SLOTS] += value
+        return WindowTotals(
+            seconds=covered,
+            counters=found_counters,
+            histograms={k: tuple(v) for k, v in per_hist.items()},
+        )
+
+    def known_series(self) -> set[SeriesKey]:
+        """Every counter series the pods' last scrapes hold (moving or not)."""
+        return {key for scrape in self._last.values() for key in scrape.counters}
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
+__all__ = [
+    "BUCKET_BOUNDS",
+    "HistogramKey",
+    "MetricsWindow",
+    "PodScrape",
+    "SeriesKey",
+    "Slot",
+    "WindowTotals",
+    "reduce_scrape",
+]
