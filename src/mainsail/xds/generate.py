@@ -39,6 +39,12 @@ from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports, https_route_ports
 from mainsail.xds.inbound import build_inbound_listeners
 from mainsail.xds.layered import LayeredResources
+from mainsail.xds.listener_inputs import (
+    namespace_listener_inputs,
+    proxy_listener_key,
+    routed_listener_inputs,
+    snapshot_listener_inputs,
+)
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.mixer import mixer_endpoints
 from mainsail.xds.resources import ProxyConfig, XdsResource
@@ -76,13 +82,20 @@ class Translator:
             # What every cached piece may read of the snapshot besides its own inputs, as
             # tokens: the services (values), the DestinationRules (instances), the
             # PeerAuthentications (contents).
-            self._snapshot_key: Hashable = (
+            self._snapshot_key: tuple[Hashable, ...] = (
                 cache.token(("services", tuple(snapshot.services.values()))),
                 cache.token(("rules", tuple(Same(r) for r in snapshot.destination_rules))),
                 Same(snapshot.mesh),
                 # Auto mTLS reads namespace and endpoint workload PeerAuthentications.
                 cache.token(("peer_authentications", _peer_authentications(snapshot))),
             )
+            # Listeners: everything they read but HTTP routes (``xds.listener_inputs``).
+            self._listener_inputs = snapshot_listener_inputs(snapshot, cache, self._snapshot_key[0])
+        # Per (namespace, governing Sidecar): does it see a TCP port (a listener whose
+        # ``tcp_proxy`` reads VirtualService routes and DestinationRules)?
+        self._sees_tcp: dict[tuple[str, int], bool] = {}
+        self._namespace_tokens: dict[str, int] = {}
+        self._routed_token: int | None = None
         self._routes_read_labels = any(
             match.source_labels
             for vs in snapshot.virtual_services
@@ -112,6 +125,22 @@ class Translator:
         if found is None:
             found = self._pairs[key] = build()
         return found
+
+    def _namespace_inputs(self, namespace: str) -> int:
+        found = self._namespace_tokens.get(namespace)
+        if found is None:
+            assert self._cache is not None
+            found = namespace_listener_inputs(self.snapshot, self._cache, namespace)
+            self._namespace_tokens[namespace] = found
+        return found
+
+    def _routed_inputs(self) -> int:
+        if self._routed_token is None:
+            assert self._cache is not None
+            self._routed_token = routed_listener_inputs(
+                self.snapshot, self._cache, self._snapshot_key[1]
+            )
+        return self._routed_token
 
     def _per_service(self, view: ProxyView, seen: Hashable) -> tuple[Layer, Layer]:
         """Service clusters and endpoints, one service at a time through the cache. A service's
@@ -195,9 +224,26 @@ class Translator:
             + (build_ingress_clusters(view) if ingress else [])
             + tracing_clusters(snapshot, view)
         )
+        if self._cache is None:
+            listeners = self._listeners(view, own_view, ingress)
+        else:
+            sees_tcp = self._sees_tcp.get(key)
+            if sees_tcp is None:
+                sees_tcp = self._sees_tcp[key] = any(
+                    p.protocol.is_tcp for s in seen_by.services for p in s.ports
+                )
+            listeners = self._cache.get(
+                proxy_listener_key(
+                    snapshot,
+                    view,
+                    self._listener_inputs,
+                    self._namespace_inputs(node.namespace),
+                    self._routed_inputs() if sees_tcp or node.proxy_type == "router" else None,
+                ),
+                lambda: self._listeners(view, own_view, ingress),
+            )
         if node.proxy_type == "router":
             server_ports = gateway_server_ports(snapshot, view)
-            listeners = build_gateway_listeners(snapshot, view, server_ports)
             routes: Shared = tuple(
                 XdsResource.pack(r.name, r)
                 for r in (
@@ -213,15 +259,6 @@ class Translator:
                 )
             )
         else:
-            listeners = build_sidecar_listeners(own_view) + build_inbound_listeners(
-                snapshot, own_view
-            )
-            if ingress:
-                listeners += build_ingress_listeners(snapshot, view)
-            if node.interception_mode == "NONE":
-                listeners += build_tcp_outbound_listeners(
-                    snapshot, view, tcp_outbound_ports(view, node.own_ports | ingress_ports(view))
-                )
             routes = ()
             if node.http_proxy_port:
                 labels = node.labels if self._routes_read_labels else ()
@@ -247,12 +284,32 @@ class Translator:
                     ),
                     endpoints,
                 ),
-                naming.LISTENER_TYPE: [
-                    XdsResource.pack(lst.name, lst)
-                    for lst in with_telemetry(snapshot, view, listeners)
-                ],
+                naming.LISTENER_TYPE: listeners,
                 naming.ROUTE_TYPE: routes,
             }
+        )
+
+    def _listeners(self, view: ProxyView, own_view: ProxyView, ingress: bool) -> Layer:
+        """Every listener of one proxy, Istio telemetry applied (``own_view``: ``view`` without
+        the Service-derived inbound ports when a Sidecar ``ingress`` replaces them)."""
+        snapshot = self.snapshot
+        node = view.node
+        if node.proxy_type == "router":
+            listeners = build_gateway_listeners(
+                snapshot, view, gateway_server_ports(snapshot, view)
+            )
+        else:
+            listeners = build_sidecar_listeners(own_view) + build_inbound_listeners(
+                snapshot, own_view
+            )
+            if ingress:
+                listeners += build_ingress_listeners(snapshot, view)
+            if node.interception_mode == "NONE":
+                listeners += build_tcp_outbound_listeners(
+                    snapshot, view, tcp_outbound_ports(view, node.own_ports | ingress_ports(view))
+                )
+        return _by_name(
+            XdsResource.pack(lst.name, lst) for lst in with_telemetry(snapshot, view, listeners)
         )
 
 
