@@ -1,13 +1,21 @@
-"""Telemetry cost: Istio's standard metrics + a JSON access log against all telemetry off.
+"""Telemetry cost: Istio's standard metrics + a JSON access log + 1 % tracing against all off.
 
-Two identical meshes from ``hop_cost``'s files (a client pod, a server pod whose app is nginx
+Identical meshes from ``hop_cost``'s files (a client pod, a server pod whose app is nginx
 answering 1 KB), started by a real ``mainsail up`` each, in one invocation:
 
-(on)   MeshConfig ``accessLogFile: /dev/stdout`` (the pod's own file), ``accessLogEncoding:
-       JSON``; metrics on (Istio's default): peer exchange filters, stats access loggers; 1 %
-       tracing (Istio's default sampling) to the control plane's built-in Zipkin collector
-(off)  ``defaultProviders.metrics: [none]``, ``enableTracing: false`` and no access log: no
-       telemetry at all
+(on)      MeshConfig ``accessLogFile: /dev/stdout`` (the pod's own file), ``accessLogEncoding:
+          JSON``; metrics on (Istio's default): peer exchange filters, stats access loggers; 1 %
+          tracing (Istio's default sampling) to the control plane's built-in Zipkin collector
+(off)     ``defaultProviders.metrics: [none]``, ``enableTracing: false`` and no access log: no
+          telemetry at all
+
+and, with ``--variants``, one part of ``on`` at a time, to split its cost:
+
+(metrics) metrics only (peer exchange filters + stats access loggers)
+(peer)    the peer exchange filters only: metrics on, but a Telemetry resource disables each of
+          the four HTTP metrics, so no stats logger is left
+(log)     the JSON access log only
+(tracing) 1 % tracing only
 
 ``wrk`` drives each path (client sidecar's HTTP-proxy listener -> server sidecar -> nginx) in
 interleaved rounds: a fixed load of ~1000 req/s (16 connections, one request per ~16 ms) for
@@ -42,6 +50,7 @@ from hop_cost import (
     Path_,
     Run,
     _ms,
+    cpu_seconds,
     envoy_concurrency,
     run_wrk,
     sidecar_pid,
@@ -53,10 +62,30 @@ from mainsail.cli.mesh import demo_files
 from mainsail.testing.mesh import LocalMesh, http_get
 
 TARGET = 1.10
+_LOG = {"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"}
+_NO_METRICS = {"defaultProviders": {"metrics": ["none"]}}
+_NO_TRACING = {"enableTracing": False}
 MESH_CONFIGS: dict[str, dict[str, Any]] = {
-    "on": {"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"},
-    "off": {"defaultProviders": {"metrics": ["none"]}, "enableTracing": False},
+    "off": {**_NO_METRICS, **_NO_TRACING},
+    "on": _LOG,
+    "metrics": _NO_TRACING,
+    "peer": _NO_TRACING,
+    "log": {**_LOG, **_NO_METRICS, **_NO_TRACING},
+    "tracing": _NO_METRICS,
 }
+# ``peer``: the stats loggers go (each HTTP metric disabled on its own: ``ALL_METRICS`` disabled
+# would drop the provider, and the peer exchange filters with it).
+_NO_HTTP_METRICS = """\
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: no-http-metrics, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+""" + "".join(
+    f"    - match: {{metric: {metric}}}\n      disabled: true\n"
+    for metric in ("REQUEST_COUNT", "REQUEST_DURATION", "REQUEST_SIZE", "RESPONSE_SIZE")
+)
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Unthrottled: every connection sends its next request as soon as the answer is in.
 _WRK_FLAT_OUT = """\
@@ -81,9 +110,11 @@ class Setup:
 async def start(name: str, workdir: Path) -> Setup:
     directory = workdir / name
     directory.mkdir()
-    mesh = LocalMesh(
-        [write_mesh_files(directory)], directory / "mesh", mesh_config=MESH_CONFIGS[name]
-    )
+    files = [write_mesh_files(directory)]
+    if name == "peer":
+        files.append(directory / "telemetry.yaml")
+        files[-1].write_text(_NO_HTTP_METRICS, encoding="utf-8")
+    mesh = LocalMesh(files, directory / "mesh", mesh_config=MESH_CONFIGS[name])
     await asyncio.to_thread(mesh.start)
     server, client = mesh.pod(SERVICE), mesh.pod("hop-client")
     proxy_url = f"http://{client.ip}:{client.proxy_ports.outbound}"
@@ -106,11 +137,13 @@ async def flat_out(path: Path_, seconds: float, workdir: Path) -> Run:
     script.write_text(
         _WRK_FLAT_OUT.format(path=path.request_path, host=f"{SERVICE}:{SERVICE_PORT}")
     )
+    before = {name: cpu_seconds(pids) for name, pids in path.watched.items()}
     process = await asyncio.create_subprocess_exec(
         "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "-s", str(script), path.url,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await process.communicate()
+    after = {name: cpu_seconds(pids) for name, pids in path.watched.items()}
     text = out.decode(errors="replace")
     found = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", text, re.MULTILINE)
     if process.returncode != 0 or found is None:
@@ -118,7 +151,7 @@ async def flat_out(path: Path_, seconds: float, workdir: Path) -> Run:
     requests, micros, p50, p90, p99, errors = (int(g) for g in found.groups())
     return Run(
         requests=requests, seconds=micros / 1e6, p50_us=p50, p90_us=p90, p99_us=p99,
-        errors=errors, cpu_seconds={},
+        errors=errors, cpu_seconds={name: after[name] - before[name] for name in before},
     )  # fmt: skip
 
 
@@ -127,28 +160,45 @@ def _verdict(ratio: float) -> str:
 
 
 def report(fixed: Sequence[dict[str, Run]], flat: Sequence[dict[str, Run]]) -> None:
+    names = list(fixed[0])
     print(f"\n{len(fixed)} interleaved rounds, medians over rounds")
     print(
-        f"{'telemetry':<10} {'fixed req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'max req/s':>9} {'errors':>6}"
+        f"{'telemetry':<10} {'fixed req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'max req/s':>9}"
+        f" {'errors':>6} {'p50/off':>7} {'p99/off':>7} {'loss':>6}"
     )
-    for name in ("off", "on"):
+    for name in names:
+        p50 = statistics.median(r[name].p50_us / r["off"].p50_us for r in fixed)
+        p99 = statistics.median(r[name].p99_us / r["off"].p99_us for r in fixed)
+        loss = statistics.median(1 - r[name].rate / r["off"].rate for r in flat)
         print(
             f"{name:<10} {statistics.median(r[name].rate for r in fixed):11.0f}"
             f" {_ms(statistics.median(r[name].p50_us for r in fixed))}"
             f" {_ms(statistics.median(r[name].p99_us for r in fixed))}"
             f" {statistics.median(r[name].rate for r in flat):9.0f}"
             f" {sum(r[name].errors for r in (*fixed, *flat)):6d}"
+            f" {p50:7.2f} {p99:7.2f} {100 * loss:5.1f}%"
         )
-    p50 = statistics.median(r["on"].p50_us / r["off"].p50_us for r in fixed)
-    p99 = statistics.median(r["on"].p99_us / r["off"].p99_us for r in fixed)
-    loss = statistics.median(1 - r["on"].rate / r["off"].rate for r in flat)
-    print(f"\np50 on/off: {p50:.2f} (target <= {TARGET:.2f}: {_verdict(p50)})")
-    print(f"p99 on/off: {p99:.2f}")
-    print(f"throughput loss: {100 * loss:.1f} % (target <= 10 %: {_verdict(1 + loss)})")
-    for name in ("off", "on"):
+    if "on" in names:
+        p50 = statistics.median(r["on"].p50_us / r["off"].p50_us for r in fixed)
+        losses = [1 - r["on"].rate / r["off"].rate for r in flat]
+        loss = statistics.median(losses)
+        shown = ", ".join(f"{100 * x:.0f} %" for x in losses)
+        print(f"\np50 on/off: {p50:.2f} (target <= {TARGET:.2f}: {_verdict(p50)})")
+        print(
+            f"throughput loss: {100 * loss:.1f} % (rounds: {shown}; target <= 10 %:"
+            f" {_verdict(1 + loss)})"
+        )
+    print("CPU per request (fixed load), us; and vCPU per 1000 req/s:")
+    for name in names:
         for proc in fixed[0][name].cpu_seconds:
             value = statistics.median(r[name].vcpu_per_1000(proc) for r in fixed)
-            print(f"  {name:<4} {proc:<15} {value:.3f} vCPU per 1000 req/s")
+            flat_us = statistics.median(
+                1e6 * r[name].cpu_seconds[proc] / r[name].requests for r in flat
+            )
+            print(
+                f"  {name:<8} {proc:<15} {value:.3f} vCPU per 1000 req/s;"
+                f" flat out {flat_us:5.1f} us per request"
+            )
 
 
 def count_series(text: str) -> tuple[int, int]:
@@ -178,7 +228,7 @@ async def bookinfo_series(workdir: Path) -> None:
 async def measure(args: argparse.Namespace, workdir: Path) -> None:
     setups: list[Setup] = []
     try:
-        for name in ("off", "on"):
+        for name in ("off", *args.variants):
             setups.append(await start(name, workdir))
         concurrency = {
             envoy_concurrency(p) for s in setups for ps in s.path.watched.values() for p in ps
@@ -187,7 +237,10 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
         fixed: list[dict[str, Run]] = []
         flat: list[dict[str, Run]] = []
         for n in range(args.rounds):
-            order = setups if n % 2 == 0 else setups[::-1]
+            # Rotate and reverse, so each mesh runs early and late in some round.
+            shift = n % len(setups)
+            order = setups[shift:] + setups[:shift]
+            order = order if n % 2 == 0 else order[::-1]
             fixed_round: dict[str, Run] = {}
             flat_round: dict[str, Run] = {}
             for setup in order:
@@ -201,10 +254,13 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
                 )
             fixed.append(fixed_round)
             flat.append(flat_round)
-        on = setups[1].mesh
-        client = on.pod("hop-client")
-        log = on.home.root / "logs" / f"{client.namespace}.{client.name}.access.log"
-        print(f"\n'on' client sidecar access log: {log.stat().st_size / 1e6:.1f} MB")
+        for setup in setups:
+            client = setup.mesh.pod("hop-client")
+            log = setup.mesh.home.root / "logs" / f"{client.namespace}.{client.name}.access.log"
+            if log.exists() and setup.name != "off":
+                print(
+                    f"\n{setup.name!r} client sidecar access log: {log.stat().st_size / 1e6:.1f} MB"
+                )
         report(fixed, flat)
     finally:
         for setup in setups:
@@ -219,7 +275,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured run before each")
     parser.add_argument("--no-bookinfo", dest="bookinfo", action="store_false")
+    parser.add_argument(
+        "--variants",
+        type=lambda text: [v for v in text.split(",") if v],
+        default=["on"],
+        help=f"meshes measured against 'off', comma-separated, of: {', '.join(MESH_CONFIGS)}",
+    )
     args = parser.parse_args(argv)
+    unknown = [v for v in args.variants if v not in MESH_CONFIGS or v == "off"]
+    if unknown:
+        parser.error(
+            f"--variants: unknown {unknown}; choose from {sorted(set(MESH_CONFIGS) - {'off'})}"
+        )
     with tempfile.TemporaryDirectory(prefix="mainsail-telemetry-") as tmp:
         asyncio.run(measure(args, Path(tmp)))
 
