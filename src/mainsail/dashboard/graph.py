@@ -129,6 +129,8 @@ class _Edge:
     target: Node
     protocol: str = ""
     tally: Tally = field(default_factory=Tally)
+    # The callers' certificates (source reports): a TCP server knows its caller only by them.
+    principals: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -151,6 +153,17 @@ class GraphBuilder:
             found.protocol = protocol
         return found
 
+    def server_security(self, edge: _Edge) -> Tally | None:
+        """What the servers said about this caller's connections to this service: by the
+        caller's workload, else (TCP: no peer exchange) by its certificates."""
+        found = self.security.get((edge.source.id, edge.target.id))
+        if found is not None and found.seen_by_server:
+            return found
+        merged = Tally()
+        for principal in edge.principals:
+            merged.merge(self.security.get((f"principal:{principal}", edge.target.id), Tally()))
+        return merged if merged.seen_by_server else None
+
     def _add(self, edge: _Edge, key: SeriesKey, count: float, server: bool) -> None:
         if key.metric == "requests":
             edge.tally.add_requests(key, count)
@@ -169,7 +182,10 @@ class GraphBuilder:
         if key.reporter == "source":
             caller = _source(key, self.inventory)
             if service is not None and caller is not UNKNOWN:
-                self._add(self.edge(caller, service, protocol), key, count, server=False)
+                edge = self.edge(caller, service, protocol)
+                self._add(edge, key, count, server=False)
+                if _known(key.source_principal):
+                    edge.principals.add(key.source_principal)
             return
         if key.reporter != "destination" or service is None:
             return
@@ -180,6 +196,9 @@ class GraphBuilder:
             caller = _source(key, self.inventory)
             pair = self.security.setdefault((caller.id, service.id), Tally())
             pair.add_security(key, count)
+            if caller is UNKNOWN and _known(key.source_principal):
+                by_principal = (f"principal:{key.source_principal}", service.id)
+                self.security.setdefault(by_principal, Tally()).add_security(key, count)
         if _unknown_caller(key):
             self._add(self.edge(UNKNOWN, service, protocol), key, count, server=True)
 
@@ -287,7 +306,7 @@ def build_graph(
         for node in sorted(nodes.values(), key=lambda n: n.id)
     ]
     edge_rows = [
-        _edge_json(edge, builder.security.get((edge.source.id, edge.target.id)), seconds)
+        _edge_json(edge, builder.server_security(edge), seconds)
         for edge in sorted(edges, key=lambda e: (e.source.id, e.target.id))
     ]
     return {"nodes": node_rows, "edges": edge_rows}
