@@ -119,7 +119,7 @@ function nodeElement(node, box, onSelect) {
 }
 
 function groupElement(group, onSelect) {
-  const label = s("text", { class: "group-name", x: 10, y: 14, text: displayName(group.node) });
+  const label = s("text", { class: "group-name", x: 8, y: 12.5, text: displayName(group.node) });
   const element = s(
     "g",
     {

@@ -7,11 +7,11 @@
 
 export const NODE_W = 150;
 export const NODE_H = 38;
-const GROUP_PAD = 8;
-const GROUP_HEADER = 20;
+const GROUP_PAD = 6;
+const GROUP_HEADER = 17;
 const INNER_GAP = 6;
 const COL_GAP = 132;
-const ROW_GAP = 22;
+const ROW_GAP = 18;
 const MARGIN = 24;
 const SWEEPS = 6;
 
@@ -195,6 +195,8 @@ export function layoutGraph(graph) {
     linkSet.add(`${a}>${b}`);
     links.push([a, b]);
   }
+  // The API's order must not matter, not even through the rounding of sums.
+  links.sort((x, y) => x[0].localeCompare(y[0]) || x[1].localeCompare(y[1]));
   const linked = new Set(links.flat());
   let rank;
   if (links.length === 0) {

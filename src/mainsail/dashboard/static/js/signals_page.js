@@ -4,7 +4,8 @@
 import { getJson, segments } from "./api.js";
 import { goldenCharts } from "./charts.js";
 import { currentWindow, updatedLine, windowSelect } from "./controls.js";
-import { errorBox, h, replace, routeLink } from "./dom.js";
+import { errorBox, h, replace, routeLink, s } from "./dom.js";
+import { padlock } from "./graph_draw.js";
 import * as fmt from "./format.js";
 
 const HISTORY_LIMIT = 720;
@@ -56,7 +57,7 @@ function signalsTable(title, rows, testid, { mtls = false } = {}) {
                 h("td", { class: `num${row.error_rate > 0 ? " bad" : ""}`, text: fmt.percent(row.error_rate) }),
                 h("td", { class: "num", text: fmt.ms(row.p50_ms) }),
                 h("td", { class: "num", text: fmt.ms(row.p99_ms) }),
-                mtls ? h("td", { text: row.mtls === true ? "🔒 yes" : row.mtls === false ? "no" : fmt.DASH }) : null,
+                mtls ? h("td", {}, row.mtls === true ? [s("svg", { width: 11, height: 13, viewBox: "0 0 10 12", class: "inline-lock" }, padlock()), " yes"] : row.mtls === false ? "no" : fmt.DASH) : null,
               ),
             ),
           ),

@@ -135,7 +135,7 @@ export function mountTrace(route, context, id) {
           "div",
           { class: "span-track" },
           h("div", { class: `span-bar${span.tags?.error || /^5\d\d$/.test(String(span.tags?.["http.status_code"] ?? "")) ? " bad" : ""}`, style: `left:${left}%;width:${width}%` }),
-          h("span", { class: "span-time", style: `left:${Math.min(left + width, 88)}%`, text: fmt.micros(span.duration_us) }),
+          h("span", { class: "span-time", style: `left:${left + width}%`, text: fmt.micros(span.duration_us) }),
         ),
       );
       return row;
