@@ -18,7 +18,7 @@ from mainsail.snapshot.proxy import ProxyNode
 from mainsail.xds.generate import Translator, generate
 from mainsail.xds.resources import ProxyConfig
 from mainsail.xds.translation_cache import Same, TranslationCache
-from tests.testing.bookinfo_mesh import BookInfo, _parsed, _platform, _pods, sample
+from tests.testing.bookinfo_mesh import BookInfo, _parsed, _platform, _pods, cluster, sample
 from tests.xds.cases import case_names, load_case, proxy_node
 
 
@@ -153,3 +153,45 @@ def test_peer_authentication_changes_miss_the_cached_service_clusters() -> None:
     assert seen[1][clusters] != seen[0][clusters]  # the policy changed what the proxy gets
     assert seen[3][endpoints] != seen[0][endpoints]
     assert seen[2] == seen[0] == seen[4]
+
+
+def test_a_destination_rule_re_translates_only_the_hosts_it_can_apply_to() -> None:
+    """Service clusters and vhosts read the rules of their own hosts (``xds.rule_inputs``): a
+    rule for a host no service has reuses every service's clusters; a rule for one host, exact
+    or wildcard, changes what it applies to and nothing else, and a hit still equals a miss."""
+    base = [*_bookinfo(), *_parsed(sample("bookinfo/networking/virtual-service-all-v1.yaml"))]
+
+    def rule(name: str, host: str, policy: str) -> tuple[Resource, ...]:
+        return _parsed(
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+            f"metadata: {{name: {name}}}\nspec:\n  host: '{host}'\n"
+            f"  trafficPolicy: {policy}\n"
+        )
+
+    nowhere = rule("nowhere", "no-such-host", "{connectionPool: {tcp: {maxConnections: 7}}}")
+    hashed = "{loadBalancer: {consistentHash: {httpHeaderName: x-user}}}"
+    ratings = rule("ratings", "ratings", hashed)
+    everyone = rule("everyone", "*.default.svc.cluster.local", hashed)
+    settings = MeshConfig()
+    mesh = BookInfo(build_snapshot(base, settings), "10.40.0")
+    node = mesh.productpage()
+    cache = TranslationCache()
+    seen = []
+    for extra in ((), nowhere, (*nowhere, *ratings), (*nowhere, *ratings, *everyone)):
+        snapshot = build_snapshot([*base, *extra], settings)
+        config = Translator(snapshot, cache).generate(node)
+        assert versions(config) == versions(generate(snapshot, node))
+        seen.append(config)
+    clusters = [c.of_type(naming.CLUSTER_TYPE) for c in seen]
+    routes = [versions(c)[naming.ROUTE_TYPE] for c in seen]
+    details, ratings_cluster = cluster("details"), cluster("ratings")
+    assert clusters[1].shared is clusters[0].shared  # type: ignore[attr-defined]
+    assert routes[1] == routes[0]
+    # An exact rule: only ratings' cluster is new (and its route's hash policy).
+    assert clusters[2][details] is clusters[1][details]
+    assert clusters[2][ratings_cluster].version != clusters[1][ratings_cluster].version
+    assert routes[2] != routes[1]
+    # A wildcard rule reaches the hosts without an exact one (the others are re-translated:
+    # an exact rule a proxy cannot use lets the wildcard apply, so both are in the key).
+    assert clusters[3][details].version != clusters[2][details].version
+    assert clusters[3][ratings_cluster].version == clusters[2][ratings_cluster].version

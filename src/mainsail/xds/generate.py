@@ -49,6 +49,7 @@ from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listen
 from mainsail.xds.mixer import mixer_endpoints
 from mainsail.xds.resources import ProxyConfig, XdsResource
 from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
+from mainsail.xds.rule_inputs import RuleInputs
 from mainsail.xds.sidecar_ingress import (
     build_ingress_clusters,
     build_ingress_listeners,
@@ -77,17 +78,21 @@ class Translator:
         self._hostnames: dict[tuple[str, int], tuple[str, ...]] = {}
         self._pairs: dict[Hashable, tuple[Layer, Layer]] = {}
         self._cache = cache
+        self._rules = RuleInputs(snapshot)
         if cache is not None:
             cache.new_round()
             # What every cached piece may read of the snapshot besides its own inputs, as
-            # tokens: the services (values), the DestinationRules (instances), the
-            # PeerAuthentications (contents).
+            # tokens: the services (values), the mesh settings, the PeerAuthentications
+            # (contents). DestinationRules: only those of the hosts a piece reads
+            # (``xds.rule_inputs``), so a rule for one host re-translates only that host.
             self._snapshot_key: tuple[Hashable, ...] = (
                 cache.token(("services", tuple(snapshot.services.values()))),
-                cache.token(("rules", tuple(Same(r) for r in snapshot.destination_rules))),
                 Same(snapshot.mesh),
                 # Auto mTLS reads namespace and endpoint workload PeerAuthentications.
                 cache.token(("peer_authentications", _peer_authentications(snapshot))),
+            )
+            self._rules_token = cache.token(
+                ("rules", tuple(Same(r) for r in snapshot.destination_rules))
             )
             # Listeners: everything they read but HTTP routes (``xds.listener_inputs``).
             self._listener_inputs = snapshot_listener_inputs(snapshot, cache, self._snapshot_key[0])
@@ -138,7 +143,7 @@ class Translator:
         if self._routed_token is None:
             assert self._cache is not None
             self._routed_token = routed_listener_inputs(
-                self.snapshot, self._cache, self._snapshot_key[1]
+                self.snapshot, self._cache, self._rules_token
             )
         return self._routed_token
 
@@ -161,6 +166,7 @@ class Translator:
                 proxy_key,
                 service,
                 tuple(snapshot.endpoints_of(service.hostname, p.port) for p in service.ports),
+                self._rules.for_host(view.node.namespace, service.hostname),
             )
             one = replace(view, visible_services=(service,))
             found = cache.get(
@@ -270,6 +276,7 @@ class Translator:
                     reuse = Reuse(
                         self._cache,
                         (self._snapshot_key, node.namespace, node.labels if reads_labels else ()),
+                        lambda service, vs: self._rules.for_vhost(node.namespace, service, vs),
                     )
                 routes = self._once(
                     ("rds", seen, labels),

@@ -7,7 +7,7 @@ VirtualService; first match wins inside a VirtualService; no fallback route unde
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,6 +35,7 @@ from mainsail.xds.http_routes import (
     virtual_service_gateways,
 )
 from mainsail.xds.protos import duration, uint32
+from mainsail.xds.telemetry_peer import HEADER_TO_METADATA_FILTER, passthrough_route_config
 from mainsail.xds.translation_cache import Same, TranslationCache
 
 MAX_DIRECT_RESPONSE_BODY = 1048576
@@ -107,8 +108,8 @@ def build_sidecar_http_proxy_routes(
     With ``reuse``, a service port's vhost is taken from the cache when its key matches: the
     VirtualService claiming it (by identity), the service, port and domains, and
     ``reuse.key``, which the caller makes hold everything else a vhost reads (the snapshot's
-    services and DestinationRules, the mesh settings, the proxy's namespace and, when routes or
-    rules read them, its labels)."""
+    services, the mesh settings, the proxy's namespace and, when routes or rules read them, its
+    labels), and ``reuse.rules``: the DestinationRules it reads."""
     domain = snapshot.mesh.domain
     candidates = [
         (vs, tuple(resolve_short_name(h, vs.namespace, domain) for h in vs.spec.hosts))
@@ -161,6 +162,7 @@ def build_sidecar_http_proxy_routes(
                     service,
                     port.port,
                     tuple(domains),
+                    None if reuse.rules is None else reuse.rules(service, vs),
                 )
                 vhosts.append(reuse.cache.get(key, build))
     # VirtualService hosts that are not services: reachable on port 80 (Istio's quirk).
@@ -203,6 +205,9 @@ class Reuse:
 
     cache: TranslationCache
     key: Hashable
+    # The DestinationRules a service's vhost reads (under its VirtualService), as a key part;
+    # ``key`` must then not stand for all rules (``xds.rule_inputs``).
+    rules: Callable[[MeshService, VirtualService | None], Hashable] | None = None
 
 
 def _catch_all(
@@ -220,17 +225,17 @@ def _catch_all(
                 )
             ],
         )
-    return rc.VirtualHost(
+    route = rc.Route(
         name=naming.ALLOW_ANY_VHOST,
-        domains=["*"],
-        routes=[
-            rc.Route(
-                name=naming.ALLOW_ANY_VHOST,
-                match=rc.RouteMatch(prefix="/"),
-                route=rc.RouteAction(cluster=egress_cluster, timeout=duration(timedelta(0))),
-            )
-        ],
+        match=rc.RouteMatch(prefix="/"),
+        route=rc.RouteAction(cluster=egress_cluster, timeout=duration(timedelta(0))),
     )
+    if egress_cluster == naming.PASSTHROUGH_CLUSTER:
+        # Istio's metrics name a passthrough request's service by its Host header.
+        route.typed_per_filter_config[HEADER_TO_METADATA_FILTER].CopyFrom(
+            passthrough_route_config()
+        )
+    return rc.VirtualHost(name=naming.ALLOW_ANY_VHOST, domains=["*"], routes=[route])
 
 
 def _context(snapshot: MeshSnapshot, view: ProxyView, gateway: str, port: int) -> RouteContext:
