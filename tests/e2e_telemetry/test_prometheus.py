@@ -1,63 +1,23 @@
 """A real Prometheus (Debian's ``prometheus`` package) scrapes every pod's ``:15090`` and
-answers the PromQL of Istio's Grafana dashboards and Kiali for BookInfo traffic. Skipped when
-the binary is not installed (``apt-get install prometheus``)."""
+answers the PromQL of Istio's Grafana dashboards and Kiali for BookInfo traffic (the
+``prometheus`` fixture is in conftest.py, shared with test_grafana_dashboards.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mainsail.testing.mesh import LocalMesh, http_get
-from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
 from tests.e2e_telemetry.helpers import echo_once, tcp_echo_address
 
-# scripts/test.sh installs Debian's prometheus package when it is missing.
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@pytest.fixture
-def prometheus(telemetry_mesh: LocalMesh, tmp_path: Path) -> Iterator[str]:
-    targets = [f"{p.ip}:{p.proxy_ports.prometheus}" for p in telemetry_mesh.pods()]
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {
-                "job_name": "envoy-stats",
-                "metrics_path": "/stats/prometheus",
-                "static_configs": [{"targets": targets}],
-            }
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("w"),
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _query(base: str, promql: str) -> list[dict[str, Any]]:
