@@ -225,7 +225,8 @@ def query_variable(
         "label": label,
         "type": "query",
         "datasource": DATASOURCE,
-        "query": {"query": query, "refId": f"{name}-variable"},
+        # A plain string: the Prometheus variable query form every Grafana since 7 reads.
+        "query": query,
         "definition": query,
         "regex": regex,
         "refresh": 2,  # on time range change: new workloads appear without a reload
@@ -305,7 +306,7 @@ def dashboard(
             }
         ],
         "__requires": [
-            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "9.0.0"},
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.0.0"},
             {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
             {"type": "panel", "id": "stat", "name": "Stat", "version": ""},
             {"type": "panel", "id": "table", "name": "Table", "version": ""},
