@@ -238,6 +238,9 @@ def build_spiffe_prefix(trust_domain: str) -> str:
 ISTIO_STATS_PREFIX = "istio"
 PEER_HEADER = "x-mainsail-peer"
 PEER_METADATA_NAMESPACE = "mainsail.peer"
+# Cluster metadata: flat copies of Istio's ``istio.services[0]`` (host, name, namespace) that the
+# stats access logger reads with ``%CLUSTER_METADATA%`` (``xds/telemetry_metrics.py``).
+SERVICE_METADATA_NAMESPACE = "mainsail.service"
 
 
 def build_peer_header(group: str = "") -> str:

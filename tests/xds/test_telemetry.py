@@ -12,6 +12,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from mainsail import naming
 from mainsail.config.mesh import DefaultProviders, MeshConfig
@@ -21,12 +22,18 @@ from mainsail.xds.telemetry_logs import ISTIO_JSON_FORMAT, access_log_path, file
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
     MetricsSpec,
-    client_service_format,
+    http_metrics_loggers,
     http_tags,
     stats_scope_field,
     tcp_tags,
 )
-from mainsail.xds.telemetry_peer import PEER_FIELDS, peer_filters, workload_identity
+from mainsail.xds.telemetry_peer import (
+    UNKNOWN_PEER,
+    decode_peer,
+    passthrough_route_config,
+    peer_filters,
+    workload_identity,
+)
 
 from .cases import generate_case, load_case
 
@@ -72,20 +79,26 @@ def test_source_reporter_reads_the_peer_from_metadata_and_principals_from_certif
     tags = _tags(MetricsSpec(reporter="source", own=workload_identity(_node(app="reviews"))))
     assert tags["reporter"] == "source"
     assert tags["source_workload"] == "reviews-v2"
-    assert tags["destination_workload"] == "%DYNAMIC_METADATA(mainsail.peer:workload)%"
+    assert tags["destination_workload"] == "%DYNAMIC_METADATA(mainsail.peer:peer:workload)%"
     assert tags["source_principal"] == "%UPSTREAM_LOCAL_URI_SAN%"
     assert tags["destination_principal"] == "%UPSTREAM_PEER_URI_SAN%"
-    # Computed once per response from the cluster's istio metadata into peer metadata.
-    assert tags["destination_service"] == "%DYNAMIC_METADATA(mainsail.peer:service_host)%"
-    spec = MetricsSpec(reporter="source", own=workload_identity(_node()))
-    host, _, namespace = client_service_format(spec).split(")%;%CEL(")
-    assert "istio.services[0].host" in host and "services[0].namespace" in namespace
-    tcp = dict(tcp_tags(spec))
-    assert "istio.services[0].host" in tcp["destination_service"]
+    # The cluster's flat service metadata: no CEL on the request path.
+    assert tags["destination_service"] == "%CLUSTER_METADATA(mainsail.service:host)%"
+    assert tags["destination_service_name"] == "%CLUSTER_METADATA(mainsail.service:name)%"
+    outbound = _tags(
+        MetricsSpec(reporter="source", own=workload_identity(_node()), host_fallback=True)
+    )
+    # A sidecar's outbound adds the authority only the allow_any route stores.
+    assert outbound["destination_service"] == (
+        "%CLUSTER_METADATA(mainsail.service:host)%%DYNAMIC_METADATA(mainsail.peer:authority)%"
+    )
+    tcp = dict(tcp_tags(MetricsSpec(reporter="source", own=workload_identity(_node()))))
+    assert tcp["destination_service_namespace"] == "%CLUSTER_METADATA(mainsail.service:namespace)%"
     assert tags["connection_security_policy"] == "unknown"
-    assert tags["request_protocol"] == "%FILTER_STATE(mainsail.request_protocol:PLAIN)%"
+    assert tags["request_protocol"] == "%REQ(content-type)%"
     # No peer header is ever a principal.
     assert "x-mainsail" not in " ".join(tags.values())
+    assert "CEL" not in " ".join([*tags.values(), *tcp.values()])
 
 
 def test_destination_reporter_names_its_service_and_mtls() -> None:
@@ -97,15 +110,40 @@ def test_destination_reporter_names_its_service_and_mtls() -> None:
             reporter="destination", own=workload_identity(_node(app="reviews")), service=service
         )
     )
-    assert tags["source_workload"] == "%DYNAMIC_METADATA(mainsail.peer:workload)%"
+    assert tags["source_workload"] == "%DYNAMIC_METADATA(mainsail.peer:peer:workload)%"
     assert tags["destination_workload"] == "reviews-v2"
     assert tags["destination_service"] == "reviews.default.svc.cluster.local"
     assert tags["source_principal"] == "%DOWNSTREAM_PEER_URI_SAN%"
-    assert tags["connection_security_policy"] == (
-        "%FILTER_STATE(mainsail.connection_security_policy:PLAIN)%"
-    )
+    assert tags["connection_security_policy"] == "%DOWNSTREAM_PEER_FINGERPRINT_256%"
     unknown = _tags(MetricsSpec(reporter="destination", own=workload_identity(_node())))
     assert unknown["destination_service_name"] == "unknown"
+
+
+def _rule_values(tag: stats_pb2.Config.Tag) -> tuple[str, ...]:
+    """The strings in the tag's raw rules (field 3): what it matches and what it sets."""
+    raw = b"".join(f.data for f in UnknownFieldSet(tag) if f.field_number == 3)
+    return tuple(
+        word
+        for word in ("application/grpc", "grpc", "http", "none", "mutual_tls", "unknown")
+        if word.encode() in raw
+    )
+
+
+def test_tag_rules_turn_formatters_into_istios_words() -> None:
+    service = DestinationService(host="r.default.svc.cluster.local", name="r", namespace="default")
+    spec = MetricsSpec(reporter="destination", own=workload_identity(_node()), service=service)
+    [logger] = http_metrics_loggers(spec)
+    config = stats_pb2.Config()
+    logger.typed_config.Unpack(config)
+    for stat in [*config.counters, *config.histograms]:
+        rules = {tag.name: _rule_values(tag) for tag in stat.stat.tags}
+        assert rules["request_protocol"] == ("application/grpc", "grpc", "http")
+        assert rules["connection_security_policy"] == ("none", "mutual_tls")
+        assert rules["source_principal"] == ("unknown",)
+        # A constant is never empty: no rule; and grpc_response_status stays empty.
+        assert rules["destination_service"] == ()
+        assert rules["grpc_response_status"] == ()
+        assert rules["source_workload"] == ()
 
 
 def test_tcp_tags_have_no_http_labels() -> None:
@@ -171,24 +209,48 @@ def test_peer_header_names_round_trip() -> None:
     assert naming.parse_peer_header("x-request-id") is None
 
 
-def test_peer_exchange_is_one_header_split_by_position() -> None:
+def test_peer_exchange_is_one_base64_struct_decoded_by_one_rule() -> None:
     [learn, announce] = peer_filters(
         workload_identity(_node(app="reviews", version="v2")), "server"
     )
     rules = header_to_metadata_pb2.Config()
     learn.typed_config.Unpack(rules)
-    assert [r.on_header_present.key for r in rules.request_rules] == list(PEER_FIELDS)
-    assert [r.remove for r in rules.request_rules] == [False] * 6 + [True]
-    assert rules.request_rules[2].on_header_present.regex_value_rewrite.pattern.regex == (
-        "^(?:[^;]*;){2}([^;]*).*$"
+    [rule] = rules.request_rules
+    assert (rule.header, rule.remove) == ("x-mainsail-peer", True)
+    kinds = header_to_metadata_pb2.Config
+    present, missing = rule.on_header_present, rule.on_header_missing
+    assert (present.metadata_namespace, present.key) == ("mainsail.peer", "peer")
+    assert (present.type, present.encode) == (kinds.PROTOBUF_VALUE, kinds.BASE64)
+    assert (missing.type, missing.encode, missing.value) == (
+        kinds.PROTOBUF_VALUE,
+        kinds.BASE64,
+        UNKNOWN_PEER,
     )
+    assert set(decode_peer(UNKNOWN_PEER).values()) == {"unknown"}
+    assert not rules.response_rules
     mutation = header_mutation_pb2.HeaderMutation()
     announce.typed_config.Unpack(mutation)
     [header] = mutation.mutations.response_mutations
-    assert (header.append.header.key, header.append.header.value) == (
-        "x-mainsail-peer",
-        "reviews-v2;default;reviews;v2;reviews;v2;Kubernetes",
-    )
+    assert header.append.header.key == "x-mainsail-peer"
+    assert decode_peer(header.append.header.value) == {
+        "workload": "reviews-v2",
+        "namespace": "default",
+        "app": "reviews",
+        "version": "v2",
+        "canonical_service": "reviews",
+        "canonical_revision": "v2",
+        "cluster": "Kubernetes",
+    }
+    client_learn, _ = peer_filters(workload_identity(_node()), "client")
+    client_rules = header_to_metadata_pb2.Config()
+    client_learn.typed_config.Unpack(client_rules)
+    assert [r.header for r in client_rules.response_rules] == ["x-mainsail-peer"]
+    # The allow_any route's own config: the client's rule plus the authority.
+    passthrough = header_to_metadata_pb2.Config()
+    passthrough_route_config().Unpack(passthrough)
+    assert passthrough.response_rules == client_rules.response_rules
+    [authority] = passthrough.request_rules
+    assert (authority.header, authority.on_header_present.key) == (":authority", "authority")
 
 
 def test_every_hcm_and_tcp_proxy_of_a_sidecar_is_equipped() -> None:
@@ -205,11 +267,11 @@ def test_every_hcm_and_tcp_proxy_of_a_sidecar_is_equipped() -> None:
                     manager = hcm_pb2.HttpConnectionManager()
                     network_filter.typed_config.Unpack(manager)
                     names = [f.name for f in manager.http_filters]
-                    assert names[:3] == [
+                    assert names[:2] == [
                         "envoy.filters.http.header_to_metadata",
                         "envoy.filters.http.header_mutation",
-                        "envoy.filters.http.set_filter_state",
                     ]
+                    assert "envoy.filters.http.set_filter_state" not in names
                     assert [a.name for a in manager.access_log] == [
                         "envoy.access_loggers.stats",
                         "envoy.access_loggers.file",

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from envoy.config.accesslog.v3 import accesslog_pb2
 from envoy.config.listener.v3 import listener_components_pb2
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.access_loggers.stats.v3 import stats_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
-from google.protobuf import json_format
+from google.protobuf import empty_pb2, json_format
+from google.protobuf.unknown_fields import UnknownFieldSet
+from xds.type.matcher.v3 import matcher_pb2
 
 from mainsail.agent.bootstrap import _http_listener
 from mainsail.cli.stat_metrics import parse_prometheus_text, series
@@ -31,6 +35,7 @@ from mainsail.testing.waiting import wait_for
 from mainsail.xds.listeners import http_connection_manager
 from mainsail.xds.telemetry import http_telemetry
 from mainsail.xds.telemetry_metrics import MAX_COUNTERS, MAX_HISTOGRAMS
+from mainsail.xds.telemetry_peer import decode_peer
 
 _STATS = "type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config"
 # Istio's default TEXT line, field by field.
@@ -56,54 +61,83 @@ def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
     )
 
 
-_UNKNOWN_RULE = {
-    "matcher_list": {
-        "matchers": [
+def _update_tag(action: Any) -> dict[str, Any]:
+    """A ``TransformStat`` action (raw bytes: not in our xds-protos) as Envoy's JSON."""
+    [update] = [
+        f for f in UnknownFieldSet(empty_pb2.Empty.FromString(action.value)) if f.field_number == 3
+    ]
+    [value] = [
+        f for f in UnknownFieldSet(empty_pb2.Empty.FromString(update.data)) if f.field_number == 2
+    ]
+    return {
+        "action": {
+            "name": "u",
+            "typed_config": {
+                "@type": action.type_url,
+                "update_tag": {"new_tag_value": value.data.decode()},
+            },
+        }
+    }
+
+
+def _rules(tag: stats_pb2.Config.Tag) -> dict[str, Any] | None:
+    """``Tag.rules`` (raw field 3) as Envoy's JSON: JSON drops the fields our protos lack."""
+    raw = [f.data for f in UnknownFieldSet(tag) if f.field_number == 3]
+    if not raw:
+        return None
+    matcher = matcher_pb2.Matcher.FromString(raw[0])
+    found: dict[str, Any] = {"matcher_list": {"matchers": []}}
+    for rule in matcher.matcher_list.matchers:
+        single = rule.predicate.single_predicate
+        found["matcher_list"]["matchers"].append(
             {
                 "predicate": {
                     "single_predicate": {
                         "input": {
                             "name": "v",
-                            "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.matching."
-                                "common_inputs.stats.v3.StatTagValueInput"
-                            },
+                            "typed_config": {"@type": single.input.typed_config.type_url},
                         },
-                        "value_match": {"exact": ""},
+                        "value_match": json_format.MessageToDict(single.value_match),
                     }
                 },
-                "on_match": {
-                    "action": {
-                        "name": "u",
-                        "typed_config": {
-                            "@type": "type.googleapis.com/envoy.extensions.matching.actions."
-                            "transform_stat.v3.TransformStat",
-                            "update_tag": {"new_tag_value": "unknown"},
-                        },
-                    }
-                },
+                "on_match": _update_tag(rule.on_match.action.typed_config),
             }
-        ]
+        )
+    if matcher.HasField("on_no_match"):
+        found["on_no_match"] = _update_tag(matcher.on_no_match.action.typed_config)
+    return found
+
+
+def _stats_json(logger: accesslog_pb2.AccessLog) -> dict[str, Any]:
+    config = stats_pb2.Config()
+    logger.typed_config.Unpack(config)
+    found = json_format.MessageToDict(logger)
+    typed = found["typedConfig"]
+    typed["stats_scope"] = {
+        "prefix": "istio",
+        "max_counters": MAX_COUNTERS,
+        "max_histograms": MAX_HISTOGRAMS,
     }
-}
+    for kind in ("counters", "histograms"):
+        for stat, stat_json in zip(getattr(config, kind), typed.get(kind, []), strict=True):
+            for tag, tag_json in zip(stat.stat.tags, stat_json["stat"]["tags"], strict=True):
+                rules = _rules(tag)
+                if rules is not None:
+                    tag_json["rules"] = rules
+    return found
 
 
-def _with_scope(value: Any) -> Any:
-    """JSON drops the raw fields our protos lack (``stats_scope``, the principals' ``rules``);
-    Envoy's own parser knows them, so they are written back here as translation emits them."""
-    if isinstance(value, dict):
-        if value.get("name") in ("source_principal", "destination_principal"):
-            value["rules"] = _UNKNOWN_RULE
-        if value.get("@type") == _STATS:
-            value["stats_scope"] = {
-                "prefix": "istio",
-                "max_counters": MAX_COUNTERS,
-                "max_histograms": MAX_HISTOGRAMS,
-            }
-        return {k: _with_scope(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_scope(v) for v in value]
-    return value
+def _manager_json(manager: listener_components_pb2.Filter) -> dict[str, Any]:
+    """The HCM as Envoy's JSON, with the raw fields our protos lack (``stats_scope``, the tags'
+    ``rules``) written back as translation emits them."""
+    config = hcm_pb2.HttpConnectionManager()
+    manager.typed_config.Unpack(config)
+    found = json_format.MessageToDict(manager)
+    logs = found["typedConfig"].get("accessLog", [])
+    for index, logger in enumerate(config.access_log):
+        if logger.typed_config.type_url == _STATS:
+            logs[index] = _stats_json(logger)
+    return found
 
 
 def _listener(
@@ -112,7 +146,7 @@ def _listener(
     return {
         "name": name,
         "address": {"socket_address": {"address": ip, "port_value": port}},
-        "filter_chains": [{"filters": [_with_scope(json_format.MessageToDict(manager))]}],
+        "filter_chains": [{"filters": [_manager_json(manager)]}],
     }
 
 
@@ -149,10 +183,9 @@ def _cluster(name: str, ip: str, port: int, service: str | None = None) -> dict[
         },
     }
     if service:
+        found = {"host": service, "name": "server", "namespace": "default"}
         cluster["metadata"] = {
-            "filter_metadata": {
-                "istio": {"services": [{"host": service, "name": "server", "namespace": "default"}]}
-            }
+            "filter_metadata": {"istio": {"services": [found]}, "mainsail.service": found}
         }
     return cluster
 
@@ -238,6 +271,19 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
                 assert not [h for h in response.headers if h.lower().startswith("x-mainsail-peer")]
                 seen = (await response.json())["headers"]
             assert not [h for h in seen if h.startswith("x-mainsail-peer")]
+            # gRPC by content-type; and a caller without a sidecar straight to the server.
+            grpc = {"content-type": "application/grpc+proto"}
+            async with http.post(f"http://{ip}:{client_port}/g", headers=grpc, data=b"") as r:
+                await r.read()
+            async with http.get(f"http://{ip}:{server_port}/bare") as response:
+                assert response.status == 200
+                # The server sidecar announces itself; a client without a sidecar sees it.
+                peer = decode_peer(response.headers["x-mainsail-peer"])
+                assert (peer["workload"], peer["app"], peer["version"]) == (
+                    "reviews-v2",
+                    "reviews",
+                    "v2",
+                )
 
             async def scraped() -> str:
                 async with http.get(f"http://{ip}:{prom_port}/stats/prometheus") as r:
@@ -260,6 +306,25 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
             # No mTLS between these two: no principals, policy none.
             assert dict(destination[0].labels)["source_principal"] == "unknown"
             assert dict(destination[0].labels)["connection_security_policy"] == "none"
+            client_side = [dict(s.labels) for s in source]
+            assert {
+                (x["request_protocol"], x["destination_service_name"]) for x in client_side
+            } == {
+                ("http", "server"),
+                ("grpc", "server"),
+            }
+            assert {x["destination_service_namespace"] for x in client_side} == {"default"}
+            assert {x["connection_security_policy"] for x in client_side} == {"unknown"}
+            served = {dict(s.labels)["source_workload"] for s in destination}
+            assert served == {"productpage-v1", "unknown"}
+            [bare] = [
+                dict(s.labels)
+                for s in destination
+                if dict(s.labels)["source_workload"] == "unknown"
+            ]
+            assert (bare["source_app"], bare["source_cluster"]) == ("unknown", "unknown")
+            assert bare["request_protocol"] == "http"
+            assert bare["destination_service"] == "unknown"  # no Service in this view
 
             def text_line() -> re.Match[str] | None:
                 if not server_log.exists():

@@ -108,6 +108,10 @@ def _service_cluster(
             f"/destination-rule/{source.name}"
         )
     cluster.metadata.filter_metadata["istio"].CopyFrom(struct(metadata))
+    # Flat, so the stats access logger reads them without CEL (xds/telemetry_metrics.py).
+    cluster.metadata.filter_metadata[naming.SERVICE_METADATA_NAMESPACE].CopyFrom(
+        struct({"host": service.hostname, "name": service.name, "namespace": service.namespace})
+    )
     _set_discovery(snapshot, view, cluster, service, port, subset, rule)
     if port.protocol.is_http2:
         _set_http_options(
@@ -581,18 +585,19 @@ def _special_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_p
         # Nothing captured: ``allow_any`` goes where the request's authority says
         # (``xds.forward_proxy``), under Istio's name so stats and proxy-config read the same.
         make_forward_proxy_cluster(passthrough, view.node.ip)
-    return [
-        cluster_pb2.Cluster(
-            name=naming.BLACKHOLE_CLUSTER,
-            type=cluster_pb2.Cluster.STATIC,
-            connect_timeout=timeout,
-            lb_policy=cluster_pb2.Cluster.ROUND_ROBIN,
-            load_assignment=endpoint_pb2.ClusterLoadAssignment(
-                cluster_name=naming.BLACKHOLE_CLUSTER
-            ),
-        ),
-        passthrough,
-    ]
+    blackhole = cluster_pb2.Cluster(
+        name=naming.BLACKHOLE_CLUSTER,
+        type=cluster_pb2.Cluster.STATIC,
+        connect_timeout=timeout,
+        lb_policy=cluster_pb2.Cluster.ROUND_ROBIN,
+        load_assignment=endpoint_pb2.ClusterLoadAssignment(cluster_name=naming.BLACKHOLE_CLUSTER),
+    )
+    for special in (blackhole, passthrough):
+        # Istio's metrics call their service by the cluster's name (xds/telemetry_metrics.py).
+        special.metadata.filter_metadata[naming.SERVICE_METADATA_NAMESPACE].CopyFrom(
+            struct({"name": special.name})
+        )
+    return [blackhole, passthrough]
 
 
 def inbound_connection_pool(view: ProxyView, port: int) -> ConnectionPoolSettings | None:

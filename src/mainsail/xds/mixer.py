@@ -62,7 +62,7 @@ from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.telemetry_logs import ACCESS_LOG_METADATA
 from mainsail.xds.telemetry_metrics import stats_scope_field
-from mainsail.xds.telemetry_peer import UNKNOWN
+from mainsail.xds.telemetry_peer import PEER_KEY, UNKNOWN
 
 MixerDirection = Literal["inbound", "outbound", "gateway"]
 Protocol = Literal["http", "tcp"]
@@ -82,11 +82,13 @@ _GRPC = (
 
 
 def _peer(field: str) -> str:
+    # The peer exchange stores one struct (``xds.telemetry_peer``).
     ns = cel_string(naming.PEER_METADATA_NAMESPACE)
-    key = cel_string(field)
+    key, name = cel_string(PEER_KEY), cel_string(field)
+    stored = f"metadata.filter_metadata[{ns}]"
     return (
-        f"(({ns} in metadata.filter_metadata && {key} in metadata.filter_metadata[{ns}]) ? "
-        f"metadata.filter_metadata[{ns}][{key}] : {cel_string(UNKNOWN)})"
+        f"(({ns} in metadata.filter_metadata && {key} in {stored} && {name} in {stored}[{key}])"
+        f" ? {stored}[{key}][{name}] : {cel_string(UNKNOWN)})"
     )
 
 

@@ -35,6 +35,7 @@ from mainsail.xds.http_routes import (
     virtual_service_gateways,
 )
 from mainsail.xds.protos import duration, uint32
+from mainsail.xds.telemetry_peer import HEADER_TO_METADATA_FILTER, passthrough_route_config
 from mainsail.xds.translation_cache import Same, TranslationCache
 
 MAX_DIRECT_RESPONSE_BODY = 1048576
@@ -224,17 +225,17 @@ def _catch_all(
                 )
             ],
         )
-    return rc.VirtualHost(
+    route = rc.Route(
         name=naming.ALLOW_ANY_VHOST,
-        domains=["*"],
-        routes=[
-            rc.Route(
-                name=naming.ALLOW_ANY_VHOST,
-                match=rc.RouteMatch(prefix="/"),
-                route=rc.RouteAction(cluster=egress_cluster, timeout=duration(timedelta(0))),
-            )
-        ],
+        match=rc.RouteMatch(prefix="/"),
+        route=rc.RouteAction(cluster=egress_cluster, timeout=duration(timedelta(0))),
     )
+    if egress_cluster == naming.PASSTHROUGH_CLUSTER:
+        # Istio's metrics name a passthrough request's service by its Host header.
+        route.typed_per_filter_config[HEADER_TO_METADATA_FILTER].CopyFrom(
+            passthrough_route_config()
+        )
+    return rc.VirtualHost(name=naming.ALLOW_ANY_VHOST, domains=["*"], routes=[route])
 
 
 def _context(snapshot: MeshSnapshot, view: ProxyView, gateway: str, port: int) -> RouteContext:

@@ -6,9 +6,8 @@ HTTP connection manager and ``tcp_proxy`` is given what Istio's ``istio.stats`` 
 
 - reporter: ``destination`` on a sidecar's inbound listeners, ``source`` on its outbound ones and
   on every gateway listener (istiod's rule: gateway listeners are OUTBOUND);
-- HTTP: the peer exchange filters first (``xds.telemetry_peer``) and ``set_filter_state`` for
-  the request-time labels, then the stats access logger (``xds.telemetry_metrics``) and the
-  file access log (``xds.telemetry_logs``);
+- HTTP: the peer exchange filters first (``xds.telemetry_peer``), then the stats access logger
+  (``xds.telemetry_metrics``) and the file access log (``xds.telemetry_logs``);
 - TCP: stats access loggers for opened (on upstream connect, so ``tcp_proxy`` flushes its access
   log then) and closed connections with byte totals, and the file log at connection end. TCP
   has no peer exchange (Istio's needs its own ALPN filter): the peer's workload labels are
@@ -50,10 +49,8 @@ from mainsail.xds.telemetry_logs import file_access_logs
 from mainsail.xds.telemetry_metrics import (
     DestinationService,
     MetricsSpec,
-    client_service_format,
     http_metrics_loggers,
     log_type_filter,
-    request_state_filter,
     tcp_metrics_loggers,
 )
 from mainsail.xds.telemetry_peer import Side, peer_filters, workload_identity
@@ -129,12 +126,9 @@ def http_telemetry(
     loggers: list[accesslog_pb2.AccessLog] = []
     overrides = metric_overrides(mesh, resolved, _mode(direction))
     if overrides is not None:
-        own = workload_identity(view.node)
-        spec = _spec(view, direction, port)
         side: Side = "server" if direction == "inbound" else "client"
-        computed = client_service_format(spec) if side == "client" else ""
-        filters = [*peer_filters(own, side, computed), request_state_filter(spec.reporter)]
-        loggers = http_metrics_loggers(spec, overrides)
+        filters = peer_filters(workload_identity(view.node), side)
+        loggers = http_metrics_loggers(_spec(view, direction, port), overrides)
     return filters, loggers + _access_logs(mesh, resolved, direction, view.node)
 
 

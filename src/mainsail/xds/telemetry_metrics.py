@@ -2,21 +2,26 @@
 
 Our Envoy has no ``istio.stats`` filter, so each HCM and ``tcp_proxy`` gets stats access loggers
 whose counters and histograms carry Istio's names, label set and default buckets (Envoy's
-default histogram buckets are Istio's: 0.5 … 3600000). Label values come from:
+default histogram buckets are Istio's: 0.5 … 3600000). Every tag is evaluated once per stat (four
+times per HTTP request), so each is the cheapest formatter that gives Istio's value; no tag and
+no filter on the request path runs CEL or a regex. Label values come from:
 
 - the proxy's own workload: constants compiled in at translation (``source_*`` on a client or
   gateway, ``destination_*`` on a server sidecar);
-- the peer's workload: dynamic metadata the peer exchange filters stored
-  (``xds.telemetry_peer``), ``unknown`` when the peer sent none;
+- the peer's workload: the struct the peer exchange stored in dynamic metadata
+  (``xds.telemetry_peer``), all ``unknown`` when the peer sent none;
 - principals: the mTLS certificates only (``%UPSTREAM_*_URI_SAN%`` on the client,
   ``%DOWNSTREAM_*_URI_SAN%`` on the server), never a header; empty becomes ``unknown`` by a tag
   rule (``Tag.rules``, a ``TransformStat`` matcher: raw field 3, not in our xds-protos);
-- ``request_protocol`` and (server) ``connection_security_policy``: CEL evaluated once per
-  request by a ``set_filter_state`` filter, read back as ``%FILTER_STATE(…:PLAIN)%`` (a CEL in a
-  tag costs one evaluation per stat: four per request);
-- ``destination_service*`` on a client: Istio's own cluster metadata
-  ``istio.services[0].host|name|namespace`` (CEL ``xds.cluster_metadata``); on a server: the
-  Service the inbound port belongs to.
+- ``request_protocol``: the ``content-type`` header, which a tag rule turns into ``grpc``
+  (prefix ``application/grpc``) or ``http``; ``connection_security_policy`` on a server: the
+  peer certificate's digest, ``none`` when empty, else ``mutual_tls`` (CEL's
+  ``connection.mtls``);
+- ``destination_service*`` on a client: flat copies of Istio's ``istio.services[0]`` that
+  ``xds.clusters`` puts on each cluster (``mainsail.service`` metadata, read by
+  ``%CLUSTER_METADATA%``); without them (PassthroughCluster) the Host header, which only the
+  ``allow_any`` route stores (``xds.routes``), and ``unknown`` by a tag rule when empty (no
+  route); on a server: the Service the inbound port belongs to.
 
 Stats go to the ``istio`` scope (``stats_scope``: the replacement of the deprecated
 ``stat_prefix``, which our xds-protos do not know yet, so it is appended as raw field 6), whose
@@ -33,25 +38,20 @@ from typing import Literal
 from envoy.config.accesslog.v3 import accesslog_pb2
 from envoy.data.accesslog.v3 import accesslog_pb2 as accesslog_data_pb2
 from envoy.extensions.access_loggers.stats.v3 import stats_pb2
-from envoy.extensions.filters.http.set_filter_state.v3 import set_filter_state_pb2
-from envoy.extensions.filters.network.http_connection_manager.v3 import (
-    http_connection_manager_pb2 as hcm_pb2,
-)
 from google.protobuf import wrappers_pb2
 from xds.type.matcher.v3 import matcher_pb2
 
 from mainsail import naming
 from mainsail.xds.telemetry_api import Overrides, stat_enabled, with_tag_overrides
 from mainsail.xds.telemetry_peer import (
+    AUTHORITY_KEY,
     PEER_FIELDS,
-    SERVICE_FIELDS,
     UNKNOWN,
     WorkloadIdentity,
     peer_metadata_format,
 )
 
 STATS_LOGGER = "envoy.access_loggers.stats"
-SET_FILTER_STATE_FILTER = "envoy.filters.http.set_filter_state"
 # Per logger scope: beyond these, new series are dropped (Envoy's scope limits), not grown.
 MAX_COUNTERS = 10000
 MAX_HISTOGRAMS = 2000
@@ -92,98 +92,46 @@ def _constant(value: str) -> str:
     return (value or UNKNOWN).replace("%", "%%")
 
 
-def _cel(expression: str) -> str:
-    return f"%CEL({expression})%"
+def cluster_service_format(field: str) -> str:
+    """The destination service's ``host``, ``name`` or ``namespace`` that translation put on
+    the upstream cluster (``naming.SERVICE_METADATA_NAMESPACE``, flat copies of Istio's
+    ``istio.services[0]``; ``name`` alone on PassthroughCluster and BlackHoleCluster)."""
+    return f"%CLUSTER_METADATA({naming.SERVICE_METADATA_NAMESPACE}:{field})%"
 
 
-# Request-time values computed once per request by ``set_filter_state`` (a ``%CEL%`` in a tag
-# would be evaluated again for the counter and each of the three histograms).
-REQUEST_PROTOCOL_STATE = "mainsail.request_protocol"
-SECURITY_POLICY_STATE = "mainsail.connection_security_policy"
-_GRPC = (
-    "'content-type' in request.headers && "
-    "request.headers['content-type'].startsWith('application/grpc')"
-)
-REQUEST_PROTOCOL_CEL = f"{_GRPC} ? 'grpc' : 'http'"
-SECURITY_POLICY_CEL = "connection.mtls ? 'mutual_tls' : 'none'"
+def passthrough_authority_format() -> str:
+    """The request's authority, which the ``allow_any`` route's own ``header_to_metadata``
+    config stores (``xds.telemetry_peer.passthrough_route_config``): Istio's destination_service for a cluster
+    without service metadata on a sidecar's outbound."""
+    return f"%DYNAMIC_METADATA({naming.PEER_METADATA_NAMESPACE}:{AUTHORITY_KEY})%"
 
 
-def _filter_state(key: str) -> str:
-    return f"%FILTER_STATE({key}:PLAIN)%"
+# Istio's ``request_protocol`` and ``connection_security_policy`` come from one formatter each,
+# turned into Istio's words by the tag's rules (a prefix or empty match per stat, ~free), not by
+# CEL (an evaluation costs microseconds).
+CONTENT_TYPE_FORMAT = "%REQ(content-type)%"
+PEER_CERTIFICATE_FORMAT = "%DOWNSTREAM_PEER_FINGERPRINT_256%"
 
 
-def request_state_filter(reporter: Reporter) -> hcm_pb2.HttpFilter:
-    """``set_filter_state``: the request's protocol (and, on a server, the connection's
-    security policy) once per request, read by every stat's tags."""
-    values = [(REQUEST_PROTOCOL_STATE, REQUEST_PROTOCOL_CEL)]
-    if reporter == "destination":
-        values.append((SECURITY_POLICY_STATE, SECURITY_POLICY_CEL))
-    config = set_filter_state_pb2.Config()
-    for key, expression in values:
-        value = config.on_request_headers.add(object_key=key, factory_key="envoy.string")
-        value.format_string.text_format_source.inline_string = _cel(expression)
-    found = hcm_pb2.HttpFilter(name=SET_FILTER_STATE_FILTER)
-    found.typed_config.Pack(config)
-    return found
-
-
-_META = "xds.cluster_metadata"
-_SERVICE = f"{_META}.filter_metadata.istio"
-
-
-def _has_service() -> str:
-    return f"has({_SERVICE}) && has({_SERVICE}.services)"
-
-
-def _service_expressions(spec: MetricsSpec) -> tuple[str, str, str]:
-    """CEL for the destination's host, name and namespace from the cluster's Istio metadata
-    (``istio.services[0]``), when there is a cluster; each with Istio's fallback."""
-    host = f"'{UNKNOWN}'"
+def _client_service(spec: MetricsSpec) -> tuple[str, str, str]:
+    """``destination_service``, ``_name``, ``_namespace`` on a client: the cluster's service;
+    without one, the Host header (sidecar outbound: only the ``allow_any`` route stores it) or
+    ``unknown`` (the tag's rule), as Istio's stats filter falls back."""
+    host = cluster_service_format("host")
     if spec.host_fallback:
-        host = f"(has(request.host) ? request.host : '{UNKNOWN}')"
-    # PassthroughCluster / BlackHoleCluster carry no service: Istio reports the cluster's name.
-    special = (
-        f"(xds.cluster_name == '{naming.PASSTHROUGH_CLUSTER}' || "
-        f"xds.cluster_name == '{naming.BLACKHOLE_CLUSTER}' ? xds.cluster_name : '{UNKNOWN}')"
-    )
-    fallbacks = (host, special, f"'{UNKNOWN}'")
-    host, name, namespace = (
-        f"({_has_service()} ? {_SERVICE}.services[0].{field} : {fallback})"
-        for field, fallback in zip(("host", "name", "namespace"), fallbacks, strict=True)
-    )
-    return host, name, namespace
+        # Never both: PassthroughCluster has no host, a service cluster no ``allow_any`` route.
+        host += passthrough_authority_format()
+    return host, cluster_service_format("name"), cluster_service_format("namespace")
 
 
-def client_service_format(spec: MetricsSpec) -> str:
-    """``host;name;namespace`` of the destination service (one formatter per value: this
-    CEL has no string concatenation), evaluated once per response by the peer exchange filters
-    (``xds.telemetry_peer``)."""
-    return ";".join(_direct_service_formats(spec))
-
-
-def _direct_service_formats(spec: MetricsSpec) -> tuple[str, str, str]:
-    # TCP: a connection is logged once or twice, so the tags may run CEL themselves.
-    host, name, namespace = (
-        _cel(f"has({_META}) ? {value} : '{UNKNOWN}'") for value in _service_expressions(spec)
-    )
-    return host, name, namespace
-
-
-def _workload_tags(spec: MetricsSpec, *, per_response: bool) -> list[tuple[str, str]]:
-    """``per_response``: the client's service labels were computed once per response into
-    peer metadata (HTTP); else (TCP, logged once or twice per connection) read directly."""
+def _workload_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
     own = {field: _constant(spec.own.value(field)) for field in PEER_FIELDS}
     peer = {field: peer_metadata_format(field) for field in PEER_FIELDS}
     source, destination = (own, peer) if spec.reporter == "source" else (peer, own)
     if spec.reporter == "source":
         source_principal = "%UPSTREAM_LOCAL_URI_SAN%"
         destination_principal = "%UPSTREAM_PEER_URI_SAN%"
-        if per_response:
-            service, service_name, service_namespace = (
-                peer_metadata_format(field) for field in SERVICE_FIELDS
-            )
-        else:
-            service, service_name, service_namespace = _direct_service_formats(spec)
+        service, service_name, service_namespace = _client_service(spec)
     else:
         source_principal = "%DOWNSTREAM_PEER_URI_SAN%"
         destination_principal = "%DOWNSTREAM_LOCAL_URI_SAN%"
@@ -217,17 +165,17 @@ def _workload_tags(spec: MetricsSpec, *, per_response: bool) -> list[tuple[str, 
 
 def _security_policy(spec: MetricsSpec) -> str:
     # Istio: the client cannot tell, so ``unknown``; the server says whether the peer presented
-    # a certificate on this connection.
+    # a certificate on this connection (CEL's ``connection.mtls``: a peer certificate's digest).
     if spec.reporter == "source":
         return UNKNOWN
-    return _filter_state(SECURITY_POLICY_STATE)
+    return PEER_CERTIFICATE_FORMAT
 
 
 def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
     """Istio's HTTP label set, in its order (``istio_stats.cc``)."""
     return [
-        *_workload_tags(spec, per_response=True),
-        ("request_protocol", _filter_state(REQUEST_PROTOCOL_STATE)),
+        *_workload_tags(spec),
+        ("request_protocol", CONTENT_TYPE_FORMAT),
         ("response_code", "%RESPONSE_CODE%"),
         # Empty for non-gRPC responses, as Istio's.
         ("grpc_response_status", "%GRPC_STATUS_NUMBER%"),
@@ -237,25 +185,22 @@ def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
 
 
 def tcp_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
-    # A connection is logged twice at most: CEL is affordable here.
-    policy = UNKNOWN if spec.reporter == "source" else _cel(SECURITY_POLICY_CEL)
     return [
-        *_workload_tags(spec, per_response=False),
+        *_workload_tags(spec),
         ("request_protocol", "tcp"),
         ("response_flags", "%RESPONSE_FLAGS%"),
-        ("connection_security_policy", policy),
+        ("connection_security_policy", _security_policy(spec)),
     ]
-
-
-# Tags whose formatter comes out empty without mTLS: Istio says unknown. (Only these: a rule
-# costs a match per stat per request, and ``grpc_response_status`` must stay empty.)
-_UNKNOWN_WHEN_EMPTY_TAGS = frozenset({"source_principal", "destination_principal"})
 
 
 def _tag(name: str, value_format: str) -> stats_pb2.Config.Tag:
     tag = _Tag(name=name, value_format=value_format)
-    if name in _UNKNOWN_WHEN_EMPTY_TAGS:
-        tag.MergeFromString(_UNKNOWN_WHEN_EMPTY)
+    rules = _TAG_RULES.get((name, value_format))
+    formatted = "%" in value_format.replace("%%", "")  # a constant is never empty
+    if rules is None and name in _UNKNOWN_WHEN_EMPTY_TAGS and formatted:
+        rules = _UNKNOWN_WHEN_EMPTY
+    if rules is not None:
+        tag.MergeFromString(rules)
     return tag
 
 
@@ -305,23 +250,55 @@ def _uint32_value(field: int, value: int) -> bytes:
     return _length_delimited(field, _varint(1 << 3 | 0) + _varint(value))
 
 
-def _unknown_when_empty() -> bytes:
+def _update_tag(value: str) -> matcher_pb2.Matcher.OnMatch:
+    """``TransformStat.update_tag`` (field 3; ``new_tag_value``, field 2): not in our
+    xds-protos, so written as raw bytes."""
+    found = matcher_pb2.Matcher.OnMatch()
+    found.action.name = "envoy.matching.actions.transform_stat"
+    found.action.typed_config.type_url = f"type.googleapis.com/{_TRANSFORM_STAT}"
+    found.action.typed_config.value = _length_delimited(3, _length_delimited(2, value.encode()))
+    return found
+
+
+def _tag_rules(
+    match: str, on_match: str, on_no_match: str | None = None, *, prefix: bool = False
+) -> bytes:
     """``Tag.rules`` (field 3, an xDS matcher; not in our xds-protos): when the tag's own value
-    (``StatTagValueInput``) is empty, ``TransformStat.update_tag`` sets it to ``unknown``."""
-    update = _length_delimited(3, _length_delimited(2, UNKNOWN.encode()))
+    (``StatTagValueInput``) equals (or starts with) ``match``, it becomes ``on_match``; else
+    ``on_no_match`` (None: left as it is)."""
     matcher = matcher_pb2.Matcher()
     rule = matcher.matcher_list.matchers.add()
     single = rule.predicate.single_predicate
     single.input.name = "envoy.matching.inputs.stat_tag_value"
     single.input.typed_config.type_url = f"type.googleapis.com/{_TAG_VALUE_INPUT}"
-    single.value_match.exact = ""
-    rule.on_match.action.name = "envoy.matching.actions.transform_stat"
-    rule.on_match.action.typed_config.type_url = f"type.googleapis.com/{_TRANSFORM_STAT}"
-    rule.on_match.action.typed_config.value = update
+    if prefix:
+        single.value_match.prefix = match
+    else:
+        single.value_match.exact = match
+    rule.on_match.CopyFrom(_update_tag(on_match))
+    if on_no_match is not None:
+        matcher.on_no_match.CopyFrom(_update_tag(on_no_match))
     return _length_delimited(3, matcher.SerializeToString(deterministic=True))
 
 
-_UNKNOWN_WHEN_EMPTY = _unknown_when_empty()
+# Empty (no certificate, no cluster, no service metadata) reads ``unknown``, as in Istio; only
+# on these tags: ``grpc_response_status`` must stay empty.
+_UNKNOWN_WHEN_EMPTY = _tag_rules("", UNKNOWN)
+_UNKNOWN_WHEN_EMPTY_TAGS = frozenset(
+    {
+        "source_principal",
+        "destination_principal",
+        "destination_service",
+        "destination_service_name",
+        "destination_service_namespace",
+    }
+)
+_TAG_RULES: dict[tuple[str, str], bytes] = {
+    ("request_protocol", CONTENT_TYPE_FORMAT): _tag_rules(
+        "application/grpc", "grpc", "http", prefix=True
+    ),
+    ("connection_security_policy", PEER_CERTIFICATE_FORMAT): _tag_rules("", "none", "mutual_tls"),
+}
 
 
 def stats_scope_field() -> bytes:
