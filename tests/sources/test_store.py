@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from mainsail.config.errors import ConfigError, ErrorCode
 from mainsail.config.parse import ParseResult, parse_documents
@@ -268,3 +270,31 @@ def test_a_corrupt_store_file_is_refused_whole_naming_the_problem(tmp_path: Path
     assert "DestinationRule shop/ratings" in message and "spec.host" in message
     # Nothing was rewritten: the user can repair the file.
     assert "host: [not, a, string]" in path.read_text()
+
+
+def test_a_write_dumps_only_changed_objects_and_keeps_the_others_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Persisting is proportional to the change (a 4000-object store re-sorted and walked every
+    object per apply), and the file still round-trips through a restart."""
+    path = tmp_path / "store.yaml"
+    store = ConfigStore(path)
+    store.apply_text(batch(REVIEWS, RATINGS_RULE), "a.yaml")
+    dumped: list[object] = []
+    real_dump = yaml.dump
+
+    def counting_dump(data: object, **kwargs: Any) -> str:
+        dumped.append(data)
+        return str(real_dump(data, **kwargs))
+
+    monkeypatch.setattr(yaml, "dump", counting_dump)
+    store.apply_text(REVIEWS.replace("subset: v1", "subset: v2"), "a.yaml")
+    assert len(dumped) == 1
+    text = path.read_text()
+    assert text.index("kind: VirtualService") < text.index("kind: DestinationRule")
+    store.delete([VS_KEY])
+    store.apply_text(REVIEWS, "b.yaml")
+    assert len(dumped) == 2
+    reloaded = ConfigStore(path)
+    assert reloaded.select() == store.select()
+    assert reloaded.revision == store.revision == 5

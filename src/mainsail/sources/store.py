@@ -8,6 +8,7 @@ growing across restarts even after the newest objects were deleted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -177,21 +178,34 @@ class ConfigStore:
             listener()
 
     def _persist(self, objects: dict[Key, Resource], revision: int) -> None:
+        """Write the whole store, dumping only the objects whose instance changed since the
+        last write. Documents keep their place in the file (new ones go last): sorting 4000
+        keys and walking them in order was most of an apply's cost."""
         assert self._path is not None
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        documents: dict[Key, tuple[Resource, str]] = {}
-        for key, resource in sorted(objects.items()):
-            known = self._documents.get(key)
+        # A copy: if the write fails, the store and its documents stay as they were.
+        documents = dict(self._documents)
+        for key in [key for key in documents if key not in objects]:
+            del documents[key]
+        for key, resource in objects.items():
+            known = documents.get(key)
             if known is None or known[0] is not resource:
-                known = (resource, yaml.dump(resource.to_wire(), Dumper=_Dumper, sort_keys=False))
-            documents[key] = known
-        self._documents = documents
+                documents[key] = (
+                    resource,
+                    yaml.dump(resource.to_wire(), Dumper=_Dumper, sort_keys=False),
+                )
         text = f"# mainsail store revision: {revision}\n" + "---\n".join(
             document for _, document in documents.values()
         )
         fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".store-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._path)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._documents = documents
