@@ -35,7 +35,11 @@ from mainsail.testing.waiting import wait_for
 from mainsail.xds.listeners import http_connection_manager
 from mainsail.xds.telemetry import http_telemetry
 from mainsail.xds.telemetry_metrics import MAX_COUNTERS, MAX_HISTOGRAMS
-from mainsail.xds.telemetry_peer import decode_peer
+from mainsail.xds.telemetry_peer import (
+    HEADER_TO_METADATA_FILTER,
+    decode_peer,
+    passthrough_route_config,
+)
 
 _STATS = "type.googleapis.com/envoy.extensions.access_loggers.stats.v3.Config"
 # Istio's default TEXT line, field by field.
@@ -191,11 +195,16 @@ def _cluster(name: str, ip: str, port: int, service: str | None = None) -> dict[
 
 
 def _manager(
-    mesh: MeshConfig, node: ProxyNode, direction: str, port: int, cluster: str
+    mesh: MeshConfig,
+    node: ProxyNode,
+    direction: str,
+    port: int,
+    cluster: str,
+    route: route_pb2.RouteConfiguration | None = None,
 ) -> listener_components_pb2.Filter:
     view = ProxyView(node=node, workload=None, visible_services=(), inbound=())
     filters, loggers = http_telemetry(mesh, view, direction, port)  # type: ignore[arg-type]
-    route = json_format.ParseDict(_route(cluster), route_pb2.RouteConfiguration())
+    route = route or json_format.ParseDict(_route(cluster), route_pb2.RouteConfiguration())
     manager = http_connection_manager(f"{direction}_{port}", route_config=route)
     config = hcm_pb2.HttpConnectionManager()
     manager.typed_config.Unpack(config)
@@ -338,3 +347,66 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
             assert line["agent"] == "tele/1"
             assert line["cluster"] == "inbound|9080||"
             assert line["flags"] == "-"
+
+
+async def test_passthrough_is_named_by_its_host_header(tmp_path: Path) -> None:
+    """A sidecar's ``allow_any`` route (as ``xds.routes`` builds it) to PassthroughCluster (as
+    ``xds.clusters`` names it): Istio's destination_service is the request's authority, the
+    service name the cluster's, the namespace ``unknown``."""
+    ip = random_loopback_address()
+    node = _node("productpage-v1", ip, "productpage", "v1")
+    route = route_pb2.RouteConfiguration(name="http_proxy")
+    vhost = route.virtual_hosts.add(name="allow_any", domains=["*"])
+    passthrough = vhost.routes.add(name="allow_any")
+    passthrough.match.prefix = "/"
+    passthrough.route.cluster = "PassthroughCluster"
+    passthrough.typed_per_filter_config[HEADER_TO_METADATA_FILTER].CopyFrom(
+        passthrough_route_config()
+    )
+    async with EchoServer(EchoSettings(host=ip, port=0)) as app:
+        port, prom_port, admin_port = free_port(ip), free_port(ip), free_port(ip)
+        client = _manager(MeshConfig(), node, "outbound", port, "PassthroughCluster", route)
+        cluster = _cluster("PassthroughCluster", ip, app.port)
+        cluster["metadata"] = {
+            "filter_metadata": {"mainsail.service": {"name": "PassthroughCluster"}}
+        }
+        bootstrap = {
+            "node": {"id": "test", "cluster": "test"},
+            "admin": {"address": {"socket_address": {"address": ip, "port_value": admin_port}}},
+            "static_resources": {
+                "listeners": [
+                    _listener("client", ip, port, client),
+                    _http_listener(
+                        ip,
+                        prom_port,
+                        stat_prefix="stats",
+                        path="/stats/prometheus",
+                        cluster="prometheus_stats",
+                        rename_istio_metrics=True,
+                    ),
+                ],
+                "clusters": [cluster, _cluster("prometheus_stats", ip, admin_port)],
+            },
+        }
+        async with (
+            EnvoyProcess(bootstrap, tmp_path / "envoy") as envoy,
+            aiohttp.ClientSession() as http,
+        ):
+            await wait_for(envoy.ready, timeout=15, message="Envoy LIVE")
+            headers = {"Host": "api.example.org:8443"}
+            async with http.get(f"http://{ip}:{port}/x", headers=headers) as response:
+                assert response.status == 200
+
+            async def scraped() -> str:
+                async with http.get(f"http://{ip}:{prom_port}/stats/prometheus") as r:
+                    text = await r.text()
+                return text if "istio_requests_total{" in text else ""
+
+            text = await wait_for(scraped, timeout=15, message="istio_requests_total")
+            [sample] = series(parse_prometheus_text(text), "istio_requests_total")
+            labels = dict(sample.labels)
+            assert labels["destination_service"] == "api.example.org:8443"
+            assert labels["destination_service_name"] == "PassthroughCluster"
+            assert labels["destination_service_namespace"] == "unknown"
+            # The echo app has no sidecar: the peer is unknown.
+            assert labels["destination_workload"] == "unknown"
