@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from _mesh import (
+    GcPauses,
     ads_server,
     envoy_rss,
     node_of,
@@ -46,6 +47,7 @@ from _mesh import (
 )
 
 from mainsail.cli.mesh import demo_files
+from mainsail.runtime.control_plane import settle_heap
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot, build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_process import EnvoyProcess
@@ -239,11 +241,16 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
             )
             seconds: list[float] = []
             cpu: list[float] = []
+            if args.gc == "freeze":
+                settle_heap()
+            pauses = GcPauses()
             for n in range(args.synthetic_changes):
                 generation = ads.generation
                 cpu_start = time.process_time()  # this process: the control plane's CPU
                 start = time.perf_counter()
                 ads.config_changed(_generator(build_snapshot(variants[(n + 1) % 2]), cache))
+                if args.gc == "freeze":
+                    settle_heap()  # as the control plane does after each store change
                 while ads.generation == generation:  # the debounce has not fired yet
                     await asyncio.sleep(0.001)
                 await ads.wait_synced(timeout=600)
@@ -256,6 +263,11 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
                 )
             print("  " + summary("synthetic", seconds, SYNTHETIC_TARGET_P99))
             print(f"  control-plane CPU per change: median {statistics.median(cpu):.2f} s")
+            full = pauses.take()
+            print(
+                f"  full GCs during the changes ({args.gc}): {len(full)},"
+                f" {sum(full) * 1000:.0f} ms in all, longest {max(full, default=0) * 1000:.0f} ms"
+            )
             print(f"  control-plane RSS after the changes: {rss_mb():.0f} MB")
             print(f"  real Envoy RSS: {statistics.median(envoy_rss(envoys)):.0f} MB median")
         finally:
@@ -279,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--envoys", type=int, default=5, help="real Envoys among the proxies")
     parser.add_argument(
         "--no-cache", action="store_true", help="synthetic: translate every change from scratch"
+    )
+    parser.add_argument(
+        "--gc",
+        choices=("freeze", "off"),
+        default="freeze",
+        help="synthetic: gc.freeze after each change as the control plane does, or not",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mainsail-convergence-") as tmp:

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from _mesh import (
+    GcPauses,
     ads_server,
     envoy_rss,
     median_ms,
@@ -52,7 +53,7 @@ from _mesh import (
 from mainsail.ads.server import AdsServer, Generator
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
-from mainsail.runtime.control_plane import generator_for, validate_config
+from mainsail.runtime.control_plane import generator_for, settle_heap, validate_config
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
@@ -221,9 +222,20 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
     cache = TranslationCache()
     envoys: list[EnvoyProcess] = []
     simulated: subprocess.Popen[bytes] | None = None
-    async with ads_server(generator_for(store, mesh, cache)) as (ads, port):
+    pauses = GcPauses()
+
+    def settle() -> None:
+        if args.gc == "freeze":
+            settle_heap()
+
+    def store_changed() -> None:
         # What ``run_control_plane`` does on every store change.
-        store.on_change(lambda: ads.config_changed(_timed(generator_for(store, mesh, cache))))
+        ads.config_changed(_timed(generator_for(store, mesh, cache)))
+        settle()
+
+    async with ads_server(generator_for(store, mesh, cache)) as (ads, port):
+        store.on_change(store_changed)
+        settle()
         try:
             connect = time.perf_counter()
             envoys = await start_envoys(network_prefix, args.envoys, port, workdir)
@@ -242,6 +254,8 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
             noop_pushed: list[float] = []
             weight_cpu: list[float] = []
             noop_cpu: list[float] = []
+            identical: list[float] = []
+            pauses.take()
             profile = cProfile.Profile() if args.profile else None
             if profile is not None:
                 profile.enable()
@@ -257,6 +271,7 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 noop_pushed.append(sent)
                 noop.append(acked)
                 noop_cpu.append(cpu)
+                identical.append(await _identical(ads, store, noop_rule_yaml(n)))
                 print(
                     f"  change {n + 1}: weight change {weight[-1] * 1000:.0f} ms"
                     f" (last proxy translated after {weight_pushed[-1] * 1000:.0f} ms;"
@@ -281,6 +296,13 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 f" median {median_ms(weight_pushed):.0f} ms, no-op change median"
                 f" {median_ms(noop_pushed):.0f} ms; control-plane CPU per change: weight"
                 f" {median_ms(weight_cpu):.0f} ms, no-op {median_ms(noop_cpu):.0f} ms (medians)"
+            )
+            full = pauses.take()
+            print(
+                f"  identical re-apply (store outcome unchanged, no push): median"
+                f" {median_ms(identical):.1f} ms, max {max(identical) * 1000:.1f} ms;"
+                f" full GCs during the changes ({args.gc}): {len(full)},"
+                f" {sum(full) * 1000:.0f} ms in all, longest {max(full, default=0) * 1000:.0f} ms"
             )
             print(
                 f"  control-plane RSS {rss_mb():.0f} MB;"
@@ -314,6 +336,20 @@ async def _change(ads: AdsServer, store: ConfigStore, text: str) -> tuple[float,
     return pushed_after, elapsed, used
 
 
+async def _identical(ads: AdsServer, store: ConfigStore, text: str) -> float:
+    """Seconds to re-apply an object exactly as stored; it must be no change: no new
+    generation (no push) and the same store revision."""
+    generation, revision = ads.generation, store.revision
+    parsed = parse_documents(text)
+    start = time.perf_counter()
+    outcomes = [c.outcome for c in store.apply(parsed)]
+    elapsed = time.perf_counter() - start
+    await asyncio.sleep(0.3)  # past the debounce: a push would have started
+    if outcomes != ["unchanged"] or ads.generation != generation or store.revision != revision:
+        raise SystemExit(f"identical re-apply was a change: {outcomes}, generation moved")
+    return elapsed
+
+
 # When the control plane last translated a proxy's config: a push translates, stages and queues
 # each proxy in turn, so the last translation is (to the staging of one proxy) when every proxy
 # was pushed. Read cheaply: polling proxy_status() would load the loop being measured.
@@ -339,6 +375,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--changes", type=int, default=5, help="of each kind")
     parser.add_argument(
         "--profile", metavar="FILE", help="push: cProfile the changes only (pstats file)"
+    )
+    parser.add_argument(
+        "--gc",
+        choices=("freeze", "off"),
+        default="freeze",
+        help="push: settle the heap after each store change as the control plane does"
+        " (gc.freeze), or leave Python's collector alone (off)",
     )
     args = parser.parse_args(argv)
     prefix = random_loopback_network(16).rsplit(".", 2)[0]
