@@ -17,6 +17,10 @@ and, with ``--variants``, one part of ``on`` at a time, to split its cost:
 (log)     the JSON access log only
 (tracing) 1 % tracing only
 
+and, with ``--before REF``, ``on@REF``: ``on`` with the mesh running the code of git revision
+``REF`` (its ``src/`` exported by ``git archive``, put first on the mesh processes'
+``PYTHONPATH``), so an optimisation is measured before and after in the same invocation.
+
 ``wrk`` drives each path (client sidecar's HTTP-proxy listener -> server sidecar -> nginx) in
 interleaved rounds: a fixed load of ~1000 req/s (16 connections, one request per ~16 ms) for
 p50/p99, and an unthrottled run for throughput (16 connections, no pause). Ratios are per round;
@@ -34,8 +38,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
+import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Sequence
@@ -107,15 +113,46 @@ class Setup:
     path: Path_
 
 
-async def start(name: str, workdir: Path) -> Setup:
+def export_source(ref: str, workdir: Path) -> Path:
+    """``src/`` of the git revision ``ref`` (``git archive``), to run a mesh on older code."""
+    target = workdir / f"src-{ref}"
+    target.mkdir()
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def _start_mesh(mesh: LocalMesh, source: Path | None) -> None:
+    """``mesh.start()``, its processes importing ``mainsail`` from ``source`` if given (the
+    launcher, hence the control plane and agent it spawns, inherit ``PYTHONPATH``)."""
+    if source is None:
+        mesh.start()
+        return
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(source)
+    try:
+        mesh.start()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+async def start(name: str, workdir: Path, source: Path | None = None) -> Setup:
+    """``name``: a ``MESH_CONFIGS`` key, or ``on@<ref>`` (``on`` with ``source``)."""
     directory = workdir / name
     directory.mkdir()
     files = [write_mesh_files(directory)]
     if name == "peer":
         files.append(directory / "telemetry.yaml")
         files[-1].write_text(_NO_HTTP_METRICS, encoding="utf-8")
-    mesh = LocalMesh(files, directory / "mesh", mesh_config=MESH_CONFIGS[name])
-    await asyncio.to_thread(mesh.start)
+    config = MESH_CONFIGS[name.split("@")[0]]
+    mesh = LocalMesh(files, directory / "mesh", mesh_config=config)
+    await asyncio.to_thread(_start_mesh, mesh, source)
     server, client = mesh.pod(SERVICE), mesh.pod("hop-client")
     proxy_url = f"http://{client.ip}:{client.proxy_ports.outbound}"
     target = f"http://{SERVICE}:{SERVICE_PORT}/"
@@ -178,14 +215,14 @@ def report(fixed: Sequence[dict[str, Run]], flat: Sequence[dict[str, Run]]) -> N
             f" {sum(r[name].errors for r in (*fixed, *flat)):6d}"
             f" {p50:7.2f} {p99:7.2f} {100 * loss:5.1f}%"
         )
-    if "on" in names:
-        p50 = statistics.median(r["on"].p50_us / r["off"].p50_us for r in fixed)
-        losses = [1 - r["on"].rate / r["off"].rate for r in flat]
+    for name in [n for n in names if n.startswith("on")]:
+        p50 = statistics.median(r[name].p50_us / r["off"].p50_us for r in fixed)
+        losses = [1 - r[name].rate / r["off"].rate for r in flat]
         loss = statistics.median(losses)
         shown = ", ".join(f"{100 * x:.0f} %" for x in losses)
-        print(f"\np50 on/off: {p50:.2f} (target <= {TARGET:.2f}: {_verdict(p50)})")
+        print(f"\n{name}: p50 on/off {p50:.2f} (target <= {TARGET:.2f}: {_verdict(p50)})")
         print(
-            f"throughput loss: {100 * loss:.1f} % (rounds: {shown}; target <= 10 %:"
+            f"{name}: throughput loss {100 * loss:.1f} % (rounds: {shown}; target <= 10 %:"
             f" {_verdict(1 + loss)})"
         )
     print("CPU per request (fixed load), us; and vCPU per 1000 req/s:")
@@ -230,6 +267,9 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     try:
         for name in ("off", *args.variants):
             setups.append(await start(name, workdir))
+        if args.before:
+            source = export_source(args.before, workdir)
+            setups.append(await start(f"on@{args.before}", workdir, source))
         concurrency = {
             envoy_concurrency(p) for s in setups for ps in s.path.watched.values() for p in ps
         }
@@ -280,6 +320,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=lambda text: [v for v in text.split(",") if v],
         default=["on"],
         help=f"meshes measured against 'off', comma-separated, of: {', '.join(MESH_CONFIGS)}",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="also measure 'on' with the mesh running the code of this git revision",
     )
     args = parser.parse_args(argv)
     unknown = [v for v in args.variants if v not in MESH_CONFIGS or v == "off"]
