@@ -73,8 +73,8 @@ def test_graph_shows_the_bookinfo_nodes_and_edges_with_rates(dashboard: Dashboar
     # Mutual TLS between sidecars (Istio's auto mTLS): the padlock is shown on the edge.
     edge = page.locator(dashboard.testid(f"edge-{BOOKINFO_EDGES[2]}"))
     assert edge.get_attribute("data-mtls") == "true"
-    label = page.locator(".edge-label", has_text="rps").first
-    assert "rps" in label.inner_text() and "err" in label.inner_text()
+    label = page.locator(".edge-label", has_text="rps").first.text_content() or ""
+    assert "rps" in label and "err" in label, label
 
 
 def test_refreshes_do_not_move_the_graph(dashboard: DashboardPage) -> None:
@@ -144,7 +144,7 @@ def test_a_fault_makes_the_error_rate_visible(dashboard: DashboardPage, mesh: Lo
         if float(page.get_attribute(dashboard.testid(f"edge-{c}"), "data-error-rate") or 0) > 0
     )
     stroke = page.eval_on_selector(
-        f'{dashboard.testid(f"edge-{failing}")} .edge-line', "(e) => getComputedStyle(e).stroke"
+        f"{dashboard.testid(f'edge-{failing}')} .edge-line", "(e) => getComputedStyle(e).stroke"
     )
     assert stroke == "rgb(217, 45, 32)", stroke
     page.click(dashboard.testid(f"edge-{failing}") + " .edge-hit", force=True)

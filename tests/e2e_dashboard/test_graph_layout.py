@@ -127,5 +127,8 @@ def test_a_50_service_graph_is_readable_and_deterministic(dashboard: DashboardPa
     assert result["minFont"] >= 10, result
     # The screenshot shows the whole drawing at 100 %.
     page.set_viewport_size(
-        {"width": min(4000, int(result["width"]) + 80), "height": min(4000, int(result["height"]) + 200)}
+        {
+            "width": min(4000, int(result["width"]) + 80),
+            "height": min(4000, int(result["height"]) + 200),
+        }
     )

@@ -37,7 +37,9 @@ def test_the_config_view_flags_an_invalid_reference(
     assert page.inner_text(f"{row} {dashboard.testid('status')}") == "error"
     assert "IST0101" in page.inner_text(row)
     page.click(row)
-    detail = page.locator(dashboard.testid("config-detail-VirtualService-default-reviews-to-nowhere"))
+    detail = page.locator(
+        dashboard.testid("config-detail-VirtualService-default-reviews-to-nowhere")
+    )
     detail.wait_for()
     findings = detail.locator(dashboard.testid("findings")).inner_text()
     assert "IST0101" in findings and "v9" in findings, findings
@@ -79,7 +81,7 @@ spec:
     message = page.inner_text(dashboard.testid(f"nack-{proxy}-RDS"))
     assert "missing )" in message, message  # Envoy's own reason for refusing the regex
     # The proxy's own page shows it too, and its config dump opens.
-    page.click(f'{dashboard.testid(f"proxy-{proxy}")} a')
+    page.click(f"{dashboard.testid(f'proxy-{proxy}')} a")
     page.wait_for_url(f"**/#/proxies/{proxy}*")
     row = dashboard.testid(f"proxy-{proxy}-RDS")
     page.wait_for_selector(f"{row}[data-state=NACK]")
@@ -103,14 +105,26 @@ def test_the_traces_page_lists_a_trace_and_opens_its_waterfall(dashboard: Dashbo
     first.click()
     page.wait_for_url(f"**/#/traces/{trace_id}")
     page.wait_for_selector(dashboard.testid("waterfall"))
-    rows = page.locator("[data-testid^=span-]")
+    rows = page.locator(".span-row[data-testid^=span-]")
     assert rows.count() >= 2
-    depths = [int(d) for d in page.eval_on_selector_all("[data-testid^=span-]", "(r) => r.map((x) => x.dataset.depth)")]
-    offsets = [float(o) for o in page.eval_on_selector_all("[data-testid^=span-]", "(r) => r.map((x) => x.dataset.offset)")]
+    depths = [
+        int(d)
+        for d in page.eval_on_selector_all(
+            ".span-row[data-testid^=span-]", "(r) => r.map((x) => x.dataset.depth)"
+        )
+    ]
+    offsets = [
+        float(o)
+        for o in page.eval_on_selector_all(
+            ".span-row[data-testid^=span-]", "(r) => r.map((x) => x.dataset.offset)"
+        )
+    ]
     # Nested under parents, the root first at offset 0, children starting later.
     assert depths[0] == 0 and max(depths) >= 1, depths
     assert offsets[0] == 0 and max(offsets) > 0, offsets
-    bars = page.eval_on_selector_all(".span-bar", "(b) => b.map((x) => x.getBoundingClientRect().left)")
+    bars = page.eval_on_selector_all(
+        ".span-bar", "(b) => b.map((x) => x.getBoundingClientRect().left)"
+    )
     assert len(set(bars)) > 1
     rows.nth(1).click()
     assert "span id" in page.inner_text(dashboard.testid("span-details"))

@@ -27,7 +27,7 @@ function findingsList(findings) {
   return h(
     "ul",
     { class: "findings", "data-testid": "findings" },
-    findings.map((f) => h("li", { class: `level-${String(f.level).toLowerCase()}` }, h("code", { text: f.code }), ` ${f.level}: ${f.message}`)),
+    findings.map((f) => h("li", { class: `level-${String(f.level).toLowerCase()}` }, h("code", { text: f.code }), ` ${f.level}: ${f.message}`, f.path ? h("span", { class: "muted", text: ` (${f.path})` }) : null)),
   );
 }
 

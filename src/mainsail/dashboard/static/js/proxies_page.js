@@ -42,6 +42,13 @@ function nackRows(proxy, types, columns) {
     );
 }
 
+/** Envoy's message: the current NACK's, or (muted) the last one of a type that is fine again. */
+function errorCell(entry) {
+  if (!entry.error) return h("span", { class: "muted", text: "—" });
+  if (entry.state === "NACK") return h("code", { class: "nack-message", text: entry.error });
+  return h("span", { class: "muted" }, "last NACK: ", h("code", { text: entry.error }));
+}
+
 export function mountList(route, context) {
   const updated = updatedLine(context.refreshSeconds);
   const body = h("div");
@@ -156,7 +163,7 @@ export function mountProxy(route, context, id) {
                 { "data-testid": `proxy-${proxy.proxy ?? id}-${t}`, "data-state": entry.state ?? "", class: entry.state === "NACK" ? "nack-row" : "" },
                 h("td", { text: t }),
                 h("td", {}, stateBadge(entry.state)),
-                h("td", {}, entry.error ? h("code", { class: "nack-message", text: entry.error }) : h("span", { class: "muted", text: "—" })),
+                h("td", {}, errorCell(entry)),
               );
             }),
           ),
