@@ -201,7 +201,7 @@ def _query(base: str, promql: str) -> list[dict[str, Any]]:
 
 def _ready(base: str) -> bool:
     with _NO_PROXY.open(f"{base}/-/ready", timeout=10) as response:
-        return response.status == 200
+        return bool(response.status == 200)
 
 
 def _has_data(result: list[dict[str, Any]]) -> bool:
@@ -317,3 +317,85 @@ async def test_every_dashboard_query_answers_with_data(
                 return any(_has_data(_query(prometheus, e)) for e in exprs)
 
             await wait_for(answered, timeout=90, interval=1, message=f"data for {where}")
+
+
+def _expr(name: str, title: str, ref: str = "A") -> str:
+    [expr] = [
+        str(t["expr"])
+        for p, t in _targets(_load(name))
+        if p["title"] == title and t["refId"] == ref
+    ]
+    return expr
+
+
+# What the panels must show for BookInfo and tcp-echo, not only that they show something:
+# (file, panel, target, variables, label, values that must all appear).
+EXPECTED_ROWS: tuple[tuple[str, str, str, dict[str, str], str, set[str]], ...] = (
+    (
+        "mesh.json",
+        "HTTP/gRPC Workloads",
+        "requests",
+        {},
+        "destination_workload",
+        {"productpage-v1", "details-v1", "reviews-v1", "reviews-v2", "reviews-v3", "ratings-v1"},
+    ),
+    ("mesh.json", "HTTP/gRPC Workloads", "p99", {}, "destination_workload", {"productpage-v1"}),
+    ("mesh.json", "TCP Workloads", "recv", {}, "destination_workload", {"tcp-echo"}),
+    (
+        "service.json",
+        "Incoming Requests By Service Workload And Response Code",
+        "A",
+        {"service": "reviews.default.svc.cluster.local"},
+        "destination_workload",
+        {"reviews-v1", "reviews-v2", "reviews-v3"},
+    ),
+    (
+        "service.json",
+        "Incoming Requests By Source And Response Code",
+        "A",
+        {"service": "reviews.default.svc.cluster.local"},
+        "connection_security_policy",
+        {"mutual_tls"},
+    ),
+    (
+        "workload.json",
+        "Incoming Requests By Source And Response Code",
+        "A",
+        {"namespace": "default", "workload": "productpage-v1"},
+        "source_workload",
+        {"istio-ingressgateway"},
+    ),
+    (
+        "workload.json",
+        "Outgoing Requests By Destination And Response Code",
+        "A",
+        {"namespace": "default", "workload": "productpage-v1"},
+        "destination_service",
+        {"details.default.svc.cluster.local", "reviews.default.svc.cluster.local"},
+    ),
+    (
+        "workload.json",
+        "Bytes Sent on Outgoing TCP Connection",
+        "A",
+        {"namespace": "default", "workload": "sleep"},
+        "destination_service",
+        {"tcp-echo.default.svc.cluster.local"},
+    ),
+)
+
+
+async def test_dashboards_show_bookinfo_and_tcp_echo(
+    telemetry_mesh: LocalMesh, prometheus: str, traffic: None
+) -> None:
+    await wait_for(lambda: _ready(prometheus), timeout=60, interval=0.5, message="Prometheus up")
+    for name, title, ref, binding, label, wanted in EXPECTED_ROWS:
+        values = _values(_load(name), binding)
+        expr = _substitute(_expr(name, title, ref), values)
+
+        def all_shown(expr: str = expr, label: str = label, wanted: set[str] = wanted) -> bool:
+            shown = {str(r["metric"].get(label, "")) for r in _query(prometheus, expr)}
+            return wanted <= shown
+
+        await wait_for(
+            all_shown, timeout=90, interval=1, message=f"{name} {title!r}: {label} {wanted}"
+        )
