@@ -325,14 +325,15 @@ def dashboard(
         "schemaVersion": SCHEMA_VERSION,
         "version": 1,
         "annotations": {"list": []},
-        # The other Mainsail dashboards, keeping time range and variables (namespace).
+        # The other Mainsail dashboards, keeping the time range and the variables of the same
+        # name (namespace), as Istio's links between its dashboards do.
         "links": [
             {
                 "type": "dashboards",
                 "tags": ["mainsail"],
                 "title": "Mainsail dashboards",
                 "asDropdown": True,
-                "includeVars": False,
+                "includeVars": True,
                 "keepTime": True,
                 "targetBlank": False,
             }
