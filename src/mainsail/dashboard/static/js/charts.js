@@ -18,7 +18,7 @@ export function niceStep(max, count) {
  * series: [{name, points: [[unixSeconds, value|null], ...], cls}]; format(value) writes a value.
  * Returns a <figure> holding the SVG.
  */
-export function lineChart({ title, series, format, testid, width = 480, height = 210 }) {
+export function lineChart({ title, series, format, testid, minTop = 1, width = 480, height = 210 }) {
   const all = series.flatMap((one) => one.points.filter((p) => p[1] !== null && p[1] !== undefined));
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title });
   const legend = s("g", { class: "chart-legend", transform: `translate(${PAD.left},14)` });
@@ -45,7 +45,8 @@ export function lineChart({ title, series, format, testid, width = 480, height =
   let t0 = Math.min(...all.map((p) => p[0]));
   const t1 = Math.max(...all.map((p) => p[0]));
   if (t1 - t0 < 1) t0 = t1 - 60;
-  const max = Math.max(...all.map((p) => p[1]));
+  // A flat zero line still gets a readable scale (not 0 to 100 %).
+  const max = Math.max(minTop, ...all.map((p) => p[1]));
   const step = niceStep(max, 4);
   const top = Math.max(step, Math.ceil(max / step) * step);
   const x = (t) => PAD.left + ((t - t0) / (t1 - t0)) * plotW;
@@ -93,7 +94,7 @@ export function goldenCharts(series, testidPrefix = "chart") {
     "div",
     { class: "charts" },
     lineChart({ title: "Requests per second", series: [{ name: "rps", points: points("rps"), cls: "s-rps" }], format: (v) => fmt.rps(v).replace(" rps", ""), testid: `${testidPrefix}-rps` }),
-    lineChart({ title: "Error rate (5xx)", series: [{ name: "errors", points: points("error_rate"), cls: "s-err" }], format: fmt.percent, testid: `${testidPrefix}-error-rate` }),
+    lineChart({ title: "Error rate (5xx)", series: [{ name: "errors", points: points("error_rate"), cls: "s-err" }], format: fmt.percent, minTop: 0.05, testid: `${testidPrefix}-error-rate` }),
     lineChart({
       title: "Latency",
       series: [
@@ -101,6 +102,7 @@ export function goldenCharts(series, testidPrefix = "chart") {
         { name: "p99", points: points("p99_ms"), cls: "s-p99" },
       ],
       format: fmt.ms,
+      minTop: 10,
       testid: `${testidPrefix}-latency`,
     }),
   );

@@ -19,6 +19,7 @@ export function percent(fraction) {
 
 export function ms(value) {
   if (value === null || value === undefined) return DASH;
+  if (value === 0) return "0 ms";
   if (value < 1) return `${value.toFixed(2)} ms`;
   if (value < 1000) return `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
   return `${(value / 1000).toFixed(2)} s`;
