@@ -14,11 +14,17 @@ export function niceStep(max, count) {
   return 10 * power;
 }
 
+/** A step a clock reads well (5 s, 1 min, 5 min, …) giving about `count` ticks over `span`. */
+function clockStep(span, count) {
+  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400];
+  return steps.find((step) => span / step <= count) ?? steps[steps.length - 1];
+}
+
 /**
  * series: [{name, points: [[unixSeconds, value|null], ...], cls}]; format(value) writes a value.
  * Returns a <figure> holding the SVG.
  */
-export function lineChart({ title, series, format, testid, minTop = 1, width = 480, height = 210 }) {
+export function lineChart({ title, series, format, testid, minTop = 1, timeRange = null, width = 480, height = 210 }) {
   const all = series.flatMap((one) => one.points.filter((p) => p[1] !== null && p[1] !== undefined));
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title });
   const legend = s("g", { class: "chart-legend", transform: `translate(${PAD.left},14)` });
@@ -42,8 +48,8 @@ export function lineChart({ title, series, format, testid, minTop = 1, width = 4
     );
     return figure(title, svg, testid, 0);
   }
-  let t0 = Math.min(...all.map((p) => p[0]));
-  const t1 = Math.max(...all.map((p) => p[0]));
+  let t0 = timeRange ? timeRange[0] : Math.min(...all.map((p) => p[0]));
+  const t1 = timeRange ? timeRange[1] : Math.max(...all.map((p) => p[0]));
   if (t1 - t0 < 1) t0 = t1 - 60;
   // A flat zero line still gets a readable scale (not 0 to 100 %).
   const max = Math.max(minTop, ...all.map((p) => p[1]));
@@ -59,7 +65,7 @@ export function lineChart({ title, series, format, testid, minTop = 1, width = 4
       s("text", { class: "tick y", x: PAD.left - 6, y: y(v) + 4, text: format(v) }),
     );
   }
-  const timeStep = niceStep(t1 - t0, 4);
+  const timeStep = clockStep(t1 - t0, 4);
   for (let t = Math.ceil(t0 / timeStep) * timeStep; t <= t1; t += timeStep) {
     axes.append(
       s("line", { class: "grid", x1: x(t), x2: x(t), y1: PAD.top, y2: PAD.top + plotH }),
@@ -68,17 +74,23 @@ export function lineChart({ title, series, format, testid, minTop = 1, width = 4
   }
   svg.append(axes);
   for (const one of series) {
-    let d = "";
-    let pen = "M";
+    // Unmeasured points (null) break the line; a point with no measured neighbour is a dot.
+    const runs = [];
+    let run = [];
     for (const [t, v] of one.points) {
       if (v === null || v === undefined) {
-        pen = "M";
-        continue;
+        if (run.length) runs.push(run);
+        run = [];
+      } else {
+        run.push([x(t).toFixed(1), y(v).toFixed(1)]);
       }
-      d += `${pen}${x(t).toFixed(1)},${y(v).toFixed(1)} `;
-      pen = "L";
     }
+    if (run.length) runs.push(run);
+    const d = runs.map((r) => `M${r.map(([px, py]) => `${px},${py}`).join(" L")}`).join(" ");
     if (d) svg.append(s("path", { class: `series ${one.cls}`, d }));
+    for (const r of runs.filter((r) => r.length === 1)) {
+      svg.append(s("circle", { class: `dot ${one.cls}`, cx: r[0][0], cy: r[0][1], r: 2.5 }));
+    }
   }
   return figure(title, svg, testid, all.length);
 }
@@ -90,11 +102,14 @@ function figure(title, svg, testid, points) {
 /** The four golden-signal charts from a `series` object of the API. */
 export function goldenCharts(series, testidPrefix = "chart") {
   const points = (name) => series?.[name] ?? [];
+  // One time axis for the three charts, so they read side by side.
+  const times = ["rps", "error_rate", "p50_ms", "p99_ms"].flatMap((k) => points(k).filter((p) => p[1] !== null).map((p) => p[0]));
+  const timeRange = times.length && Math.max(...times) - Math.min(...times) >= 1 ? [Math.min(...times), Math.max(...times)] : null;
   return h(
     "div",
     { class: "charts" },
-    lineChart({ title: "Requests per second", series: [{ name: "rps", points: points("rps"), cls: "s-rps" }], format: (v) => fmt.rps(v).replace(" rps", ""), testid: `${testidPrefix}-rps` }),
-    lineChart({ title: "Error rate (5xx)", series: [{ name: "errors", points: points("error_rate"), cls: "s-err" }], format: fmt.percent, minTop: 0.05, testid: `${testidPrefix}-error-rate` }),
+    lineChart({ title: "Requests per second", series: [{ name: "rps", points: points("rps"), cls: "s-rps" }], format: (v) => fmt.rps(v).replace(" rps", ""), timeRange, testid: `${testidPrefix}-rps` }),
+    lineChart({ title: "Error rate (5xx)", series: [{ name: "errors", points: points("error_rate"), cls: "s-err" }], format: fmt.percent, minTop: 0.05, timeRange, testid: `${testidPrefix}-error-rate` }),
     lineChart({
       title: "Latency",
       series: [
@@ -103,6 +118,7 @@ export function goldenCharts(series, testidPrefix = "chart") {
       ],
       format: fmt.ms,
       minTop: 10,
+      timeRange,
       testid: `${testidPrefix}-latency`,
     }),
   );

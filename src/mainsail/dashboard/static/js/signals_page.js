@@ -57,7 +57,7 @@ function signalsTable(title, rows, testid, { mtls = false } = {}) {
                 h("td", { class: `num${row.error_rate > 0 ? " bad" : ""}`, text: fmt.percent(row.error_rate) }),
                 h("td", { class: "num", text: fmt.ms(row.p50_ms) }),
                 h("td", { class: "num", text: fmt.ms(row.p99_ms) }),
-                mtls ? h("td", {}, row.mtls === true ? [s("svg", { width: 11, height: 13, viewBox: "0 0 10 12", class: "inline-lock" }, padlock()), " yes"] : row.mtls === false ? "no" : fmt.DASH) : null,
+                mtls ? h("td", { class: "nowrap" }, row.mtls === true ? [s("svg", { width: 11, height: 13, viewBox: "0 0 10 12", class: "inline-lock" }, padlock()), " yes"] : row.mtls === false ? "no" : fmt.DASH) : null,
               ),
             ),
           ),
