@@ -177,6 +177,12 @@ class MetricsWindow:
     def ingest(self, when: float, scrapes: Mapping[str, PodScrape | None]) -> None:
         """One round of scrapes at ``when``: pod key → its page (None: it did not answer, so it
         adds nothing and keeps its last values). Pods not in ``scrapes`` are gone."""
+        self.commit(self.prepare(when, scrapes))
+
+    def prepare(self, when: float, scrapes: Mapping[str, PodScrape | None]) -> Slot | None:
+        """The increases of one round (the costly half of ``ingest``: the scraper runs it in a
+        worker thread). It only adds keys and replaces pods' baselines, which readers on the
+        event loop never iterate; ``commit`` then adds the slot there."""
         for gone in set(self._last) - set(scrapes):
             del self._last[gone]
         counters: dict[int, float] = {}
@@ -188,35 +194,44 @@ class MetricsWindow:
             self._last[pod] = scrape
             if before is None:
                 continue  # a pod's first scrape is its baseline
+            old_counters = before.counters
             for key, value in scrape.counters.items():
-                delta = _increase(value, before.counters.get(key))
+                delta = _increase(value, old_counters.get(key))
                 if delta > 0:
                     kid = self._intern(key)
                     counters[kid] = counters.get(kid, 0.0) + delta
+            old_histograms = before.histograms
             for hist, cumulative in scrape.histograms.items():
-                old = before.histograms.get(hist)
-                now = _per_bucket(cumulative)
-                if old is not None and cumulative[-1] >= old[-1]:
-                    now = tuple(a - b for a, b in zip(now, _per_bucket(old), strict=True))
+                old = old_histograms.get(hist)
+                if old is not None and old == cumulative:
+                    continue  # nothing observed since (the common case)
+                if old is None or cumulative[-1] < old[-1]:
+                    now = _per_bucket(cumulative)  # new, or reset: all of it is increase
+                else:
+                    now = _per_bucket(tuple(a - b for a, b in zip(cumulative, old, strict=True)))
                 base = self._intern(hist) * _BUCKET_SLOTS
                 for index, delta in enumerate(now):
                     if delta > 0:
                         buckets[base + index] = buckets.get(base + index, 0.0) + delta
         previous, self._last_time = self._last_time, when
         if previous is None or when <= previous:
-            return
-        self._slots.append(
-            Slot(
-                end=when,
-                seconds=when - previous,
-                counter_ids=array("I", counters),
-                counter_values=array("d", counters.values()),
-                bucket_codes=array("I", buckets),
-                bucket_values=array("d", buckets.values()),
-            )
+            return None
+        return Slot(
+            end=when,
+            seconds=when - previous,
+            counter_ids=array("I", counters),
+            counter_values=array("f", counters.values()),
+            bucket_codes=array("I", buckets),
+            bucket_values=array("f", buckets.values()),
         )
+
+    def commit(self, slot: Slot | None) -> None:
+        """Add a prepared slot and drop what fell out of the history (on the readers' loop)."""
+        if slot is None:
+            return
+        self._slots.append(slot)
         while len(self._slots) > self.capacity or (
-            self._slots and self._slots[0].end <= when - self.history
+            self._slots and self._slots[0].end <= slot.end - self.history
         ):
             self._slots.popleft()
         self._appended += 1

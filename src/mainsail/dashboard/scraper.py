@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from mainsail.dashboard.metrics_window import MetricsWindow, PodScrape, reduce_scrape
+from mainsail.dashboard.metrics_window import MetricsWindow, PodScrape, Slot, reduce_scrape
 from mainsail.platform.pod import PodSpec
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 def _reduce_all(pages: dict[str, str | None]) -> dict[str, PodScrape | None]:
     return {pod: None if text is None else reduce_scrape(text) for pod, text in pages.items()}
+
+
+def _prepare(window: MetricsWindow, when: float, pages: dict[str, str | None]) -> Slot | None:
+    return window.prepare(when, _reduce_all(pages))
 
 
 class MetricsScraper:
@@ -58,8 +62,10 @@ class MetricsScraper:
         when = time.time()
         texts = await asyncio.gather(*(page(p) for p in pods))
         pages = {pod.key: text for pod, text in zip(pods, texts, strict=True)}
-        scrapes = await asyncio.to_thread(_reduce_all, pages)
-        self.window.ingest(when, scrapes)
+        # Parsing and differencing in a worker thread; the slot joins the window on the loop,
+        # where the API reads it.
+        slot = await asyncio.to_thread(_prepare, self.window, when, pages)
+        self.window.commit(slot)
         self.rounds += 1
 
     async def run(self) -> None:
