@@ -29,6 +29,7 @@ MAX_DOWNSTREAM_CONNECTIONS = 2147483647
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+_UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +43,9 @@ class BootstrapOptions:
     sds_socket: Path | None = None
     # The pod's access log file (MeshConfig ``accessLogFile: /dev/stdout`` writes there).
     access_log: Path | None = None
+    # TLS to the control plane (its 15012): the SAN its certificate must carry (Istio's
+    # ISTIOD_SAN). Envoy presents the pod's SVID and verifies with ``ROOTCA``, both from SDS.
+    xds_tls_san: str | None = None
 
 
 def node_cluster(workload: ProxyWorkload) -> str:
@@ -202,7 +206,7 @@ def _generous_circuit_breakers() -> dict[str, Any]:
 
 
 def _xds_cluster(options: BootstrapOptions) -> dict[str, Any]:
-    return {
+    cluster = {
         "name": naming.XDS_CLUSTER,
         "type": "STATIC" if _is_ip(options.xds_host) else "STRICT_DNS",
         "connect_timeout": "1s",
@@ -211,6 +215,51 @@ def _xds_cluster(options: BootstrapOptions) -> dict[str, Any]:
         "circuit_breakers": _generous_circuit_breakers(),
         "upstream_connection_options": {"tcp_keepalive": {"keepalive_time": 300}},
         "typed_extension_protocol_options": _http2_options(),
+    }
+    if options.xds_tls_san is not None:
+        if options.sds_socket is None:
+            raise ValueError("TLS to the control plane needs the pod's SDS socket (its SVID)")
+        cluster["transport_socket"] = _xds_tls_socket(options.xds_tls_san)
+    return cluster
+
+
+def _xds_tls_socket(san: str) -> dict[str, Any]:
+    """As Istio's bootstrap did while Envoy dialled istiod's 15012 itself (1.5): SNI and SAN
+    check on ``ISTIOD_SAN``, the pod's SVID ``default`` as client certificate, ``ROOTCA``
+    (so a rotated root is trusted as soon as the agent has it) as the trust anchor."""
+    sds = {
+        "api_config_source": {
+            "api_type": "GRPC",
+            "transport_api_version": "V3",
+            "set_node_on_first_message_only": True,
+            "grpc_services": [{"envoy_grpc": {"cluster_name": naming.SDS_CLUSTER}}],
+        },
+        "resource_api_version": "V3",
+        "initial_fetch_timeout": "0s",
+    }
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _UPSTREAM_TLS,
+            "sni": san,
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "tls_certificate_sds_secret_configs": [
+                    {"name": naming.WORKLOAD_SECRET, "sds_config": sds}
+                ],
+                "combined_validation_context": {
+                    "default_validation_context": {
+                        "match_typed_subject_alt_names": [
+                            {"san_type": "DNS", "matcher": {"exact": san}}
+                        ]
+                    },
+                    "validation_context_sds_secret_config": {
+                        "name": naming.ROOT_CA_SECRET,
+                        "sds_config": sds,
+                    },
+                },
+            },
+        },
     }
 
 

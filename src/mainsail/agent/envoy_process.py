@@ -209,6 +209,7 @@ class EnvoyProcess:
             domain=s.domain,
             sds_socket=self._sds_socket,
             access_log=self._layout.logs_dir / f"{self.key}.access.log",
+            xds_tls_san=s.xds_san if s.xds_tls else None,
         )
         return bootstrap_json(self.workload, options)
 

@@ -6,6 +6,7 @@ AgentError
 ├── SdsError            the pod's SDS server cannot serve (socket cannot be bound)
 └── SvidError           a certificate for the pod cannot be had (retried with back-off, logged)
     ├── CaUnreachable   the CA did not answer (the current certificate keeps being served)
+    │   └── CaUntrusted the CA's TLS certificate is not the control plane's (wrong SAN, root)
     └── CsrRefused      the CA answered and refused the CSR (wrong identity, bad token)
 """
 
@@ -34,6 +35,10 @@ class SvidError(AgentError):
 
 class CaUnreachable(SvidError):
     pass
+
+
+class CaUntrusted(CaUnreachable):
+    """Logged as an error: someone must fix the address, the root file or the SAN."""
 
 
 class CsrRefused(SvidError):

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from mainsail.agent.errors import CaUnreachable, CsrRefused, SvidError
+from mainsail.agent.errors import CaUnreachable, CaUntrusted, CsrRefused, SvidError
 from mainsail.agent.svid import (
     Svid,
     build_csr,
@@ -163,10 +163,12 @@ class WorkloadIdentity:
     def _report(self, error: SvidError, delay: float) -> None:
         """Say what failed, and what Envoy is left with: a refusal or an expired certificate is
         an error (someone must act), an unreachable CA a warning (it usually comes back)."""
-        refused = isinstance(error, CsrRefused)
+        refused = isinstance(error, CsrRefused | CaUntrusted)
         kind = (
             "CSR refused by the CA"
-            if refused
+            if isinstance(error, CsrRefused)
+            else "CA not trusted"
+            if isinstance(error, CaUntrusted)
             else "CA unreachable"
             if isinstance(error, CaUnreachable)
             else "certificate request failed"

@@ -61,7 +61,12 @@ class NodeAgent:
         if signer is None:
             from mainsail.agent.ca_signer import CaSigner
 
-            signer = CaSigner(settings.ca_target)
+            tls = settings.xds_tls
+            signer = CaSigner(
+                settings.ca_target,
+                root_file=settings.root_cert_file if tls else None,
+                server_name=settings.xds_san if tls else None,
+            )
         self._signer = signer
         self._identities: dict[str, PodIdentity] = {}
         # One per node: a root rotation seen by one pod reaches every pod's ROOTCA.

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH
+
 
 class NodeAgentSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -16,6 +18,13 @@ class NodeAgentSettings(BaseModel):
     xds_host: str = "127.0.0.1"
     xds_port: int = Field(default=15010, ge=1, le=65535)
     xds_api_type: Literal["DELTA_GRPC", "GRPC"] = "DELTA_GRPC"
+    # TLS to the control plane (its 15012) for the CSRs and every Envoy's ``xds-grpc``: the
+    # server must present a certificate for ``xds_san`` (Istio's ISTIOD_SAN) under the roots of
+    # ``xds_root_cert`` (None: ``<home>/var/run/secrets/istio/root-cert.pem``, which the control
+    # plane writes; copy it to other machines). Envoys present their SVID as client certificate.
+    xds_tls: bool = False
+    xds_root_cert: Path | None = None
+    xds_san: str = ISTIOD_SAN
     # The mesh CA (``host:port``); None: the xDS address, where the control plane serves it too
     # (as istiod serves its CA on 15010/15012).
     ca_address: str | None = None
@@ -43,6 +52,10 @@ class NodeAgentSettings(BaseModel):
     restart_reset_after_s: float = Field(default=10.0, ge=0)
     istio_version: str = "1.24.0"
     domain: str = "cluster.local"
+
+    @property
+    def root_cert_file(self) -> Path:
+        return self.xds_root_cert or self.state_dir / ROOT_CERT_PATH
 
     @property
     def ca_target(self) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import grpc
 
-from mainsail.ca.errors import CaRefused, CaUnavailable
+from mainsail.ca.errors import CaRefused, CaUnavailable, CaUntrusted
 from mainsail.ca.proto import ca_pb2, ca_pb2_grpc
+from mainsail.ca.server_check import untrusted_reason
 
 METHOD = "/istio.v1.auth.IstioCertificateService/CreateCertificate"
 
@@ -37,18 +38,24 @@ async def request_certificate(
     token: str,
     *,
     root_pem: str | None = None,
+    server_name: str | None = None,
     timeout: float = 10.0,
 ) -> tuple[str, ...]:
     """The CA's chain for ``csr_pem``: the leaf first, then any intermediate CA certificates,
     the trust bundle (one or more root PEMs in one string) last.
 
-    ``target`` is ``host:port``; with ``root_pem`` the channel is TLS verified against it,
-    else plaintext (the control plane's 15010, like istiod's).
+    ``target`` is ``host:port``; with ``root_pem`` the channel is TLS verified against it and
+    the server's certificate must carry ``server_name`` (Istio's ``ISTIOD_SAN``; default: the
+    target's host), else plaintext (the control plane's 15010, like istiod's). A server whose
+    certificate is not trusted raises ``CaUntrusted`` naming its issuer and SANs.
     """
     # A subchannel of its own: in gRPC's process-wide pool a subchannel still referenced (by a
     # failed call the caller's error keeps) is shared with the next channel together with its
     # reconnect back-off, so a CA that is back stays "connection refused" for up to 2 minutes.
-    options = [("grpc.use_local_subchannel_pool", 1)]
+    options: list[tuple[str, str | int]] = [("grpc.use_local_subchannel_pool", 1)]
+    if root_pem is not None and server_name:
+        # The name gRPC checks the certificate against (and sends as SNI), as ISTIOD_SAN.
+        options.append(("grpc.ssl_target_name_override", server_name))
     if root_pem is None:
         channel = grpc.aio.insecure_channel(target, options=options)
     else:
@@ -64,6 +71,11 @@ async def request_certificate(
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
             details = exc.details() or ""
+            if code == grpc.StatusCode.UNAVAILABLE and root_pem is not None:
+                expected = server_name or target.rpartition(":")[0].strip("[]")
+                reason = await untrusted_reason(target, root_pem, expected)
+                if reason is not None:
+                    raise CaUntrusted(f"CA at {target}: {reason}") from exc
             if code in _TRANSIENT:
                 raise CaUnavailable(f"CA at {target}: {code.name}: {details}") from exc
             raise CaRefused(code.name, details) from exc

@@ -13,6 +13,8 @@
     │                           exactly one SPIFFE URI SAN
     └── ClientError             raised by ``client.request_certificate``
         ├── CaUnavailable       the CA could not be reached (or failed internally)
+        │   └── CaUntrusted     its TLS certificate is not the control plane's (wrong SAN,
+        │                       another root): says which issuer and SANs it has
         └── CaRefused           the CA answered with a refusal (its status and message)
 """
 
@@ -49,6 +51,10 @@ class ClientError(CaError):
 
 class CaUnavailable(ClientError):
     """The CA could not be reached, timed out, or failed internally; worth retrying."""
+
+
+class CaUntrusted(CaUnavailable):
+    """The CA's TLS certificate failed verification (another root, not the expected SAN)."""
 
 
 class CaRefused(ClientError):

@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -24,7 +25,9 @@ from mainsail.ads.server import AdsServer
 from mainsail.api.server import build_app
 from mainsail.ca.server import add_to_server as add_ca_to_server
 from mainsail.ca.service import CertificateAuthority
+from mainsail.ca.serving import ROOT_CERT_PATH, istiod_dns_names, serving_host_ips
 from mainsail.ca.settings import CaSettings
+from mainsail.ca.tls_port import SecureXdsPort
 from mainsail.config.errors import ConfigError
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import ParseResult
@@ -53,6 +56,9 @@ class ControlPlaneSettings:
     home: Home
     host: str = "127.0.0.1"
     xds_port: int = 15010
+    # istiod's 15012: the same gRPC services over TLS (``ca.tls_port``); None: not served.
+    xds_tls_port: int | None = 15012
+    xds_tls_cert_ttl: timedelta = timedelta(hours=24)
     api_port: int = 15014
     # The built-in trace collector (``runtime.trace_collector``); 0: any free port.
     trace_port: int = 0
@@ -128,13 +134,27 @@ async def run_control_plane(
     store.on_change(store_changed)
     settle_heap()
 
-    # Citadel: Istio's CSR API on the same gRPC port as ADS, as istiod serves both on 15010.
+    # Citadel: Istio's CSR API on the same gRPC port as ADS, as istiod serves both on 15010,
+    # and both again behind TLS on the secure port (15012).
     authority = CertificateAuthority(settings.ca or default_ca_settings(home, settings.mesh))
     server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000)])
     ads.add_to_server(server)
     add_ca_to_server(authority, server)
     xds_port = server.add_insecure_port(f"{settings.host}:{settings.xds_port}")
     await server.start()
+    secure: SecureXdsPort | None = None
+    if settings.xds_tls_port is not None:
+        secure = SecureXdsPort(
+            authority,
+            host=settings.host,
+            port=settings.xds_tls_port,
+            upstream=(settings.host, xds_port),
+            root_cert_file=home.root / ROOT_CERT_PATH,
+            dns_names=istiod_dns_names(),
+            ip_addresses=serving_host_ips(settings.host),
+            lifetime=settings.xds_tls_cert_ttl,
+        )
+        await secure.start()
 
     def service_env(
         namespace: str, ip: str, labels: dict[str, str], reserved: frozenset[int]
@@ -158,6 +178,14 @@ async def run_control_plane(
             "pid": os.getpid(),
             "api": f"http://{settings.host}:{api_port}",
             "xds": f"{settings.host}:{xds_port}",
+            **(
+                {
+                    "xds_tls": f"{settings.host}:{secure.port}",
+                    "root_cert": str(secure.root_cert_file),
+                }
+                if secure is not None
+                else {}
+            ),
             "traces": f"http://{settings.host}:{trace_port}",
             "dashboard": f"http://{settings.host}:{dashboard_port}",
         },
@@ -181,6 +209,8 @@ async def run_control_plane(
         await dashboard.cleanup()
         await runner.cleanup()
         await traces.cleanup()
+        if secure is not None:
+            await secure.close()
         await server.stop(grace=1.0)
 
 
