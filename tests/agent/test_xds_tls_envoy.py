@@ -228,3 +228,50 @@ async def test_agent_refuses_a_ca_under_another_root(
         assert plane.authority.issued(unexpired=False) == ()
     finally:
         await agent.close(stop_proxies=True)
+
+
+async def test_after_a_root_rotation_envoy_reconnects_to_the_new_serving_chain(
+    tls_settings: NodeAgentSettings, plane: Plane, pod: PodSpec, state_dir: Path
+) -> None:
+    """The control plane's certificate follows a rotated root at once; the agent takes the new
+    root from the root file (no SVID renewal needed), so a reconnecting Envoy trusts it."""
+    pod = pod.model_copy(update={"service_account": "web"})
+    place(state_dir, plane.authority, pod)
+    agent = NodeAgent(tls_settings)
+    await agent.start()
+    try:
+        await agent.reconcile()
+        await agent.settle()
+        await wait_for(lambda: synced_proxies(plane.ads), timeout=60, message="synced over TLS")
+        old_root = plane.authority.material.certificate
+        new_root = plane.authority.rotate_root(overlap=timedelta(hours=2))
+        assert plane.tls.refresh()
+        assert plane.tls.serving.certificate.issuer == new_root.subject
+        await agent.reconcile()
+
+        async def both_roots() -> bool:
+            held = (await envoy_secrets(agent, pod)).get("ROOTCA") or {}
+            return set(held.get("serials", ())) == {old_root.serial_number, new_root.serial_number}
+
+        await wait_for(both_roots, timeout=30, message="ROOTCA with the new root")
+        # Drop Envoy's stream: it must reconnect and verify the chain under the new root.
+        port = plane.tls.port
+        await plane.tls.close()
+        plane.tls = SecureXdsPort(
+            plane.authority,
+            host="127.0.0.1",
+            port=port,
+            upstream=("127.0.0.1", plane.plain),
+            root_cert_file=state_dir / ROOT_CERT_PATH,
+            dns_names=istiod_dns_names(),
+            ip_addresses=(ipaddress.ip_address("127.0.0.1"),),
+        )
+        await plane.tls.start()
+        await wait_for(
+            lambda: plane.tls.client_identities[WEB] >= 1,
+            timeout=60,
+            message="Envoy back on the TLS port under the new root",
+        )
+        await wait_for(lambda: synced_proxies(plane.ads), timeout=60, message="synced again")
+    finally:
+        await agent.close(stop_proxies=True)

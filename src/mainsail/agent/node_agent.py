@@ -33,6 +33,7 @@ from mainsail.agent.errors import AgentError, PodFileError
 from mainsail.agent.identity import CertificateSigner
 from mainsail.agent.layout import AgentLayout
 from mainsail.agent.pod_identity import PodIdentity
+from mainsail.agent.root_file import RootCertFile
 from mainsail.agent.settings import NodeAgentSettings
 from mainsail.agent.status_server import StatusServer
 from mainsail.agent.trust_bundle import TrustBundle
@@ -71,6 +72,8 @@ class NodeAgent:
         self._identities: dict[str, PodIdentity] = {}
         # One per node: a root rotation seen by one pod reaches every pod's ROOTCA.
         self.trust_bundle = TrustBundle()
+        # Over TLS, Envoy verifies the control plane with ROOTCA: follow its root file too.
+        self._root_file = RootCertFile(settings.root_cert_file) if settings.xds_tls else None
         self._status = StatusServer()
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, EnvoyProcess] = {}
@@ -110,6 +113,12 @@ class NodeAgent:
         Starts, drains and stops run in the background (one at a time per pod); ``settle``
         waits for them.
         """
+        if self._root_file is not None:
+            roots = self._root_file.changed_roots()
+            if roots is not None and self.trust_bundle.update(roots):
+                log.info(
+                    "node agent: trust bundle from %s: %d root(s)", self._root_file.path, len(roots)
+                )
         desired = self._read_pod_files()
         for key in list(self._proxies):
             if key not in desired and not self._busy(key):

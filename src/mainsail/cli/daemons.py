@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_home_argument(control)
     control.add_argument("--host", default="127.0.0.1")
     control.add_argument("--xds-port", type=int, default=15010)
+    control.add_argument(
+        "--xds-tls-port",
+        type=int,
+        default=15012,
+        help="xDS and the CA over TLS, as istiod's 15012 (0: any free; -1: not served)",
+    )
     control.add_argument("--api-port", type=int, default=15014)
     control.add_argument("--mesh-config", type=Path, help="MeshConfig YAML")
     add_dashboard_arguments(control, port_default=20001)
@@ -25,7 +31,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     control.set_defaults(run=run_control_plane)
     agent = sub.add_parser("agent", help="run the node agent (one Envoy per local pod)")
     add_home_argument(agent)
-    agent.add_argument("--xds-address", default="127.0.0.1:15010", help="host:port")
+    agent.add_argument(
+        "--xds-address",
+        default="127.0.0.1:15010",
+        help="host:port of the control plane (https://host:port: over TLS, as --xds-tls)",
+    )
+    agent.add_argument(
+        "--xds-tls",
+        action="store_true",
+        help="TLS to the control plane (its --xds-tls-port, 15012) for CSRs and every Envoy",
+    )
+    agent.add_argument(
+        "--xds-root-cert",
+        type=Path,
+        help="roots the control plane's certificate must chain to "
+        "(default <state dir>/var/run/secrets/istio/root-cert.pem, written by the control plane)",
+    )
+    agent.add_argument(
+        "--xds-san",
+        default="istiod.istio-system.svc",
+        help="the SAN the control plane's certificate must carry (Istio's ISTIOD_SAN)",
+    )
     agent.add_argument("--xds-api", choices=("DELTA_GRPC", "GRPC"), default="DELTA_GRPC")
     agent.add_argument(
         "--ca-address", help="the mesh CA, host:port (default: the xDS address, as istiod)"
@@ -87,6 +113,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
         home=home_of(args),
         host=args.host,
         xds_port=args.xds_port,
+        xds_tls_port=None if args.xds_tls_port < 0 else args.xds_tls_port,
         api_port=args.api_port,
         mesh=mesh,
         ca=ca_settings_of(args, home_of(args), mesh),
@@ -105,9 +132,19 @@ def run_agent(args: argparse.Namespace) -> int:
     from mainsail.agent.node_agent import run_node_agent
     from mainsail.agent.settings import NodeAgentSettings
 
-    host, sep, port = args.xds_address.rpartition(":")
+    address, tls = args.xds_address, args.xds_tls
+    scheme, found, rest = address.partition("://")
+    if found:
+        if scheme not in ("https", "http", "grpc", "grpcs"):
+            raise CommandError(
+                f"--xds-address {address!r}: scheme {scheme!r}, want https:// (TLS) or http://"
+            )
+        address, tls = rest.rstrip("/"), tls or scheme in ("https", "grpcs")
+    host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise CommandError(f"--xds-address {args.xds_address!r}: want host:port")
+    if args.xds_root_cert is not None and not args.xds_root_cert.is_file():
+        raise CommandError(f"--xds-root-cert {args.xds_root_cert}: no such file")
     if args.ca_address is not None and not args.ca_address.rpartition(":")[2].isdigit():
         raise CommandError(f"--ca-address {args.ca_address!r}: want host:port")
     if args.cert_ttl < 1:
@@ -117,6 +154,9 @@ def run_agent(args: argparse.Namespace) -> int:
         xds_host=host,
         xds_port=int(port),
         xds_api_type=args.xds_api,
+        xds_tls=tls,
+        xds_root_cert=args.xds_root_cert,
+        xds_san=args.xds_san,
         ca_address=args.ca_address,
         cert_ttl_s=args.cert_ttl,
         trust_domain=args.trust_domain,

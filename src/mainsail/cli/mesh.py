@@ -56,6 +56,17 @@ def _add_placement_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"loopback network pods get addresses from (default {DEFAULT_POD_NETWORK})",
     )
     parser.add_argument("--xds-port", type=int, help="control plane xDS port (0: any free)")
+    parser.add_argument(
+        "--xds-tls-port",
+        type=int,
+        help="control plane TLS xDS + CA port (default 15012; 0: any free)",
+    )
+    parser.add_argument(
+        "--xds-tls",
+        action="store_true",
+        help="agent and Envoys reach the control plane over its TLS port, as Istio's sidecars "
+        "reach istiod's 15012 (default: the plaintext port)",
+    )
     parser.add_argument("--api-port", type=int, help="control plane API port (0: any free)")
     parser.add_argument(
         "--cert-ttl", type=int, default=3600, help="seconds each pod's SVID is requested for"
@@ -69,6 +80,8 @@ def _launch_settings(args: argparse.Namespace, files: tuple[Path, ...]) -> Launc
         files=files,
         pod_network=args.pod_network,
         xds_port=args.xds_port,
+        xds_tls_port=args.xds_tls_port,
+        xds_tls=args.xds_tls,
         api_port=args.api_port,
         mesh_config=getattr(args, "mesh_config", None),
         cert_ttl_s=args.cert_ttl,
@@ -189,9 +202,15 @@ def run_up(args: argparse.Namespace) -> int:
     if args.mesh_config:
         command += ["--mesh-config", str(args.mesh_config.resolve())]
     command += ["--pod-network", args.pod_network]
-    for flag, value in (("--xds-port", args.xds_port), ("--api-port", args.api_port)):
+    for flag, value in (
+        ("--xds-port", args.xds_port),
+        ("--xds-tls-port", args.xds_tls_port),
+        ("--api-port", args.api_port),
+    ):
         if value is not None:
             command += [flag, str(value)]
+    if args.xds_tls:
+        command += ["--xds-tls"]
     command += ["--cert-ttl", str(args.cert_ttl)]
     if args.dashboard_port is not None:
         command += ["--dashboard-port", str(args.dashboard_port)]

@@ -56,6 +56,10 @@ class LaunchSettings:
     pod_network: str = DEFAULT_POD_NETWORK
     proxy_ports: ProxyPorts = field(default_factory=ProxyPorts)
     xds_port: int | None = None
+    # The control plane's TLS port (None: 15012, else any free one), and whether the agent
+    # and the Envoys use it (Istio's 15012) rather than the plaintext port.
+    xds_tls_port: int | None = None
+    xds_tls: bool = False
     api_port: int | None = None
     mesh_config: Path | None = None
     ready_timeout: float = 60.0
@@ -200,6 +204,8 @@ class MeshLauncher:
             await terminate(int(previous["pid"]))
         xds = _port_or_free(15010 if self.settings.xds_port is None else self.settings.xds_port)
         api = _port_or_free(15014 if self.settings.api_port is None else self.settings.api_port)
+        wanted_tls = self.settings.xds_tls_port
+        xds_tls = _port_or_free(15012 if wanted_tls is None else wanted_tls)
         wanted = self.settings.dashboard_port
         dashboard = _port_or_free(20001 if wanted is None else wanted)
         with contextlib.suppress(FileNotFoundError):
@@ -210,6 +216,8 @@ class MeshLauncher:
             str(self.home.root),
             "--xds-port",
             str(xds),
+            "--xds-tls-port",
+            str(xds_tls),
             "--api-port",
             str(api),
             "--dashboard-port",
@@ -291,7 +299,8 @@ class MeshLauncher:
 
     async def _start_agent(self) -> None:
         info = self.home.read_json(self.home.control_plane_file) or {}
-        host, _, port = str(info.get("xds", "127.0.0.1:15010")).rpartition(":")
+        address = info.get("xds_tls") if self.settings.xds_tls else info.get("xds")
+        host, _, port = str(address or "127.0.0.1:15010").rpartition(":")
         try:
             trust_domain = load_mesh_config(self.settings.mesh_config).trust_domain
         except (OSError, ValueError) as exc:
@@ -308,6 +317,7 @@ class MeshLauncher:
                 trust_domain,
                 "--cert-ttl",
                 str(self.settings.cert_ttl_s),
+                *(["--xds-tls"] if self.settings.xds_tls else []),
             ],
             self.home.agent_log,
         )

@@ -39,6 +39,7 @@ class LocalMesh:
         dashboard_port: int | None = 0,
         dashboard_scrape_interval: float | None = None,
         prometheus_url: str | None = None,
+        xds_tls: bool = False,
     ) -> None:
         self.files = tuple(files)
         self.home = Home(home)
@@ -51,6 +52,8 @@ class LocalMesh:
         self.dashboard_port = dashboard_port
         self.dashboard_scrape_interval = dashboard_scrape_interval
         self.prometheus_url = prometheus_url
+        # Agent and Envoys on the control plane's TLS port (istiod's 15012).
+        self.xds_tls = xds_tls
         self.process: subprocess.Popen[bytes] | None = None
 
     # --- lifecycle
@@ -58,8 +61,10 @@ class LocalMesh:
         command = [
             sys.executable, "-m", "mainsail", "up", "--foreground",
             "--state-dir", str(self.home.root), "--pod-network", self.network,
-            "--xds-port", "0", "--api-port", "0",
+            "--xds-port", "0", "--xds-tls-port", "0", "--api-port", "0",
         ]  # fmt: skip
+        if self.xds_tls:
+            command += ["--xds-tls"]
         if self.cert_ttl_s is not None:
             command += ["--cert-ttl", str(self.cert_ttl_s)]
         if self.dashboard_port is not None:
