@@ -64,9 +64,15 @@ def certificate_problem(
         # The server's intermediates are not at hand here: a leaf under one is reported as
         # not chaining to the bundle only after gRPC's own verification failed.
         trusted = "; ".join(describe(r) for r in roots) or "none"
+        # Self-signed roots of two meshes can share a name: say so rather than look alike.
+        twin = (
+            "; a trusted root has that name but another key"
+            if any(r.subject == leaf.issuer for r in roots)
+            else ""
+        )
         return (
             f"its certificate ({shown}) is issued by {issuer}, which is not a root of the "
-            f"trust bundle (trusted: {trusted})"
+            f"trust bundle (trusted: {trusted}{twin})"
         )
     moment = now or datetime.now(UTC)
     if not leaf.not_valid_before_utc <= moment < leaf.not_valid_after_utc:
