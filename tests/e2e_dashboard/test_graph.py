@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from playwright.sync_api import FloatRect
+
 from mainsail.testing.mesh import LocalMesh
 from tests.e2e_dashboard.conftest import DashboardPage
 
@@ -45,15 +47,20 @@ def edge_rps(dashboard: DashboardPage, edge_id: str) -> float:
     return float(value or 0)
 
 
+def node_box(dashboard: DashboardPage, node_id: str) -> FloatRect:
+    box = dashboard.page.locator(dashboard.testid(f"node-{node_id}")).bounding_box()
+    assert box is not None, f"node {node_id} is not drawn"
+    return box
+
+
 def test_graph_shows_the_bookinfo_nodes_and_edges_with_rates(dashboard: DashboardPage) -> None:
     page = dashboard.open("/graph?refresh=1")
     for node in BOOKINFO_NODES:
         page.wait_for_selector(dashboard.testid(f"node-{node}"))
     page.wait_for_function(EDGES_FLOWING, arg=BOOKINFO_EDGES, timeout=RATES_WITHIN_MS)
     # Versions are drawn inside their app's box; kinds are told apart and explained.
-    box = page.locator(dashboard.testid("node-app:default/reviews")).bounding_box()
-    v3 = page.locator(dashboard.testid("node-workload:default/reviews-v3")).bounding_box()
-    assert box is not None and v3 is not None
+    box = node_box(dashboard, "app:default/reviews")
+    v3 = node_box(dashboard, "workload:default/reviews-v3")
     assert box["x"] <= v3["x"] and v3["x"] + v3["width"] <= box["x"] + box["width"]
     assert box["y"] <= v3["y"] and v3["y"] + v3["height"] <= box["y"] + box["height"]
     # Left to right by call depth: gateway, productpage, reviews, its versions, ratings.
@@ -65,7 +72,7 @@ def test_graph_shows_the_bookinfo_nodes_and_edges_with_rates(dashboard: Dashboar
         "workload:default/reviews-v2",
         "service:default/ratings",
     ]
-    xs = [page.locator(dashboard.testid(f"node-{n}")).bounding_box()["x"] for n in order]  # type: ignore[index]
+    xs = [node_box(dashboard, n)["x"] for n in order]
     assert xs == sorted(xs) and len(set(xs)) == len(xs), xs
     legend = page.inner_text(dashboard.testid("legend"))
     for word in ("gateway", "service", "workload", "external", "unknown", "mTLS"):

@@ -137,3 +137,42 @@ def test_a_failing_request_is_named_on_the_page(dashboard: DashboardPage) -> Non
     text = error.inner_text()
     assert "Loading service default/no-such-service failed" in text, text
     assert "GET /api/services/default/no-such-service" in text and "404" in text, text
+
+
+LEGACY_POLICY = """\
+apiVersion: authentication.istio.io/v1alpha1
+kind: Policy
+metadata:
+  name: details-permissive
+spec:
+  targets:
+  - name: details
+  peers:
+  - mtls:
+      mode: PERMISSIVE
+"""
+
+
+def test_a_legacy_resource_shows_its_converted_form(
+    dashboard: DashboardPage, mesh: LocalMesh
+) -> None:
+    # PERMISSIVE is what details has anyway: the shared mesh's traffic does not change.
+    path = mesh.home.root / "legacy-policy.yaml"
+    path.write_text(LEGACY_POLICY, encoding="utf-8")
+    mesh.cli("apply", "-f", str(path), check=True)
+    try:
+        page = dashboard.open("/config?refresh=1")
+        row = dashboard.testid("config-row-Policy-default-details-permissive")
+        page.fill(dashboard.testid("config-filter"), "details-permissive")
+        page.wait_for_selector(row, timeout=WITHIN_MS)
+        assert "legacy" in page.inner_text(row)
+        page.click(row)
+        detail = page.locator(dashboard.testid("config-detail-Policy-default-details-permissive"))
+        converted = detail.locator(dashboard.testid("converted")).inner_text()
+        assert "kind: PeerAuthentication" in converted and "mode: PERMISSIVE" in converted
+        assert (
+            "authentication.istio.io/v1alpha1"
+            in detail.locator(dashboard.testid("yaml")).inner_text()
+        )
+    finally:
+        mesh.cli("delete", "-f", str(path), check=True)
