@@ -6,11 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mainsail.ca.errors import CaStateError
 from mainsail.cli.ca import add_ca_arguments, ca_settings_of
 from mainsail.cli.common import CommandError, add_home_argument, home_of
 from mainsail.sources.store import StoreFileError
+
+if TYPE_CHECKING:
+    from mainsail.agent.settings import NodeAgentSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -130,6 +134,13 @@ def run_control_plane(args: argparse.Namespace) -> int:
 
 def run_agent(args: argparse.Namespace) -> int:
     from mainsail.agent.node_agent import run_node_agent
+
+    asyncio.run(run_node_agent(agent_settings_of(args)))
+    return 0
+
+
+def agent_settings_of(args: argparse.Namespace) -> NodeAgentSettings:
+    """``mainsail agent``'s flags as settings; ``--xds-address https://host:port`` means TLS."""
     from mainsail.agent.settings import NodeAgentSettings
 
     address, tls = args.xds_address, args.xds_tls
@@ -149,7 +160,7 @@ def run_agent(args: argparse.Namespace) -> int:
         raise CommandError(f"--ca-address {args.ca_address!r}: want host:port")
     if args.cert_ttl < 1:
         raise CommandError(f"--cert-ttl {args.cert_ttl}: want a positive number of seconds")
-    settings = NodeAgentSettings(
+    return NodeAgentSettings(
         state_dir=home_of(args).root,
         xds_host=host,
         xds_port=int(port),
@@ -161,5 +172,3 @@ def run_agent(args: argparse.Namespace) -> int:
         cert_ttl_s=args.cert_ttl,
         trust_domain=args.trust_domain,
     )
-    asyncio.run(run_node_agent(settings))
-    return 0
