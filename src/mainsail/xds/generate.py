@@ -48,7 +48,13 @@ from mainsail.xds.listener_inputs import (
 from mainsail.xds.listeners import build_gateway_listeners, build_sidecar_listeners
 from mainsail.xds.mixer import mixer_endpoints
 from mainsail.xds.resources import ProxyConfig, XdsResource
-from mainsail.xds.routes import Reuse, build_gateway_routes, build_sidecar_http_proxy_routes
+from mainsail.xds.route_encoding import packed_route_configuration
+from mainsail.xds.routes import (
+    Reuse,
+    build_gateway_routes,
+    build_sidecar_http_proxy_routes,
+    sidecar_http_proxy_vhosts,
+)
 from mainsail.xds.rule_inputs import RuleInputs
 from mainsail.xds.sidecar_ingress import (
     build_ingress_clusters,
@@ -78,7 +84,7 @@ class Translator:
         self._hostnames: dict[tuple[str, int], tuple[str, ...]] = {}
         self._pairs: dict[Hashable, tuple[Layer, Layer]] = {}
         self._cache = cache
-        self._rules = RuleInputs(snapshot)
+        self._rules = RuleInputs(snapshot, cache)
         if cache is not None:
             cache.new_round()
             # What every cached piece may read of the snapshot besides its own inputs, as
@@ -378,8 +384,11 @@ def _packed_endpoints(snapshot: MeshSnapshot, view: ProxyView) -> Shared:
 def _packed_http_proxy_routes(
     snapshot: MeshSnapshot, view: ProxyView, reuse: Reuse | None
 ) -> Shared:
-    config = build_sidecar_http_proxy_routes(snapshot, view, reuse)
-    return (XdsResource.pack(config.name, config),)
+    if reuse is None:
+        config = build_sidecar_http_proxy_routes(snapshot, view)
+        return (XdsResource.pack(config.name, config),)
+    vhosts = sidecar_http_proxy_vhosts(snapshot, view, reuse)
+    return (packed_route_configuration(naming.HTTP_PROXY_ROUTE, vhosts, reuse.cache),)
 
 
 def generate(snapshot: MeshSnapshot, node: ProxyNode) -> ProxyConfig:

@@ -41,7 +41,7 @@ from mainsail.xds.translation_cache import Same, TranslationCache
 MAX_DIRECT_RESPONSE_BODY = 1048576
 
 
-def _route_configuration(name: str, vhosts: list[rc.VirtualHost]) -> route_pb2.RouteConfiguration:
+def route_configuration(name: str, vhosts: list[rc.VirtualHost]) -> route_pb2.RouteConfiguration:
     config = route_pb2.RouteConfiguration(
         name=name,
         virtual_hosts=vhosts,
@@ -103,7 +103,16 @@ def _http_proxy_ports(service: MeshService) -> list[ServicePort]:
 def build_sidecar_http_proxy_routes(
     snapshot: MeshSnapshot, view: ProxyView, reuse: Reuse | None = None
 ) -> route_pb2.RouteConfiguration:
-    """``http_proxy``: every visible service port reachable through the HTTP-proxy listener.
+    """``http_proxy``: every visible service port reachable through the HTTP-proxy listener."""
+    return route_configuration(
+        naming.HTTP_PROXY_ROUTE, sidecar_http_proxy_vhosts(snapshot, view, reuse)
+    )
+
+
+def sidecar_http_proxy_vhosts(
+    snapshot: MeshSnapshot, view: ProxyView, reuse: Reuse | None = None
+) -> list[rc.VirtualHost]:
+    """The virtual hosts of ``http_proxy``, in order (a reused vhost is the cached object).
 
     With ``reuse``, a service port's vhost is taken from the cache when its key matches: the
     VirtualService claiming it (by identity), the service, port and domains, and
@@ -183,7 +192,7 @@ def build_sidecar_http_proxy_routes(
                 )
             )
     vhosts.append(_catch_all(snapshot, view.outbound_traffic_policy, _egress_cluster(view)))
-    return _route_configuration(naming.HTTP_PROXY_ROUTE, vhosts)
+    return vhosts
 
 
 def _egress_cluster(view: ProxyView) -> str:
@@ -288,7 +297,7 @@ def build_gateway_routes(
     ]
     if not vhosts:
         vhosts = [rc.VirtualHost(name=f"blackhole:{server_port.number}", domains=["*"])]
-    config = _route_configuration(
+    config = route_configuration(
         name or naming.build_gateway_http_route_name(server_port.number), vhosts
     )
     config.ignore_port_in_host_matching = True

@@ -19,14 +19,15 @@ from mainsail.config.istio.virtual_service import VirtualService
 from mainsail.registry.model import MeshService
 from mainsail.snapshot.hosts import host_matches, resolve_short_name
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
-from mainsail.xds.translation_cache import Same
+from mainsail.xds.translation_cache import Same, TranslationCache
 
 
 class RuleInputs:
     """Per snapshot (memoized per proxy namespace and host)."""
 
-    def __init__(self, snapshot: MeshSnapshot) -> None:
+    def __init__(self, snapshot: MeshSnapshot, cache: TranslationCache | None = None) -> None:
         self._snapshot = snapshot
+        self._cache = cache
         self._hosts: dict[tuple[str, str], Hashable] = {}
 
     def for_host(self, proxy_namespace: str, hostname: str) -> Hashable:
@@ -66,9 +67,21 @@ class RuleInputs:
         hosts = {service.hostname}
         if vs is not None:
             domain = self._snapshot.mesh.domain
-            hosts.update(
-                resolve_short_name(destination.destination.host, vs.namespace, domain)
-                for http in vs.spec.http
-                for destination in http.route
-            )
+            if self._cache is None:
+                hosts.update(_destination_hosts(vs, domain))
+            else:  # the same for an unchanged VirtualService in every snapshot
+                hosts.update(
+                    self._cache.get(
+                        ("destination hosts", Same(vs), domain),
+                        lambda: _destination_hosts(vs, domain),
+                    )
+                )
         return tuple(self.for_host(proxy_namespace, host) for host in sorted(hosts))
+
+
+def _destination_hosts(vs: VirtualService, domain: str) -> frozenset[str]:
+    return frozenset(
+        resolve_short_name(destination.destination.host, vs.namespace, domain)
+        for http in vs.spec.http
+        for destination in http.route
+    )
