@@ -8,7 +8,8 @@ import { drawGraph, legend } from "./graph_draw.js";
 import { layoutGraph, topologyKey } from "./graph_layout.js";
 import { fillPanel } from "./graph_panel.js";
 
-const MIN_FIT_SCALE = 0.55;
+// Below this the 10.5 px labels are no longer readable: the canvas scrolls instead.
+const MIN_FIT_SCALE = 0.7;
 
 export function mount(route, context) {
   let timeWindow = currentWindow(context.query);
@@ -111,7 +112,7 @@ export function mount(route, context) {
 
   context.poll.every(async (signal) => {
     try {
-      graph = await getJson("graph", { window: timeWindow }, { signal });
+      graph = await getJson("graph", { window: timeWindow, namespace: context.query.get("namespace") }, { signal });
       errors.replaceChildren();
       render();
       updated.ok();

@@ -118,6 +118,7 @@ function render() {
     return;
   }
   replace(root);
+  document.title = `${route.path.join(" / ")} · Mainsail`;
   const refresh = refreshSeconds(route.query);
   const poll = poller(refresh);
   const context = { root, refreshSeconds: refresh, poll, query: route.query, path: route.path };
