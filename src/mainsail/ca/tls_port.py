@@ -174,6 +174,10 @@ class SecureXdsPort:
         self._relays.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # Only ``close`` cancels a relay: end it quietly (asyncio logs a connection
+            # callback that ends cancelled as an error).
+            writer.transport.abort()
         finally:
             self._relays.discard(task)
 
