@@ -7,6 +7,12 @@ type, address family, visible services, the Sidecar resource in force and the wo
 DestinationRules (plus the labels when a route matches ``sourceLabels``). What is the
 proxy's own (listeners on its address, inbound clusters) is built per proxy. A Translator is made
 per snapshot and dropped with it, so sharing never crosses snapshots.
+
+Across snapshots, with the control plane's ``TranslationCache``: each service's clusters and
+endpoints, each HTTP-proxy vhost (and its encoding, ``xds.route_encoding``) and each proxy's
+listeners are reused while what they are built from is unchanged. Their keys: the service or
+vhost with the DestinationRules of the hosts it reads (``xds.rule_inputs``); a proxy's listeners
+with what listener generation reads (``xds.listener_inputs``: not HTTP routes).
 """
 
 from __future__ import annotations
