@@ -17,9 +17,9 @@ and, with ``--variants``, one part of ``on`` at a time, to split its cost:
 (log)     the JSON access log only
 (tracing) 1 % tracing only
 
-and, with ``--before REF``, ``on@REF``: ``on`` with the mesh running the code of git revision
-``REF`` (its ``src/`` exported by ``git archive``, put first on the mesh processes'
-``PYTHONPATH``), so an optimisation is measured before and after in the same invocation.
+and, with ``--without COMMIT``, ``before``: ``on`` with the mesh running a copy of this tree's
+``src/`` with ``COMMIT`` reverted (put first on the mesh processes' ``PYTHONPATH``), so an
+optimisation is measured before and after in the same invocation, all else equal.
 
 ``wrk`` drives each path (client sidecar's HTTP-proxy listener -> server sidecar -> nginx) in
 interleaved rounds: a fixed load of ~1000 req/s (16 connections, one request per ~16 ms) for
@@ -40,6 +40,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -113,15 +114,18 @@ class Setup:
     path: Path_
 
 
-def export_source(ref: str, workdir: Path) -> Path:
-    """``src/`` of the git revision ``ref`` (``git archive``), to run a mesh on older code."""
-    target = workdir / f"src-{ref}"
-    target.mkdir()
+def source_without(commit: str, workdir: Path) -> Path:
+    """A copy of this tree's ``src/`` with ``commit``'s changes to it reverted (``git show``,
+    ``patch -R``): the code as it would be without that commit, everything else equal."""
     repo = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", ref, "src"], check=True, capture_output=True
+    target = workdir / f"src-without-{commit}"
+    shutil.copytree(repo / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    diff = subprocess.run(
+        ["git", "-C", str(repo), "show", "--format=", commit, "--", "src"],
+        check=True,
+        capture_output=True,
     ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    subprocess.run(["patch", "-R", "-p1", "-s", "-d", str(target)], input=diff, check=True)
     return target / "src"
 
 
@@ -143,14 +147,14 @@ def _start_mesh(mesh: LocalMesh, source: Path | None) -> None:
 
 
 async def start(name: str, workdir: Path, source: Path | None = None) -> Setup:
-    """``name``: a ``MESH_CONFIGS`` key, or ``on@<ref>`` (``on`` with ``source``)."""
+    """``name``: a ``MESH_CONFIGS`` key, or ``before`` (``on`` with ``source``)."""
     directory = workdir / name
     directory.mkdir()
     files = [write_mesh_files(directory)]
     if name == "peer":
         files.append(directory / "telemetry.yaml")
         files[-1].write_text(_NO_HTTP_METRICS, encoding="utf-8")
-    config = MESH_CONFIGS[name.split("@")[0]]
+    config = MESH_CONFIGS["on" if name == "before" else name]
     mesh = LocalMesh(files, directory / "mesh", mesh_config=config)
     await asyncio.to_thread(_start_mesh, mesh, source)
     server, client = mesh.pod(SERVICE), mesh.pod("hop-client")
@@ -215,7 +219,7 @@ def report(fixed: Sequence[dict[str, Run]], flat: Sequence[dict[str, Run]]) -> N
             f" {sum(r[name].errors for r in (*fixed, *flat)):6d}"
             f" {p50:7.2f} {p99:7.2f} {100 * loss:5.1f}%"
         )
-    for name in [n for n in names if n.startswith("on")]:
+    for name in [n for n in names if n in ("on", "before")]:
         p50 = statistics.median(r[name].p50_us / r["off"].p50_us for r in fixed)
         losses = [1 - r[name].rate / r["off"].rate for r in flat]
         loss = statistics.median(losses)
@@ -267,9 +271,9 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     try:
         for name in ("off", *args.variants):
             setups.append(await start(name, workdir))
-        if args.before:
-            source = export_source(args.before, workdir)
-            setups.append(await start(f"on@{args.before}", workdir, source))
+        if args.without:
+            source = source_without(args.without, workdir)
+            setups.append(await start("before", workdir, source))
         concurrency = {
             envoy_concurrency(p) for s in setups for ps in s.path.watched.values() for p in ps
         }
@@ -322,9 +326,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"meshes measured against 'off', comma-separated, of: {', '.join(MESH_CONFIGS)}",
     )
     parser.add_argument(
-        "--before",
-        metavar="REF",
-        help="also measure 'on' with the mesh running the code of this git revision",
+        "--without",
+        metavar="COMMIT",
+        help="also measure 'on' as 'before': the mesh runs this tree with COMMIT reverted",
     )
     args = parser.parse_args(argv)
     unknown = [v for v in args.variants if v not in MESH_CONFIGS or v == "off"]
