@@ -31,6 +31,8 @@ def test_proxies_sync_over_tls_and_traffic_flows(mesh: LocalMesh) -> None:
     root = mesh.home.root / ROOT_CERT_PATH
     assert control["root_cert"] == str(root)
     assert root.read_text() == mesh.cli("ca", "root", "-o", "pem", check=True).stdout
+    status = mesh.cli("status", check=True).stdout.splitlines()[1]
+    assert status.endswith(f", xDS TLS {tls_address})")
 
     for pod in mesh.pods():
         bootstrap = json.loads(

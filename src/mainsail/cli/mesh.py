@@ -277,7 +277,13 @@ def run_status(args: argparse.Namespace) -> int:
     cp_alive = bool(control.get("pid")) and pid_alive(int(control["pid"]))
     print(
         f"control plane: {'running' if cp_alive else 'not running'}"
-        + (f" (API {control.get('api')}, xDS {control.get('xds')})" if cp_alive else "")
+        + (
+            f" (API {control.get('api')}, xDS {control.get('xds')}"
+            + (f", xDS TLS {control['xds_tls']}" if control.get("xds_tls") else "")
+            + ")"
+            if cp_alive
+            else ""
+        )
     )
     pods = PodStore(home.platform).list()
     if not pods:
