@@ -12,6 +12,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
+from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from mainsail import naming
@@ -36,6 +37,14 @@ from mainsail.xds.telemetry_peer import (
 )
 
 from .cases import generate_case, load_case
+
+
+def _raw_fields(message: Message, number: int) -> list[bytes]:
+    """The payloads of ``message``'s unknown length-delimited field ``number`` (the raw fields
+    translation writes because our xds-protos lack them)."""
+    fields = UnknownFieldSet(message)
+    found = [fields[i] for i in range(len(fields))]
+    return [bytes(f.data) for f in found if f.field_number == number]
 
 
 def _node(**labels: str) -> ProxyNode:
@@ -121,7 +130,7 @@ def test_destination_reporter_names_its_service_and_mtls() -> None:
 
 def _rule_values(tag: stats_pb2.Config.Tag) -> tuple[str, ...]:
     """The strings in the tag's raw rules (field 3): what it matches and what it sets."""
-    raw = b"".join(f.data for f in UnknownFieldSet(tag) if f.field_number == 3)
+    raw = b"".join(_raw_fields(tag, 3))
     return tuple(
         word
         for word in ("application/grpc", "grpc", "http", "none", "mutual_tls", "unknown")

@@ -19,6 +19,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from google.protobuf import empty_pb2, json_format
+from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 from xds.type.matcher.v3 import matcher_pb2
 
@@ -53,6 +54,14 @@ TEXT_LINE = re.compile(
 )
 
 
+def _raw_fields(message: Message, number: int) -> list[bytes]:
+    """The payloads of ``message``'s unknown length-delimited field ``number`` (the raw fields
+    translation writes because our xds-protos lack them)."""
+    fields = UnknownFieldSet(message)
+    found = [fields[i] for i in range(len(fields))]
+    return [bytes(f.data) for f in found if f.field_number == number]
+
+
 def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
     return ProxyNode(
         node_id=f"sidecar~{ip}~{name}-0.default~default.svc.cluster.local",
@@ -67,18 +76,14 @@ def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
 
 def _update_tag(action: Any) -> dict[str, Any]:
     """A ``TransformStat`` action (raw bytes: not in our xds-protos) as Envoy's JSON."""
-    [update] = [
-        f for f in UnknownFieldSet(empty_pb2.Empty.FromString(action.value)) if f.field_number == 3
-    ]
-    [value] = [
-        f for f in UnknownFieldSet(empty_pb2.Empty.FromString(update.data)) if f.field_number == 2
-    ]
+    [update] = _raw_fields(empty_pb2.Empty.FromString(action.value), 3)
+    [value] = _raw_fields(empty_pb2.Empty.FromString(update), 2)
     return {
         "action": {
             "name": "u",
             "typed_config": {
                 "@type": action.type_url,
-                "update_tag": {"new_tag_value": value.data.decode()},
+                "update_tag": {"new_tag_value": value.decode()},
             },
         }
     }
@@ -86,7 +91,7 @@ def _update_tag(action: Any) -> dict[str, Any]:
 
 def _rules(tag: stats_pb2.Config.Tag) -> dict[str, Any] | None:
     """``Tag.rules`` (raw field 3) as Envoy's JSON: JSON drops the fields our protos lack."""
-    raw = [f.data for f in UnknownFieldSet(tag) if f.field_number == 3]
+    raw = _raw_fields(tag, 3)
     if not raw:
         return None
     matcher = matcher_pb2.Matcher.FromString(raw[0])
