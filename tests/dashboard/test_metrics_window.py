@@ -145,3 +145,31 @@ def test_a_clock_that_does_not_advance_adds_no_slot(when: float) -> None:
     window.ingest(5.0, {"p": reviews_page(1)})
     window.ingest(when, {"p": reviews_page(3)})
     assert len(window) == 0
+
+
+def test_older_slots_are_merged_into_blocks_that_keep_the_rates() -> None:
+    window = MetricsWindow(history=600, interval=1, fine_seconds=10, coarse_seconds=5)
+    window.ingest(100.0, {"p": reviews_page(0)})
+    for t in range(1, 61):
+        window.ingest(100.0 + t, {"p": reviews_page(3 * t)})  # 3 requests a second
+    fine = [s for s in window.slots(0) if s.seconds == 1]
+    blocks = [s for s in window.slots(0) if s.seconds > 1]
+    assert len(fine) == 10
+    assert [b.seconds for b in blocks] == [5.0] * 10  # (100, 105], (105, 110], …
+    assert requests_total(window) == 180
+    totals = window.totals(30)
+    # 30 s back ends inside a block: the whole block counts, and so does its time.
+    assert totals.seconds == 30 and requests_total(window, 30) == 90
+    assert requests_total(window, 32) == 3 * 35 and window.totals(32).seconds == 35
+
+
+def test_series_through_blocks_have_no_gaps() -> None:
+    from mainsail.dashboard.signals import series, service_selection
+
+    window = MetricsWindow(history=600, interval=1, fine_seconds=10, coarse_seconds=5)
+    window.ingest(100.0, {"p": reviews_page(0)})
+    for t in range(1, 61):
+        window.ingest(100.0 + t, {"p": reviews_page(2 * t)})
+    points = series(window.slots(0), window.sum_slots, service_selection("default", "reviews"),
+                    start=102.0, end=160.0, step=2.0)  # fmt: skip
+    assert [v for _, v in points["rps"]] == [2.0] * 30

@@ -148,6 +148,24 @@ class Slot:
     bucket_values: array[float]
 
 
+def _merged(first: Slot, second: Slot) -> Slot:
+    """One slot for two consecutive ones: their increases summed, their spans joined."""
+    counters: dict[int, float] = dict(zip(first.counter_ids, first.counter_values, strict=True))
+    for kid, value in zip(second.counter_ids, second.counter_values, strict=True):
+        counters[kid] = counters.get(kid, 0.0) + value
+    buckets: dict[int, float] = dict(zip(first.bucket_codes, first.bucket_values, strict=True))
+    for code, value in zip(second.bucket_codes, second.bucket_values, strict=True):
+        buckets[code] = buckets.get(code, 0.0) + value
+    return Slot(
+        end=second.end,
+        seconds=first.seconds + second.seconds,
+        counter_ids=array("I", counters),
+        counter_values=array("f", counters.values()),
+        bucket_codes=array("I", buckets),
+        bucket_values=array("f", buckets.values()),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WindowTotals:
     """Increases summed over some slots: counters by key, per-bucket counts by histogram."""
@@ -159,11 +177,19 @@ class WindowTotals:
 
 @dataclass
 class MetricsWindow:
-    """A ring of slots covering at most ``history`` seconds (mutable: the scraper's state)."""
+    """Slots covering at most ``history`` seconds (mutable: the scraper's state).
+
+    The last ``fine_seconds`` keep one slot per scrape; older ones are merged into blocks of
+    ``coarse_seconds`` (aligned on the clock), which is all a 30-minute chart needs and keeps a
+    long window cheap to sum: 30 minutes at 5 s are 60 slots and 25 blocks, not 360 slots.
+    """
 
     history: float = 1800.0
     interval: float = 5.0
-    _slots: deque[Slot] = field(default_factory=deque)
+    fine_seconds: float = 300.0
+    coarse_seconds: float = 60.0
+    _fine: deque[Slot] = field(default_factory=deque)
+    _coarse: deque[Slot] = field(default_factory=deque)
     _last: dict[str, PodScrape] = field(default_factory=dict)
     _last_time: float | None = None
     _keys: list[SeriesKey | HistogramKey] = field(default_factory=list)
@@ -226,17 +252,30 @@ class MetricsWindow:
         )
 
     def commit(self, slot: Slot | None) -> None:
-        """Add a prepared slot and drop what fell out of the history (on the readers' loop)."""
+        """Add a prepared slot, merge what left the fine part into blocks and drop what fell
+        out of the history (on the readers' loop)."""
         if slot is None:
             return
-        self._slots.append(slot)
-        while len(self._slots) > self.capacity or (
-            self._slots and self._slots[0].end <= slot.end - self.history
-        ):
-            self._slots.popleft()
+        self._fine.append(slot)
+        while self._fine and self._fine[0].end <= slot.end - self.fine_seconds:
+            old = self._fine.popleft()
+            last = self._coarse[-1] if self._coarse else None
+            if last is not None and self._block(last) == self._block(old):
+                self._coarse[-1] = _merged(last, old)
+            else:
+                self._coarse.append(old)
+        horizon = slot.end - self.history
+        while self._coarse and self._coarse[0].end <= horizon:
+            self._coarse.popleft()
+        while self._fine and (self._fine[0].end <= horizon or len(self._fine) > self.capacity):
+            self._fine.popleft()
         self._appended += 1
         if self._appended >= self.capacity:
             self._compact()
+
+    def _block(self, slot: Slot) -> int:
+        # The block a slot belongs to: by the clock, so blocks are the same whoever asks.
+        return math.floor((slot.end - 1e-6) / self.coarse_seconds)
 
     def _intern(self, key: SeriesKey | HistogramKey) -> int:
         found = self._ids.get(key)
@@ -248,15 +287,21 @@ class MetricsWindow:
     def _compact(self) -> None:
         """Forget keys no slot mentions any more (series of pods long gone), renumbering."""
         self._appended = 0
-        live_counters = {i for s in self._slots for i in s.counter_ids}
-        live_hists = {c // _BUCKET_SLOTS for s in self._slots for c in s.bucket_codes}
+        every = (*self._coarse, *self._fine)
+        live_counters = {i for s in every for i in s.counter_ids}
+        live_hists = {c // _BUCKET_SLOTS for s in every for c in s.bucket_codes}
         live = sorted(live_counters | live_hists)
         if len(live) == len(self._keys):
             return
         renumber = {old: new for new, old in enumerate(live)}
         self._keys = [self._keys[i] for i in live]
         self._ids = {key: i for i, key in enumerate(self._keys)}
-        self._slots = deque(
+        self._coarse = self._renumbered(self._coarse, renumber)
+        self._fine = self._renumbered(self._fine, renumber)
+
+    @staticmethod
+    def _renumbered(slots: deque[Slot], renumber: Mapping[int, int]) -> deque[Slot]:
+        return deque(
             Slot(
                 end=s.end,
                 seconds=s.seconds,
@@ -271,17 +316,21 @@ class MetricsWindow:
                 ),
                 bucket_values=s.bucket_values,
             )
-            for s in self._slots
+            for s in slots
         )
 
     # --- reading
     @property
     def latest(self) -> float | None:
-        return self._slots[-1].end if self._slots else None
+        if self._fine:
+            return self._fine[-1].end
+        return self._coarse[-1].end if self._coarse else None
 
     def slots(self, since: float) -> Iterator[Slot]:
-        """Slots that end after ``since``, oldest first."""
-        return (s for s in self._slots if s.end > since)
+        """Slots (and blocks) that end after ``since``, oldest first. A block that straddles
+        ``since`` is included whole: its rate is an average over its own span."""
+        for part in (self._coarse, self._fine):
+            yield from (s for s in part if s.end > since)
 
     def totals(self, seconds: float, now: float | None = None) -> WindowTotals:
         """Everything that happened in the last ``seconds`` (up to ``now``, default: the last
@@ -334,7 +383,7 @@ class MetricsWindow:
         return {key for scrape in self._last.values() for key in scrape.counters}
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._coarse) + len(self._fine)
 
 
 __all__ = [

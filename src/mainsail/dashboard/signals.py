@@ -220,6 +220,8 @@ def series(
             if ordered[index].end > t - step:
                 chunk.append(ordered[index])
             index += 1
+        if not chunk and index < len(ordered) and ordered[index].end - ordered[index].seconds < t:
+            chunk = [ordered[index]]  # a block longer than the step covers this point
         totals = sum_slots(chunk, selection.counters, selection.histograms)
         figures = tally(totals, selection).figures(totals.seconds) if chunk else None
         for name, values in points.items():
