@@ -137,3 +137,38 @@ def test_broken_plugged_in_ca_stops_the_control_plane_naming_the_file(tmp_path: 
     )
     assert result.returncode == 1
     assert f"plugged-in CA {tmp_path / 'cacerts'}: ca-cert.pem is missing" in result.stderr
+
+
+def test_the_tls_port_of_a_control_plane_on_free_ports(home: Home) -> None:
+    """``--xds-port 0`` without ``--xds-tls-port``: the TLS port is any free one too (several
+    control planes on one machine), its root written where agents look for it, and a CSR
+    over it verified against that root and ISTIOD_SAN works."""
+    import asyncio
+
+    from mainsail.ca.client import request_certificate
+    from mainsail.ca.csr import new_workload_csr
+    from mainsail.ca.layout import CaLayout
+    from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH
+    from mainsail.ca.tokens import mint_pod_token
+
+    info = home.read_json(home.control_plane_file) or {}
+    host, _, port = str(info["xds_tls"]).rpartition(":")
+    assert port != "15012" and info["xds_tls"] != info["xds"]
+    root_file = home.root / ROOT_CERT_PATH
+    assert info["root_cert"] == str(root_file)
+    token = mint_pod_token(
+        CaLayout(home.root / "ca").token_signing_key, "default", "tls-client", "tls-client-1", 600
+    )
+    csr = new_workload_csr("spiffe://cluster.local/ns/default/sa/tls-client")
+    # Right after the lifecycle test's root rotation: the file already follows it.
+    chain = asyncio.run(
+        request_certificate(
+            f"{host}:{port}",
+            csr.csr_pem,
+            600,
+            token,
+            root_pem=root_file.read_text(),
+            server_name=ISTIOD_SAN,
+        )
+    )
+    verify_chain(chain)

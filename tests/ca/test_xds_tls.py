@@ -272,9 +272,9 @@ async def test_after_a_root_rotation_the_serving_chain_follows(
     old_root = plane.ca.material.certificate
     first = await presented_certificate(plane.target, plane.root_pem)
     new_root = plane.ca.rotate_root(overlap=timedelta(hours=2))
-    # The background check (every few seconds) re-issues and rewrites the root file; a new
-    # connection would too.
-    plane.tls.refresh()
+    # At once (the CA tells the port), not at the next check or connection.
+    assert plane.tls.serving.certificate.issuer == new_root.subject
+    assert not plane.tls.refresh()
     bundle = certs(plane.root_pem)
     assert bundle == [new_root, old_root]
     renewed = await presented_certificate(plane.target, pem_of(new_root))

@@ -58,6 +58,7 @@ class CertificateAuthority:
         self._authorizer = Authorizer(ServiceAccountIdentities(settings.trust_domain), self._ledger)
         self._ttl = TtlPolicy(default=settings.workload_ttl, maximum=settings.max_workload_ttl)
         self._signer = Signer.of(self._material, clock())
+        self._material_listeners: list[Callable[[], None]] = []
 
     @property
     def settings(self) -> CaSettings:
@@ -70,6 +71,11 @@ class CertificateAuthority:
     @property
     def material(self) -> CaMaterial:
         return self._material
+
+    def on_material_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every root rotation (what signs and what is trusted changed):
+        the control plane's own TLS certificate and root file follow at once."""
+        self._material_listeners.append(listener)
 
     # --- the CSR path
 
@@ -149,6 +155,8 @@ class CertificateAuthority:
             now=self._clock(),
         )
         log.warning("root rotated: new root serial %x", self._material.certificate.serial_number)
+        for listener in self._material_listeners:
+            listener()
         return self._material.certificate
 
     def revoke(self, namespace: str, service_account: str) -> Revocation:

@@ -73,8 +73,11 @@ class SecureXdsPort:
         self._refresher: asyncio.Task[None] | None = None
         self._relays: set[asyncio.Task[None]] = set()
         self._open: set[asyncio.StreamWriter] = set()
+        self._closed = False
         # What clients presented: SPIFFE ID (or "" for no certificate) -> connections.
         self.client_identities: Counter[str] = Counter()
+        # A rotated root: a new certificate and root file before the next client connects.
+        authority.on_material_change(self._refresh_logged)
 
     @property
     def serving(self) -> ServingCertificate:
@@ -98,6 +101,7 @@ class SecureXdsPort:
         return self.port
 
     async def close(self) -> None:
+        self._closed = True
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -163,10 +167,15 @@ class SecureXdsPort:
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(self._check_interval_s)
-            try:
-                self.refresh()
-            except Exception:
-                log.exception("control plane TLS certificate: renewal failed; keeping the old one")
+            self._refresh_logged()
+
+    def _refresh_logged(self) -> None:
+        if self._closed:  # the CA may outlive this port
+            return
+        try:
+            self.refresh()
+        except Exception:
+            log.exception("control plane TLS certificate: renewal failed; keeping the old one")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -183,10 +192,7 @@ class SecureXdsPort:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _address_text(writer.get_extra_info("peername"))
-        try:
-            self.refresh()
-        except Exception:
-            log.exception("control plane TLS certificate: renewal failed; keeping the old one")
+        self._refresh_logged()
         assert self._context is not None
         try:
             await writer.start_tls(self._context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT_S)

@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     control.add_argument(
         "--xds-tls-port",
         type=int,
-        default=15012,
-        help="xDS and the CA over TLS, as istiod's 15012 (0: any free; -1: not served)",
+        help="xDS and the CA over TLS, as istiod's 15012 (default 15012, any free port when "
+        "--xds-port is 0; 0: any free; -1: not served)",
     )
     control.add_argument("--api-port", type=int, default=15014)
     control.add_argument("--mesh-config", type=Path, help="MeshConfig YAML")
@@ -117,7 +117,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
         home=home_of(args),
         host=args.host,
         xds_port=args.xds_port,
-        xds_tls_port=None if args.xds_tls_port < 0 else args.xds_tls_port,
+        xds_tls_port=_xds_tls_port(args.xds_tls_port, args.xds_port),
         api_port=args.api_port,
         mesh=mesh,
         ca=ca_settings_of(args, home_of(args), mesh),
@@ -130,6 +130,14 @@ def run_control_plane(args: argparse.Namespace) -> int:
     except (StoreFileError, CaStateError) as exc:
         raise CommandError(str(exc)) from exc
     return 0
+
+
+def _xds_tls_port(wanted: int | None, xds_port: int) -> int | None:
+    """A control plane started on any free xDS port (tests, several meshes on one machine)
+    takes any free TLS port too, rather than all competing for 15012."""
+    if wanted is None:
+        return 0 if xds_port == 0 else 15012
+    return None if wanted < 0 else wanted
 
 
 def run_agent(args: argparse.Namespace) -> int:
