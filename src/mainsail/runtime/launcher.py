@@ -205,7 +205,10 @@ class MeshLauncher:
         xds = _port_or_free(15010 if self.settings.xds_port is None else self.settings.xds_port)
         api = _port_or_free(15014 if self.settings.api_port is None else self.settings.api_port)
         wanted_tls = self.settings.xds_tls_port
-        xds_tls = _port_or_free(15012 if wanted_tls is None else wanted_tls)
+        if wanted_tls is None:
+            # Any free xDS port (tests, several meshes at once): any free TLS port as well.
+            wanted_tls = 0 if self.settings.xds_port == 0 else 15012
+        xds_tls = _port_or_free(wanted_tls)
         wanted = self.settings.dashboard_port
         dashboard = _port_or_free(20001 if wanted is None else wanted)
         with contextlib.suppress(FileNotFoundError):
