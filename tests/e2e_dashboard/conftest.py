@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwrigh
 
 from mainsail.cli.mesh import demo_files
 from mainsail.testing.mesh import LocalMesh, http_get
+from mainsail.testing.waiting import wait_for_sync
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "bookinfo" / "networking"
@@ -85,14 +87,26 @@ def dashboard_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMe
 def mesh(dashboard_mesh: LocalMesh) -> Iterator[LocalMesh]:
     """The shared mesh; VirtualServices a test applies are deleted afterwards."""
     yield dashboard_mesh
-    listed = dashboard_mesh.cli("get", "virtualservices", "-o", "json", check=True)
-    names = [
-        item["metadata"]["name"]
-        for item in json.loads(listed.stdout)["items"]
-        if item["metadata"]["name"] != "bookinfo"
-    ]
-    if names:
-        dashboard_mesh.cli("delete", "virtualservices", *names, check=True)
+
+    # The CLI's call to the control plane may time out on a loaded machine: retried.
+    def answered(*args: str) -> subprocess.CompletedProcess[str] | None:
+        result = dashboard_mesh.cli(*args)
+        failures.append(f"{' '.join(args)}: {result.stderr.strip()}")
+        return result if result.returncode == 0 else None
+
+    failures: list[str] = []
+    try:
+        listed = wait_for_sync(lambda: answered("get", "virtualservices", "-o", "json"), timeout=60)
+        assert listed is not None  # wait_for_sync returns only a truthy answer
+        names = [
+            item["metadata"]["name"]
+            for item in json.loads(listed.stdout)["items"]
+            if item["metadata"]["name"] != "bookinfo"
+        ]
+        if names:
+            wait_for_sync(lambda: answered("delete", "virtualservices", *names), timeout=60)
+    except TimeoutError as error:
+        raise AssertionError(f"cleaning up VirtualServices failed: {failures[-3:]}") from error
 
 
 @pytest.fixture(scope="package")
