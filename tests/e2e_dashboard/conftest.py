@@ -78,35 +78,41 @@ def dashboard_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMe
         dashboard_scrape_interval=1,
     )
     with mesh:
-        mesh.cli("apply", "-f", str(SAMPLES / "destination-rule-all.yaml"), check=True)
+        cli(mesh, "apply", "-f", str(SAMPLES / "destination-rule-all.yaml"))
         with Traffic(mesh):
             yield mesh
+
+
+def cli(mesh: LocalMesh, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``mainsail <args>`` until it succeeds: on a loaded machine the CLI's call to the control
+    plane may time out (apply and delete are idempotent, so a retry is safe)."""
+    failures: list[str] = []
+
+    def answered() -> subprocess.CompletedProcess[str] | None:
+        result = mesh.cli(*args)
+        failures.append(result.stderr.strip())
+        return result if result.returncode == 0 else None
+
+    try:
+        result = wait_for_sync(answered, timeout=timeout, interval=1)
+    except TimeoutError as error:
+        raise AssertionError(f"mainsail {' '.join(args)} failed: {failures[-3:]}") from error
+    assert result is not None  # wait_for_sync returns only a truthy answer
+    return result
 
 
 @pytest.fixture
 def mesh(dashboard_mesh: LocalMesh) -> Iterator[LocalMesh]:
     """The shared mesh; VirtualServices a test applies are deleted afterwards."""
     yield dashboard_mesh
-
-    # The CLI's call to the control plane may time out on a loaded machine: retried.
-    def answered(*args: str) -> subprocess.CompletedProcess[str] | None:
-        result = dashboard_mesh.cli(*args)
-        failures.append(f"{' '.join(args)}: {result.stderr.strip()}")
-        return result if result.returncode == 0 else None
-
-    failures: list[str] = []
-    try:
-        listed = wait_for_sync(lambda: answered("get", "virtualservices", "-o", "json"), timeout=60)
-        assert listed is not None  # wait_for_sync returns only a truthy answer
-        names = [
-            item["metadata"]["name"]
-            for item in json.loads(listed.stdout)["items"]
-            if item["metadata"]["name"] != "bookinfo"
-        ]
-        if names:
-            wait_for_sync(lambda: answered("delete", "virtualservices", *names), timeout=60)
-    except TimeoutError as error:
-        raise AssertionError(f"cleaning up VirtualServices failed: {failures[-3:]}") from error
+    listed = cli(dashboard_mesh, "get", "virtualservices", "-o", "json")
+    names = [
+        item["metadata"]["name"]
+        for item in json.loads(listed.stdout)["items"]
+        if item["metadata"]["name"] != "bookinfo"
+    ]
+    if names:
+        cli(dashboard_mesh, "delete", "virtualservices", *names)
 
 
 @pytest.fixture(scope="package")

@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import FloatRect
 
 from mainsail.testing.mesh import LocalMesh
-from tests.e2e_dashboard.conftest import DashboardPage
+from tests.e2e_dashboard.conftest import DashboardPage, cli
 
 GATEWAY = "gateway:istio-system/istio-ingressgateway"
 BOOKINFO_NODES = [
@@ -113,7 +113,7 @@ def test_shifting_reviews_to_v3_moves_traffic_onto_its_edge(
     page.wait_for_function(EDGES_FLOWING, arg=[f"{to}v1", f"{to}v3"], timeout=RATES_WITHIN_MS)
     shares_before = {v: edge_rps(dashboard, f"{to}{v}") for v in ("v1", "v2", "v3")}
     samples = Path(__file__).resolve().parents[2] / "samples" / "bookinfo" / "networking"
-    mesh.cli("apply", "-f", str(samples / "virtual-service-reviews-v3.yaml"), check=True)
+    cli(mesh, "apply", "-f", str(samples / "virtual-service-reviews-v3.yaml"))
     # Within the window, v3 carries more than v1 and v2 together (before: about a third).
     page.wait_for_function(
         """(to) => {
@@ -131,7 +131,7 @@ def test_shifting_reviews_to_v3_moves_traffic_onto_its_edge(
 def test_a_fault_makes_the_error_rate_visible(dashboard: DashboardPage, mesh: LocalMesh) -> None:
     page = dashboard.open("/graph?refresh=1")
     page.wait_for_selector(dashboard.testid("node-service:default/ratings"))
-    mesh.cli("apply", "-f", str(_write_abort(mesh)), check=True)
+    cli(mesh, "apply", "-f", str(_write_abort(mesh)))
     callers = [
         "workload:default/reviews-v2>service:default/ratings",
         "workload:default/reviews-v3>service:default/ratings",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mainsail.testing.mesh import LocalMesh
-from tests.e2e_dashboard.conftest import NACK_VS, DashboardPage
+from tests.e2e_dashboard.conftest import NACK_VS, DashboardPage, cli
 
 WITHIN_MS = 60_000
 
@@ -25,7 +25,7 @@ def test_the_config_view_flags_an_invalid_reference(
 ) -> None:
     path = mesh.home.root / "undefined-subset.yaml"
     path.write_text(UNDEFINED_SUBSET, encoding="utf-8")
-    mesh.cli("apply", "-f", str(path), check=True)
+    cli(mesh, "apply", "-f", str(path))
     page = dashboard.open("/config?refresh=1")
     # The Gateway is valid and bound to the ingress gateway's proxy.
     page.fill(dashboard.testid("config-filter"), "Gateway bookinfo-gateway")
@@ -72,7 +72,7 @@ spec:
     page = dashboard.open("/proxies?refresh=1")
     page.wait_for_selector(dashboard.testid("proxies-table"))
     assert page.locator("[data-state=NACK]").count() == 0
-    mesh.cli("apply", "-f", str(path), check=True)
+    cli(mesh, "apply", "-f", str(path))
     nack = page.locator("td[data-state=NACK]").first
     nack.wait_for(timeout=WITHIN_MS)
     testid = nack.get_attribute("data-testid") or ""
@@ -93,7 +93,7 @@ spec:
     assert "configs" in dump.inner_text()
     dump.locator("summary", has_text="configs").click()
     page.wait_for_selector(f"{dashboard.testid('config-dump')} >> text=ClustersConfigDump")
-    mesh.cli("delete", "virtualservice", NACK_VS, check=True)
+    cli(mesh, "delete", "virtualservice", NACK_VS)
     page.wait_for_selector(f"{row}[data-state=SYNCED]", timeout=WITHIN_MS)
 
 
@@ -159,7 +159,7 @@ def test_a_legacy_resource_shows_its_converted_form(
     # PERMISSIVE is what details has anyway: the shared mesh's traffic does not change.
     path = mesh.home.root / "legacy-policy.yaml"
     path.write_text(LEGACY_POLICY, encoding="utf-8")
-    mesh.cli("apply", "-f", str(path), check=True)
+    cli(mesh, "apply", "-f", str(path))
     try:
         page = dashboard.open("/config?refresh=1")
         row = dashboard.testid("config-row-Policy-default-details-permissive")
@@ -175,4 +175,4 @@ def test_a_legacy_resource_shows_its_converted_form(
             in detail.locator(dashboard.testid("yaml")).inner_text()
         )
     finally:
-        mesh.cli("delete", "-f", str(path), check=True)
+        cli(mesh, "delete", "-f", str(path))
