@@ -47,7 +47,7 @@ from _mesh import (
 )
 
 from mainsail.cli.mesh import demo_files
-from mainsail.runtime.control_plane import settle_heap
+from mainsail.config.mesh import MeshConfig
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot, build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_process import EnvoyProcess
@@ -191,6 +191,13 @@ def translation_ms(
     )
 
 
+def _settle_heap() -> None:
+    # Imported here: ``--gc off`` runs against trees that predate it (PYTHONPATH=<tree>/src).
+    from mainsail.runtime.control_plane import settle_heap
+
+    settle_heap()
+
+
 def _generator(snapshot: MeshSnapshot, cache: TranslationCache | None) -> Any:
     """What the control plane hands the ADS server: one Translator per snapshot, sharing the
     control plane's translation cache (``runtime.control_plane.generator_for``)."""
@@ -221,7 +228,10 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
 
     rss_before = rss_mb()
     variants = [parse_mesh(mesh_yaml(args.services, prefix, v)) for v in (0, 1)]
-    snapshot = build_snapshot(variants[0])
+    # One MeshConfig for every snapshot, as the control plane keeps its settings (the
+    # translation cache keys on its identity: a new one per snapshot missed every entry).
+    mesh = MeshConfig()
+    snapshot = build_snapshot(variants[0], mesh)
     cache = None if args.no_cache else TranslationCache()
     envoys: list[EnvoyProcess] = []
     simulated: subprocess.Popen[bytes] | None = None
@@ -242,15 +252,15 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
             seconds: list[float] = []
             cpu: list[float] = []
             if args.gc == "freeze":
-                settle_heap()
+                _settle_heap()
             pauses = GcPauses()
             for n in range(args.synthetic_changes):
                 generation = ads.generation
                 cpu_start = time.process_time()  # this process: the control plane's CPU
                 start = time.perf_counter()
-                ads.config_changed(_generator(build_snapshot(variants[(n + 1) % 2]), cache))
+                ads.config_changed(_generator(build_snapshot(variants[(n + 1) % 2], mesh), cache))
                 if args.gc == "freeze":
-                    settle_heap()  # as the control plane does after each store change
+                    _settle_heap()  # as the control plane does after each store change
                 while ads.generation == generation:  # the debounce has not fired yet
                     await asyncio.sleep(0.001)
                 await ads.wait_synced(timeout=600)

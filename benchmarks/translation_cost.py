@@ -56,7 +56,7 @@ from _mesh import (
 from mainsail.ads.server import AdsServer, Generator
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import parse_documents
-from mainsail.runtime.control_plane import generator_for, settle_heap, validate_config
+from mainsail.runtime.control_plane import generator_for, validate_config
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
@@ -229,6 +229,9 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
 
     def settle() -> None:
         if args.gc == "freeze":
+            # Imported here: ``--gc off`` runs against trees that predate it (PYTHONPATH).
+            from mainsail.runtime.control_plane import settle_heap
+
             settle_heap()
 
     def store_changed() -> None:
