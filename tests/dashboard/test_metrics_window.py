@@ -173,3 +173,50 @@ def test_series_through_blocks_have_no_gaps() -> None:
     points = series(window.slots(0), window.sum_slots, service_selection("default", "reviews"),
                     start=102.0, end=160.0, step=2.0)  # fmt: skip
     assert [v for _, v in points["rps"]] == [2.0] * 30
+
+
+def test_running_sums_equal_fresh_sums_through_merges_resets_and_compaction() -> None:
+    import random
+
+    rnd = random.Random(3)
+    window = MetricsWindow(history=40, interval=1, fine_seconds=10, coarse_seconds=4)
+    counts = {"a": 0.0, "b": 0.0}
+    for t in range(120):
+        scrapes: dict[str, PodScrape | None] = {}
+        for pod in counts:
+            if rnd.random() < 0.1:
+                counts[pod] = rnd.randint(0, 3)  # a restart
+            else:
+                counts[pod] += rnd.randint(0, 5)
+            errors = rnd.randint(0, 2) if t % 30 < 15 else 0  # a series that comes and goes
+            scrapes[pod] = None if rnd.random() < 0.1 else reviews_page(counts[pod], errors)
+        window.ingest(float(t), scrapes)
+        for seconds in (3, 7, 25, 40):
+            latest = window.latest or 0.0
+            fresh = window.sum_slots(s for s in window.slots(latest - seconds) if s.end <= latest)
+            running = window.totals(seconds)
+            assert running.counters == fresh.counters, (t, seconds)
+            assert running.seconds == fresh.seconds
+
+
+def test_filtered_sums_read_only_the_selected_keys() -> None:
+    window = MetricsWindow(history=60, interval=1)
+    other = server("default", "details-v1", "details", "details")
+    for t in range(5):
+        page = (
+            Page()
+            .requests(2 * t, **PRODUCTPAGE, **REVIEWS_V1)
+            .requests(7 * t, **PRODUCTPAGE, **other)
+        )
+        page.durations([3.0] * t, **PRODUCTPAGE, **REVIEWS_V1).durations(
+            [300.0] * t, **PRODUCTPAGE, **other
+        )
+        window.ingest(float(t), {"p": reduce_scrape(page.text())})
+    found = window.sum_slots(
+        window.slots(0),
+        lambda k: k.destination_service_name == "reviews",
+        lambda h: h.destination_service_name == "reviews",
+    )
+    assert list(found.counters.values()) == [8]
+    [buckets] = found.histograms.values()
+    assert buckets[2] == 4 and sum(buckets) == 4

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mainsail.dashboard.metrics_window import HistogramKey, SeriesKey, WindowTotals
-from mainsail.dashboard.tally import Tally
+from mainsail.dashboard.tally import Tally, is_error
 
 _PASSTHROUGH = ("PassthroughCluster", "BlackHoleCluster")
 _TCP = {"tcp_sent_bytes", "tcp_received_bytes", "tcp_opened"}
@@ -166,7 +167,8 @@ class GraphBuilder:
 
     def _add(self, edge: _Edge, key: SeriesKey, count: float, server: bool) -> None:
         if key.metric == "requests":
-            edge.tally.add_requests(key, count)
+            roles = _counter_roles(key, self.inventory)
+            edge.tally.add_outcome(count, roles.error, key.response_code, roles.flag)
         elif key.metric == "tcp_opened":
             edge.tally.tcp_connections += count
         else:
@@ -175,51 +177,85 @@ class GraphBuilder:
             edge.tally.add_security(key, count)
 
     def add_counter(self, key: SeriesKey, count: float) -> None:
-        if key.metric != "requests" and key.metric not in _TCP:
-            return
-        protocol = "tcp" if key.metric in _TCP else key.request_protocol
-        service = _service(key, self.inventory)
-        if key.reporter == "source":
-            caller = _source(key, self.inventory)
-            if service is not None and caller is not UNKNOWN:
-                edge = self.edge(caller, service, protocol)
-                self._add(edge, key, count, server=False)
-                if _known(key.source_principal):
-                    edge.principals.add(key.source_principal)
-            return
-        if key.reporter != "destination" or service is None:
-            return
-        server = _destination(key, self.inventory)
-        if service.kind == "service" and server is not UNKNOWN:
-            self._add(self.edge(service, server, protocol), key, count, server=True)
-        if key.metric in ("requests", "tcp_opened"):
-            caller = _source(key, self.inventory)
-            pair = self.security.setdefault((caller.id, service.id), Tally())
-            pair.add_security(key, count)
-            if caller is UNKNOWN and _known(key.source_principal):
-                by_principal = (f"principal:{key.source_principal}", service.id)
-                self.security.setdefault(by_principal, Tally()).add_security(key, count)
-        if _unknown_caller(key):
-            self._add(self.edge(UNKNOWN, service, protocol), key, count, server=True)
+        roles = _counter_roles(key, self.inventory)
+        for source, target, server in roles.edges:
+            edge = self.edge(source, target, roles.protocol)
+            self._add(edge, key, count, server)
+            if not server and roles.principal:
+                edge.principals.add(roles.principal)
+        for pair in roles.security:
+            self.security.setdefault(pair, Tally()).add_security(key, count)
 
     def add_histogram(self, key: HistogramKey, per_bucket: tuple[float, ...]) -> None:
-        service = _service(key, self.inventory)
-        if service is None:
-            return
-        if key.reporter == "source":
-            caller = _source(key, self.inventory)
-            found = self.edges.get((caller.id, service.id))
+        for pair in _histogram_edges(key, self.inventory):
+            found = self.edges.get(pair)
             if found is not None:
                 found.tally.add_buckets(per_bucket)
-            return
-        server = _destination(key, self.inventory)
-        for source_id, target_id in (
-            (service.id, server.id),
-            *([(UNKNOWN_ID, service.id)] if _unknown_caller(key) else []),
-        ):
-            found = self.edges.get((source_id, target_id))
-            if found is not None:
-                found.tally.add_buckets(per_bucket)
+
+
+@dataclass(frozen=True, slots=True)
+class _Roles:
+    """What one counter series adds to: edges (source, target, reported by the server?) and
+    the (caller, service) pairs whose mTLS the server's report tells."""
+
+    protocol: str = ""
+    edges: tuple[tuple[Node, Node, bool], ...] = ()
+    security: tuple[tuple[str, str], ...] = ()
+    principal: str = ""
+    error: bool = False
+    flag: str = ""
+
+
+_NO_ROLES = _Roles()
+
+
+# A series' roles depend only on its labels and the inventory: worked out once per series, not
+# on every request (a 100-service mesh has thousands of series; the graph is asked every few
+# seconds).
+@lru_cache(maxsize=1 << 16)
+def _counter_roles(key: SeriesKey, inventory: MeshInventory) -> _Roles:
+    if key.metric != "requests" and key.metric not in _TCP:
+        return _NO_ROLES
+    protocol = "tcp" if key.metric in _TCP else key.request_protocol
+    service = _service(key, inventory)
+    error = key.metric == "requests" and is_error(key)
+    flag = key.response_flags if key.response_flags not in ("-", "", "unknown") else ""
+    if key.reporter == "source":
+        caller = _source(key, inventory)
+        if service is None or caller is UNKNOWN:
+            return _NO_ROLES
+        principal = key.source_principal if _known(key.source_principal) else ""
+        return _Roles(protocol=protocol, edges=((caller, service, False),), principal=principal,
+                      error=error, flag=flag)  # fmt: skip
+    if key.reporter != "destination" or service is None:
+        return _NO_ROLES
+    edges: list[tuple[Node, Node, bool]] = []
+    security: list[tuple[str, str]] = []
+    server = _destination(key, inventory)
+    if service.kind == "service" and server is not UNKNOWN:
+        edges.append((service, server, True))
+    if key.metric in ("requests", "tcp_opened"):
+        caller = _source(key, inventory)
+        security.append((caller.id, service.id))
+        if caller is UNKNOWN and _known(key.source_principal):
+            security.append((f"principal:{key.source_principal}", service.id))
+    if _unknown_caller(key):
+        edges.append((UNKNOWN, service, True))
+    return _Roles(protocol=protocol, edges=tuple(edges), security=tuple(security),
+                  error=error, flag=flag)  # fmt: skip
+
+
+@lru_cache(maxsize=1 << 16)
+def _histogram_edges(key: HistogramKey, inventory: MeshInventory) -> tuple[tuple[str, str], ...]:
+    service = _service(key, inventory)
+    if service is None:
+        return ()
+    if key.reporter == "source":
+        return ((_source(key, inventory).id, service.id),)
+    pairs = [(service.id, _destination(key, inventory).id)]
+    if _unknown_caller(key):
+        pairs.append((UNKNOWN_ID, service.id))
+    return tuple(pairs)
 
 
 def _round(value: float) -> float:

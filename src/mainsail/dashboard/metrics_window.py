@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -156,14 +157,74 @@ def _merged(first: Slot, second: Slot) -> Slot:
     buckets: dict[int, float] = dict(zip(first.bucket_codes, first.bucket_values, strict=True))
     for code, value in zip(second.bucket_codes, second.bucket_values, strict=True):
         buckets[code] = buckets.get(code, 0.0) + value
+    return _slot(second.end, first.seconds + second.seconds, counters, buckets)
+
+
+def _slot(
+    end: float, seconds: float, counters: dict[int, float], buckets: dict[int, float]
+) -> Slot:
+    """A slot with its ids sorted (``sum_slots`` looks keys up by bisection)."""
+    ordered = sorted(counters.items())
+    codes = sorted(buckets.items())
     return Slot(
-        end=second.end,
-        seconds=first.seconds + second.seconds,
-        counter_ids=array("I", counters),
-        counter_values=array("f", counters.values()),
-        bucket_codes=array("I", buckets),
-        bucket_values=array("f", buckets.values()),
+        end=end,
+        seconds=seconds,
+        counter_ids=array("I", (k for k, _ in ordered)),
+        counter_values=array("f", (v for _, v in ordered)),
+        bucket_codes=array("I", (k for k, _ in codes)),
+        bucket_values=array("f", (v for _, v in codes)),
     )
+
+
+def _summed(slots: Iterable[Slot]) -> tuple[dict[int, float], dict[int, float], float]:
+    counters: dict[int, float] = {}
+    buckets: dict[int, float] = {}
+    covered = 0.0
+    for slot in slots:
+        covered += slot.seconds
+        _add(counters, slot.counter_ids, slot.counter_values, 1.0)
+        _add(buckets, slot.bucket_codes, slot.bucket_values, 1.0)
+    return counters, buckets, covered
+
+
+def _add(into: dict[int, float], ids: array[int], values: array[float], sign: float) -> None:
+    get = into.get
+    for kid, value in zip(ids, values, strict=True):
+        into[kid] = get(kid, 0.0) + sign * value
+
+
+# Window lengths whose running sums are kept (the pages use a handful).
+_RUNNING_SUMS = 8
+
+
+@dataclass
+class _Running:
+    """The sums over one window length, with the slots they include (by identity). Values are
+    float32 integers summed in float64, so taking a slot out again is exact."""
+
+    counters: dict[int, float]
+    buckets: dict[int, float]
+    seconds: float
+    slots: list[Slot]
+
+    def move_to(self, wanted: list[Slot]) -> None:
+        now = {id(s) for s in wanted}
+        before = {id(s) for s in self.slots}
+        for slot in self.slots:
+            if id(slot) not in now:
+                _add(self.counters, slot.counter_ids, slot.counter_values, -1.0)
+                _add(self.buckets, slot.bucket_codes, slot.bucket_values, -1.0)
+                self.seconds -= slot.seconds
+        for slot in wanted:
+            if id(slot) not in before:
+                _add(self.counters, slot.counter_ids, slot.counter_values, 1.0)
+                _add(self.buckets, slot.bucket_codes, slot.bucket_values, 1.0)
+                self.seconds += slot.seconds
+        self.slots = wanted
+        if len(self.counters) > 4 * max(1, sum(len(s.counter_ids) for s in wanted[-1:])):
+            # Keys that left the window linger as zeros; drop them now and then.
+            self.counters = {k: v for k, v in self.counters.items() if v}
+            self.buckets = {k: v for k, v in self.buckets.items() if v}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +256,7 @@ class MetricsWindow:
     _keys: list[SeriesKey | HistogramKey] = field(default_factory=list)
     _ids: dict[SeriesKey | HistogramKey, int] = field(default_factory=dict)
     _appended: int = 0
+    _running: dict[float, _Running] = field(default_factory=dict)
 
     @property
     def capacity(self) -> int:
@@ -242,14 +304,7 @@ class MetricsWindow:
         previous, self._last_time = self._last_time, when
         if previous is None or when <= previous:
             return None
-        return Slot(
-            end=when,
-            seconds=when - previous,
-            counter_ids=array("I", counters),
-            counter_values=array("f", counters.values()),
-            bucket_codes=array("I", buckets),
-            bucket_values=array("f", buckets.values()),
-        )
+        return _slot(when, when - previous, counters, buckets)
 
     def commit(self, slot: Slot | None) -> None:
         """Add a prepared slot, merge what left the fine part into blocks and drop what fell
@@ -294,6 +349,7 @@ class MetricsWindow:
         if len(live) == len(self._keys):
             return
         renumber = {old: new for new, old in enumerate(live)}
+        self._running.clear()  # their key ids are renumbered
         self._keys = [self._keys[i] for i in live]
         self._ids = {key: i for i, key in enumerate(self._keys)}
         self._coarse = self._renumbered(self._coarse, renumber)
@@ -301,20 +357,15 @@ class MetricsWindow:
 
     @staticmethod
     def _renumbered(slots: deque[Slot], renumber: Mapping[int, int]) -> deque[Slot]:
+        def recoded(code: int) -> int:
+            return renumber[code // _BUCKET_SLOTS] * _BUCKET_SLOTS + code % _BUCKET_SLOTS
+
         return deque(
-            Slot(
-                end=s.end,
-                seconds=s.seconds,
-                counter_ids=array("I", (renumber[i] for i in s.counter_ids)),
-                counter_values=s.counter_values,
-                bucket_codes=array(
-                    "I",
-                    (
-                        renumber[c // _BUCKET_SLOTS] * _BUCKET_SLOTS + c % _BUCKET_SLOTS
-                        for c in s.bucket_codes
-                    ),
-                ),
-                bucket_values=s.bucket_values,
+            _slot(
+                s.end,
+                s.seconds,
+                {renumber[i]: v for i, v in zip(s.counter_ids, s.counter_values, strict=True)},
+                {recoded(c): v for c, v in zip(s.bucket_codes, s.bucket_values, strict=True)},
             )
             for s in slots
         )
@@ -334,11 +385,27 @@ class MetricsWindow:
 
     def totals(self, seconds: float, now: float | None = None) -> WindowTotals:
         """Everything that happened in the last ``seconds`` (up to ``now``, default: the last
-        scrape)."""
+        scrape).
+
+        Up to the last scrape, sums are kept per window length and brought up to date by the
+        slots that came and went since the previous call (a merge into a block is one slot
+        gone and one come), so the pages' polling costs two slots, not the whole window.
+        """
         end = self.latest if now is None else now
         if end is None:
             return WindowTotals(seconds=0.0, counters={}, histograms={})
-        return self.sum_slots(s for s in self.slots(end - seconds) if s.end <= end)
+        wanted = [s for s in self.slots(end - seconds) if s.end <= end]
+        if now is not None:
+            return self._resolve(*_summed(wanted))
+        running = self._running.pop(seconds, None)
+        if running is None:
+            running = _Running(*_summed(wanted), slots=wanted)
+        else:
+            running.move_to(wanted)
+        self._running[seconds] = running  # most recently used last
+        while len(self._running) > _RUNNING_SUMS:
+            del self._running[next(iter(self._running))]
+        return self._resolve(running.counters, running.buckets, running.seconds)
 
     def sum_slots(
         self,
@@ -346,34 +413,62 @@ class MetricsWindow:
         counter_filter: Callable[[SeriesKey], bool] | None = None,
         histogram_filter: Callable[[HistogramKey], bool] | None = None,
     ) -> WindowTotals:
+        """The increases of ``slots`` for the keys the filters admit. With filters, only those
+        keys are looked up in each slot (its ids are sorted): a service's chart reads a few
+        entries per slot, not the mesh's."""
+        chosen = list(slots)
+        if counter_filter is None and histogram_filter is None:
+            return self._resolve(*_summed(chosen))
+        counter_ids = [
+            i for i, key in enumerate(self._keys)
+            if isinstance(key, SeriesKey) and (counter_filter is None or counter_filter(key))
+        ]  # fmt: skip
+        hist_ids = [
+            i for i, key in enumerate(self._keys)
+            if isinstance(key, HistogramKey) and (histogram_filter is None or histogram_filter(key))
+        ]  # fmt: skip
         counters: dict[int, float] = {}
         buckets: dict[int, float] = {}
         covered = 0.0
-        for slot in slots:
+        for slot in chosen:
             covered += slot.seconds
-            for kid, value in zip(slot.counter_ids, slot.counter_values, strict=True):
-                counters[kid] = counters.get(kid, 0.0) + value
-            for code, value in zip(slot.bucket_codes, slot.bucket_values, strict=True):
-                buckets[code] = buckets.get(code, 0.0) + value
+            ids, values = slot.counter_ids, slot.counter_values
+            for kid in counter_ids:
+                at = bisect_left(ids, kid)
+                if at < len(ids) and ids[at] == kid:
+                    counters[kid] = counters.get(kid, 0.0) + values[at]
+            codes, bucket_values = slot.bucket_codes, slot.bucket_values
+            for hid in hist_ids:
+                base = hid * _BUCKET_SLOTS
+                at = bisect_left(codes, base)
+                while at < len(codes) and codes[at] < base + _BUCKET_SLOTS:
+                    buckets[codes[at]] = buckets.get(codes[at], 0.0) + bucket_values[at]
+                    at += 1
+        return self._resolve(counters, buckets, covered)
+
+    def _resolve(
+        self, counters: Mapping[int, float], buckets: Mapping[int, float], seconds: float
+    ) -> WindowTotals:
+        """Key ids → keys; per-bucket codes → one row of buckets per histogram."""
         keys = self._keys
         found_counters: dict[SeriesKey, float] = {}
         for kid, value in counters.items():
-            key = keys[kid]
-            assert isinstance(key, SeriesKey)
-            if counter_filter is None or counter_filter(key):
+            if value:
+                key = keys[kid]
+                assert isinstance(key, SeriesKey)
                 found_counters[key] = value
         per_hist: dict[HistogramKey, list[float]] = {}
         for code, value in buckets.items():
+            if not value:
+                continue
             hist = keys[code // _BUCKET_SLOTS]
             assert isinstance(hist, HistogramKey)
-            if histogram_filter is not None and not histogram_filter(hist):
-                continue
             row = per_hist.get(hist)
             if row is None:
                 row = per_hist[hist] = [0.0] * len(BUCKET_BOUNDS)
             row[code % _BUCKET_SLOTS] += value
         return WindowTotals(
-            seconds=covered,
+            seconds=seconds,
             counters=found_counters,
             histograms={k: tuple(v) for k, v in per_hist.items()},
         )

@@ -3,10 +3,14 @@ the JSON figures they give (rps, error rate, p50/p99)."""
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import add
 
 from mainsail.dashboard.metrics_window import BUCKET_BOUNDS, SeriesKey
-from mainsail.telemetry.golden_signals import histogram_quantile
 
 
 def is_error(key: SeriesKey) -> bool:
@@ -17,14 +21,24 @@ def is_error(key: SeriesKey) -> bool:
 
 
 def quantile_ms(q: float, per_bucket: list[float]) -> float | None:
-    """``histogram_quantile`` over per-bucket counts (the window stores them per bucket)."""
-    cumulative = []
-    running = 0.0
-    for bound, count in zip(BUCKET_BOUNDS, per_bucket, strict=True):
-        running += count
-        cumulative.append((bound, running))
-    value = histogram_quantile(q, cumulative)
-    return None if value is None else round(value, 3)
+    """PromQL's ``histogram_quantile`` (``telemetry.golden_signals``) over per-bucket counts
+    (the window stores them per bucket), without sorting: the bounds are Istio's, in order."""
+    cumulative = list(accumulate(per_bucket))
+    total = cumulative[-1] if cumulative else 0.0
+    if total <= 0:
+        return None
+    rank = q * total
+    index = bisect_left(cumulative, rank)
+    lower_bound = BUCKET_BOUNDS[index - 1] if index else 0.0
+    lower_count = cumulative[index - 1] if index else 0.0
+    bound, count = BUCKET_BOUNDS[index], cumulative[index]
+    if math.isinf(bound):
+        return round(lower_bound, 3)
+    if count == lower_count:
+        return round(bound, 3)
+    return round(
+        lower_bound + (bound - lower_bound) * (rank - lower_count) / (count - lower_count), 3
+    )
 
 
 @dataclass
@@ -44,22 +58,25 @@ class Tally:
     tcp_connections: float = 0.0
 
     def add_requests(self, key: SeriesKey, count: float) -> None:
+        flag = key.response_flags if key.response_flags not in ("-", "", "unknown") else ""
+        self.add_outcome(count, is_error(key), key.response_code, flag)
+
+    def add_outcome(self, count: float, error: bool, code: str, flag: str) -> None:
         self.requests += count
-        if is_error(key):
+        if error:
             self.errors += count
-        self.codes[key.response_code] = self.codes.get(key.response_code, 0.0) + count
-        if key.response_flags not in ("-", "", "unknown"):
-            self.flags[key.response_flags] = self.flags.get(key.response_flags, 0.0) + count
+        self.codes[code] = self.codes.get(code, 0.0) + count
+        if flag:
+            self.flags[flag] = self.flags.get(flag, 0.0) + count
 
     def add_security(self, key: SeriesKey, count: float) -> None:
         self.seen_by_server += count
         if key.connection_security_policy == "mutual_tls":
             self.secured += count
 
-    def add_buckets(self, per_bucket: tuple[float, ...]) -> None:
+    def add_buckets(self, per_bucket: Sequence[float]) -> None:
         self.has_buckets = True
-        for index, count in enumerate(per_bucket):
-            self.buckets[index] += count
+        self.buckets = list(map(add, self.buckets, per_bucket))
 
     def merge(self, other: Tally) -> None:
         self.requests += other.requests
@@ -69,7 +86,7 @@ class Tally:
         for flag, count in other.flags.items():
             self.flags[flag] = self.flags.get(flag, 0.0) + count
         if other.has_buckets:
-            self.add_buckets(tuple(other.buckets))
+            self.add_buckets(other.buckets)
         self.secured += other.secured
         self.seen_by_server += other.seen_by_server
         self.tcp_bytes += other.tcp_bytes
