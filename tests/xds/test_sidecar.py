@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.core.v3 import base_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
@@ -327,3 +328,38 @@ def test_egress_proxy_takes_unknown_hosts_under_allow_any() -> None:
     assert _vhosts(blocked)[-1] == naming.BLOCK_ALL_VHOST
     plain = _http_proxy(_config("")).virtual_hosts[-1]
     assert plain.routes[0].route.cluster == naming.PASSTHROUGH_CLUSTER
+
+
+def test_egress_scope_leaves_the_inbound_side_alone() -> None:
+    """istiod builds inbound chains from the proxy's ServiceTargets, not from what its Sidecar
+    lets it call: an egress scope that imports none of the workload's own Services changes no
+    inbound listener or cluster. (It used to turn the inbound HCM into a tcp_proxy; applying or
+    removing such a Sidecar drained the inbound chain and cut requests in flight: 503 UC.)"""
+
+    def inbound(sidecar: str) -> dict[str, bytes]:
+        head = "# telemetry: on\n" + sidecar + "\n---\n"
+        config = generate_case(Case("unit", head + load_case("default_routes").text))
+        found = {
+            name: r.body.SerializeToString(deterministic=True)
+            for name, r in config.of_type(naming.CLUSTER_TYPE).items()
+            if name.startswith("inbound|")
+        }
+        for name, r in config.of_type(naming.LISTENER_TYPE).items():
+            listener = listener_pb2.Listener()
+            r.body.Unpack(listener)
+            if listener.traffic_direction == base_pb2.INBOUND:
+                found[name] = r.body.SerializeToString(deterministic=True)
+        return found
+
+    plain = inbound("")
+    scoped = inbound(_sidecar(f"  egress: [{{hosts: ['other/{DETAILS}']}}]"))
+    assert any(name.startswith("inbound|") for name in plain)
+    assert any(not name.startswith("inbound|") for name in plain)
+    assert scoped == plain
+    # The HTTP port keeps its HCM (with the Service in its metrics labels), not a tcp_proxy.
+    http = next(
+        name
+        for name in plain
+        if not name.startswith("inbound|") and b"http_connection_manager" in plain[name]
+    )
+    assert b"client.default.svc.cluster.local" in scoped[http]

@@ -32,12 +32,22 @@ class ProxyView:
     visible_services: tuple[MeshService, ...]
     # This proxy's own endpoints: the (service port → its workload port) it serves.
     inbound: tuple[ServiceEndpoint, ...]
+    # The Services of those endpoints, whole, whatever exportTo or a Sidecar's egress scope say
+    # (istiod's ServiceTargets): inbound listeners, clusters and telemetry read them. Looked up
+    # in ``visible_services`` instead, a Sidecar whose egress left out the workload's own
+    # Service turned its inbound HCM into a tcp_proxy, and removing the Sidecar turned it back:
+    # each flip drained the old chain and cut its keep-alive connections mid-request (503 UC).
+    inbound_services: tuple[MeshService, ...] = ()
     # The Sidecar resource governing this proxy (None for gateways and unscoped sidecars).
     sidecar: Sidecar | None = None
     # VirtualServices this proxy may use, oldest first (exportTo, Sidecar egress).
     virtual_services: tuple[VirtualService, ...] = ()
     # The Sidecar's ``outboundTrafficPolicy.mode``, else the mesh's.
     outbound_traffic_policy: OutboundMode = "ALLOW_ANY"
+
+    def inbound_service(self, hostname: str) -> MeshService | None:
+        """The proxy's own Service ``hostname`` (one of ``inbound_services``)."""
+        return next((s for s in self.inbound_services if s.hostname == hostname), None)
 
 
 def exported_to(export_to: frozenset[str], owner_namespace: str, namespace: str) -> bool:
@@ -102,4 +112,12 @@ def build_proxy_view(
         sidecar=seen.sidecar,
         virtual_services=seen.virtual_services,
         outbound_traffic_policy=outbound_mode(snapshot, seen.sidecar),
+        inbound_services=_own_services(snapshot, inbound),
     )
+
+
+def _own_services(
+    snapshot: MeshSnapshot, inbound: tuple[ServiceEndpoint, ...]
+) -> tuple[MeshService, ...]:
+    hostnames = dict.fromkeys(e.hostname for e in inbound)
+    return tuple(s for h in hostnames if (s := snapshot.services.get(h)) is not None)

@@ -613,7 +613,7 @@ def inbound_connection_pool(view: ProxyView, port: int) -> ConnectionPoolSetting
 
 
 def _inbound_protocol(view: ProxyView, hostname: str, service_port: int) -> Protocol:
-    service = next((s for s in reversed(view.visible_services) if s.hostname == hostname), None)
+    service = view.inbound_service(hostname)
     port = service.port(service_port) if service is not None else None
     return port.protocol if port is not None else Protocol.UNSUPPORTED
 

@@ -109,9 +109,7 @@ def _service_ports(view: ProxyView) -> list[InboundPort]:
         if endpoint.port in seen:
             continue
         seen.add(endpoint.port)
-        service = next(
-            (s for s in reversed(view.visible_services) if s.hostname == endpoint.hostname), None
-        )
+        service = view.inbound_service(endpoint.hostname)
         port_info = service.port(endpoint.service_port) if service is not None else None
         route_config = None
         if service is not None and port_info is not None and not port_info.protocol.is_tcp:

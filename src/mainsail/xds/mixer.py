@@ -185,9 +185,9 @@ def attribute_sources(
 def _inbound_service(view: ProxyView, port: int) -> tuple[str, str, str] | None:
     for endpoint in view.inbound:
         if endpoint.port == port:
-            for service in view.visible_services:
-                if service.hostname == endpoint.hostname:
-                    return service.hostname, service.name, service.namespace
+            service = view.inbound_service(endpoint.hostname)
+            if service is not None:
+                return service.hostname, service.name, service.namespace
     return None
 
 

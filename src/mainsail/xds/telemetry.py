@@ -96,12 +96,12 @@ def inbound_service(view: ProxyView, port: int) -> DestinationService | None:
     for endpoint in view.inbound:
         if endpoint.port != port:
             continue
-        for service in view.visible_services:
-            if service.hostname == endpoint.hostname:
-                return DestinationService(
-                    host=service.hostname, name=service.name, namespace=service.namespace
-                )
-        return None
+        service = view.inbound_service(endpoint.hostname)
+        if service is None:
+            return None
+        return DestinationService(
+            host=service.hostname, name=service.name, namespace=service.namespace
+        )
     return None
 
 
