@@ -18,7 +18,6 @@ import grpc
 import pytest
 
 from mainsail import naming
-from mainsail.ads.node import ProxyNode
 from mainsail.ads.server import AdsServer
 from mainsail.agent import NodeAgent, NodeAgentSettings
 from mainsail.agent.ca_signer import CaSigner
@@ -28,6 +27,7 @@ from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH, istiod_dns_names
 from mainsail.ca.settings import CaSettings
 from mainsail.ca.tls_port import SecureXdsPort
 from mainsail.platform import PodSpec
+from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_config import proxy_config
 from mainsail.testing.sds import mtls_cluster_resource
 from mainsail.testing.waiting import wait_for
@@ -187,6 +187,7 @@ async def test_agent_refuses_a_ca_without_the_expected_san_with_a_clear_error(
             )
 
         message = await wait_for(refusal, timeout=30, message="the agent's error")
+        assert message is not None
         assert "not the expected SAN 'istiod.elsewhere.svc'" in message
         assert f"DNS:{ISTIOD_SAN}" in message
         assert str(state_dir / ROOT_CERT_PATH) in message
@@ -222,6 +223,7 @@ async def test_agent_refuses_a_ca_under_another_root(
             )
 
         message = await wait_for(refusal, timeout=30, message="the agent's error")
+        assert message is not None
         issuer = plane.authority.material.certificate.subject.rfc4514_string()
         assert f"issued by {issuer}, which is not a root of the trust bundle" in message
         assert str(other_root) in message
