@@ -63,12 +63,13 @@ class GcPauses:
     def __init__(self) -> None:
         self.full: list[float] = []
         self._started = 0.0
+        self.explicit = False  # set around a ``gc.collect()`` of the caller's: not counted
         gc.callbacks.append(self._observe)
 
     def _observe(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
-        elif info["generation"] == 2:
+        elif info["generation"] == 2 and not self.explicit:
             self.full.append(time.perf_counter() - self._started)
 
     def take(self) -> list[float]:

@@ -260,7 +260,9 @@ async def synthetic(args: argparse.Namespace, workdir: Path) -> None:
                 start = time.perf_counter()
                 ads.config_changed(_generator(build_snapshot(variants[(n + 1) % 2], mesh), cache))
                 if args.gc == "freeze":
+                    pauses.explicit = True
                     _settle_heap()  # as the control plane does after each store change
+                    pauses.explicit = False
                 while ads.generation == generation:  # the debounce has not fired yet
                     await asyncio.sleep(0.001)
                 await ads.wait_synced(timeout=600)

@@ -226,13 +226,18 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
     envoys: list[EnvoyProcess] = []
     simulated: subprocess.Popen[bytes] | None = None
     pauses = GcPauses()
+    settled: list[float] = []
 
     def settle() -> None:
         if args.gc == "freeze":
             # Imported here: ``--gc off`` runs against trees that predate it (PYTHONPATH).
             from mainsail.runtime.control_plane import settle_heap
 
+            started = time.perf_counter()
+            pauses.explicit = True
             settle_heap()
+            pauses.explicit = False
+            settled.append(time.perf_counter() - started)
 
     def store_changed() -> None:
         # What ``run_control_plane`` does on every store change.
@@ -309,6 +314,12 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 f" {median_ms(identical):.1f} ms, max {max(identical) * 1000:.1f} ms;"
                 f" full GCs during the changes ({args.gc}): {len(full)},"
                 f" {sum(full) * 1000:.0f} ms in all, longest {max(full, default=0) * 1000:.0f} ms"
+                + (
+                    f" (settle_heap after each change, in the debounce: median"
+                    f" {median_ms(settled[-2 * args.changes :]):.0f} ms)"
+                    if settled
+                    else ""
+                )
             )
             print(
                 f"  control-plane RSS {rss_mb():.0f} MB;"

@@ -270,9 +270,11 @@ def generator_for(
 def settle_heap() -> None:
     """Take what exists now out of the garbage collector's full walks: the store, the snapshot
     just built, the translations of the pushes before. At 1000 services that heap is ~1 GB and
-    a full collection of it paused a push for 0.3-1 s (benchmarks/README.md, push cost); new
-    objects are still collected, and what is frozen is freed by reference counting when it
-    dies (snapshots, protos and config models hold no reference cycles)."""
+    a full collection of it paused a push for 0.3-1 s (benchmarks/README.md, push cost). The
+    collection first walks only what is not frozen yet (what the last push made), during the
+    push's debounce, so no cyclic garbage is frozen; frozen objects are still freed by
+    reference counting when they die (snapshots, protos and config models hold no cycles)."""
+    gc.collect()
     gc.freeze()
 
 
