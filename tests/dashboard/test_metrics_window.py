@@ -220,3 +220,19 @@ def test_filtered_sums_read_only_the_selected_keys() -> None:
     assert list(found.counters.values()) == [8]
     [buckets] = found.histograms.values()
     assert buckets[2] == 4 and sum(buckets) == 4
+
+
+def test_a_memo_of_label_texts_gives_the_same_reduction() -> None:
+    text = (
+        Page()
+        .requests(7, **PRODUCTPAGE, **REVIEWS_V1)
+        .durations([3, 30], **PRODUCTPAGE, **REVIEWS_V1)
+        .text()
+    )
+    memo: dict[str, object] = {}
+    first = reduce_scrape(text, memo)  # type: ignore[arg-type]
+    assert len(memo) == 1 + 20  # the counter and 20 buckets (the _count line is not read)
+    again = reduce_scrape(text.replace("} 7", "} 9"), memo)  # type: ignore[arg-type]
+    assert first == reduce_scrape(text)
+    assert list(again.counters.values()) == [9]
+    assert again.histograms == first.histograms

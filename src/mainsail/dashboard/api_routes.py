@@ -4,6 +4,7 @@ config, proxies, traces. Handlers only read the sources and call the pure views.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from mainsail.platform.pod import PodSpec
 DEFAULT_WINDOW = 60.0
 DEFAULT_RANGE = 900.0
 _POINTS = 60  # points per series
+_CACHED_GRAPHS = 16
 
 
 def _now_iso() -> str:
@@ -62,16 +64,32 @@ def _current(sources: DashboardSources) -> tuple[MeshInventory, Sequence[PodSpec
 
 def add_api_routes(routes: web.RouteTableDef, sources: DashboardSources) -> None:
     window = sources.window
+    # The graph changes only when a scrape lands (or the pods or registry change): the pages of
+    # several viewers, and one page's refreshes within a scrape interval, share one answer.
+    answers: dict[tuple[object, ...], bytes] = {}
 
     @routes.get("/api/graph")
     async def graph(request: web.Request) -> web.Response:
         seconds = _window(request, sources)
+        namespace = _namespace(request)
         found_inventory, _ = await asyncio.to_thread(_current, sources)
-        totals = window.totals(seconds)
-        body = build_graph(totals, found_inventory, namespace=_namespace(request))
-        return web.json_response(
-            {"window_seconds": seconds, "generated_at": _now_iso(), "source": "scrape", **body}
-        )
+        key = (seconds, namespace, window.latest, len(window), found_inventory)
+        body = answers.get(key)
+        if body is None:
+            totals = window.totals(seconds)
+            found = build_graph(totals, found_inventory, namespace=namespace)
+            body = json.dumps(
+                {
+                    "window_seconds": seconds,
+                    "generated_at": _now_iso(),
+                    "source": "scrape",
+                    **found,
+                }
+            ).encode()
+            if len(answers) >= _CACHED_GRAPHS:
+                answers.clear()
+            answers[key] = body
+        return web.Response(body=body, content_type="application/json")
 
     @routes.get("/api/summary")
     async def summary(request: web.Request) -> web.Response:

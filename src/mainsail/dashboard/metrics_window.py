@@ -94,30 +94,64 @@ class PodScrape:
     histograms: Mapping[HistogramKey, tuple[float, ...]]
 
 
-def reduce_scrape(text: str) -> PodScrape:
+# What a sample line's name and labels reduce to: a counter key, a (histogram key, bucket)
+# or nothing. The same series print the same label text on every scrape, so a memo of it
+# (``LineMemo``, kept by the scraper) turns parsing into a dict lookup after the first round.
+_LineKey = SeriesKey | tuple[HistogramKey, int] | None
+LineMemo = dict[str, _LineKey]
+_MEMO_LIMIT = 500_000
+
+
+def _line_key(head: str) -> _LineKey:
+    samples = parse_prometheus_text(f"{head} 0")
+    if not samples:
+        return None
+    sample = samples[0]
+    labels = dict(sample.labels)
+    short = COUNTERS.get(sample.name)
+    if short is not None:
+        return SeriesKey(short, *(labels.get(name, "unknown") for name in SERIES_LABELS))
+    if sample.name != DURATION_BUCKETS:
+        return None
+    try:
+        index = _BUCKET_INDEX.get(float(labels.get("le", "+Inf")))
+    except ValueError:
+        return None
+    if index is None:
+        return None  # a bound Istio does not use: not ours
+    return (HistogramKey(*(labels.get(name, "unknown") for name in HISTOGRAM_LABELS)), index)
+
+
+def reduce_scrape(text: str, memo: LineMemo | None = None) -> PodScrape:
     """Istio's standard metrics of one ``/stats/prometheus`` page, reduced to the window's keys
-    (series that collapse onto one key are summed)."""
-    wanted = "\n".join(line for line in text.splitlines() if line.startswith(_PREFIXES))
+    (series that collapse onto one key are summed). ``memo``: parsed label texts, shared
+    between the scrapes of one scraper."""
+    memo = {} if memo is None else memo
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()  # label sets of pods long gone: start over
     counters: dict[SeriesKey, float] = {}
     cumulative: dict[HistogramKey, list[float]] = {}
-    for sample in parse_prometheus_text(wanted):
-        labels = dict(sample.labels)
-        short = COUNTERS.get(sample.name)
-        if short is not None:
-            key = SeriesKey(short, *(labels.get(name, "unknown") for name in SERIES_LABELS))
-            counters[key] = counters.get(key, 0.0) + sample.value
+    for line in text.splitlines():
+        if not line.startswith(_PREFIXES):
             continue
-        if sample.name != DURATION_BUCKETS:
-            continue
+        head, _, raw_value = line.rpartition(" ")
         try:
-            index = _BUCKET_INDEX.get(float(labels.get("le", "+Inf")))
+            value = float(raw_value)
         except ValueError:
             continue
-        if index is None:
-            continue  # a bound Istio does not use: not ours
-        hist = HistogramKey(*(labels.get(name, "unknown") for name in HISTOGRAM_LABELS))
-        buckets = cumulative.setdefault(hist, [0.0] * len(BUCKET_BOUNDS))
-        buckets[index] += sample.value
+        found = memo.get(head, ...)
+        if found is ...:
+            found = memo[head] = _line_key(head.rstrip())
+        if found is None:
+            continue
+        if isinstance(found, SeriesKey):
+            counters[found] = counters.get(found, 0.0) + value
+            continue
+        hist, index = found
+        buckets = cumulative.get(hist)
+        if buckets is None:
+            buckets = cumulative[hist] = [0.0] * len(BUCKET_BOUNDS)
+        buckets[index] += value
     return PodScrape(counters=counters, histograms={k: tuple(v) for k, v in cumulative.items()})
 
 

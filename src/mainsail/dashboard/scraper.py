@@ -16,18 +16,26 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from mainsail.dashboard.metrics_window import MetricsWindow, PodScrape, Slot, reduce_scrape
+from mainsail.dashboard.metrics_window import (
+    LineMemo,
+    MetricsWindow,
+    PodScrape,
+    Slot,
+    reduce_scrape,
+)
 from mainsail.platform.pod import PodSpec
 
 log = logging.getLogger(__name__)
 
 
-def _reduce_all(pages: dict[str, str | None]) -> dict[str, PodScrape | None]:
-    return {pod: None if text is None else reduce_scrape(text) for pod, text in pages.items()}
+def _reduce_all(pages: dict[str, str | None], memo: LineMemo) -> dict[str, PodScrape | None]:
+    return {pod: None if text is None else reduce_scrape(text, memo) for pod, text in pages.items()}
 
 
-def _prepare(window: MetricsWindow, when: float, pages: dict[str, str | None]) -> Slot | None:
-    return window.prepare(when, _reduce_all(pages))
+def _prepare(
+    window: MetricsWindow, when: float, pages: dict[str, str | None], memo: LineMemo
+) -> Slot | None:
+    return window.prepare(when, _reduce_all(pages, memo))
 
 
 class MetricsScraper:
@@ -44,6 +52,8 @@ class MetricsScraper:
         self.interval = interval
         self.timeout = timeout if timeout is not None else max(0.5, min(interval * 0.8, 4.0))
         self.rounds = 0
+        # Parsed label texts, reused round after round (only the worker thread touches it).
+        self.memo: LineMemo = {}
 
     async def scrape_once(self, session: aiohttp.ClientSession) -> None:
         pods = await asyncio.to_thread(self.pods)
@@ -64,7 +74,7 @@ class MetricsScraper:
         pages = {pod.key: text for pod, text in zip(pods, texts, strict=True)}
         # Parsing and differencing in a worker thread; the slot joins the window on the loop,
         # where the API reads it.
-        slot = await asyncio.to_thread(_prepare, self.window, when, pages)
+        slot = await asyncio.to_thread(_prepare, self.window, when, pages, self.memo)
         self.window.commit(slot)
         self.rounds += 1
 
