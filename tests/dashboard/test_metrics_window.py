@@ -44,7 +44,7 @@ def test_reduce_keeps_istio_metrics_with_the_graph_labels() -> None:
     [(hist, buckets)] = scrape.histograms.items()
     assert hist.destination_workload == "reviews-v1"
     # Cumulative as scraped: 3 ms falls in le=5, 30 ms in le=50.
-    assert buckets[:7] == (0, 0, 1, 1, 1, 2, 2)
+    assert list(buckets[:7]) == [0, 0, 1, 1, 1, 2, 2]
 
 
 def test_series_that_collapse_onto_one_key_are_summed() -> None:

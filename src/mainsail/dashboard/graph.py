@@ -165,22 +165,22 @@ class GraphBuilder:
             merged.merge(self.security.get((f"principal:{principal}", edge.target.id), Tally()))
         return merged if merged.seen_by_server else None
 
-    def _add(self, edge: _Edge, key: SeriesKey, count: float, server: bool) -> None:
-        if key.metric == "requests":
-            roles = _counter_roles(key, self.inventory)
+    def _add(self, edge: _Edge, key: SeriesKey, roles: _Roles, count: float, server: bool) -> None:
+        metric = key.metric
+        if metric == "requests":
             edge.tally.add_outcome(count, roles.error, key.response_code, roles.flag)
-        elif key.metric == "tcp_opened":
+        elif metric == "tcp_opened":
             edge.tally.tcp_connections += count
         else:
             edge.tally.tcp_bytes += count
-        if server and key.metric in ("requests", "tcp_opened"):
+        if server and metric in ("requests", "tcp_opened"):
             edge.tally.add_security(key, count)
 
     def add_counter(self, key: SeriesKey, count: float) -> None:
         roles = _counter_roles(key, self.inventory)
         for source, target, server in roles.edges:
             edge = self.edge(source, target, roles.protocol)
-            self._add(edge, key, count, server)
+            self._add(edge, key, roles, count, server)
             if not server and roles.principal:
                 edge.principals.add(roles.principal)
         for pair in roles.security:

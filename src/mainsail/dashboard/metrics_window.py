@@ -19,7 +19,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -91,7 +91,7 @@ class PodScrape:
     """One pod's Istio metrics at one instant: cumulative counters and cumulative buckets."""
 
     counters: Mapping[SeriesKey, float]
-    histograms: Mapping[HistogramKey, tuple[float, ...]]
+    histograms: Mapping[HistogramKey, Sequence[float]]
 
 
 # What a sample line's name and labels reduce to: a counter key, a (histogram key, bucket)
@@ -152,10 +152,13 @@ def reduce_scrape(text: str, memo: LineMemo | None = None) -> PodScrape:
         if buckets is None:
             buckets = cumulative[hist] = [0.0] * len(BUCKET_BOUNDS)
         buckets[index] += value
-    return PodScrape(counters=counters, histograms={k: tuple(v) for k, v in cumulative.items()})
+    # Arrays, not tuples of floats: a pod's last scrape stays in memory as its baseline.
+    return PodScrape(
+        counters=counters, histograms={k: array("d", v) for k, v in cumulative.items()}
+    )
 
 
-def _per_bucket(cumulative: tuple[float, ...]) -> tuple[float, ...]:
+def _per_bucket(cumulative: Sequence[float]) -> tuple[float, ...]:
     """Cumulative ``le`` counts → counts per bucket (what a slot stores)."""
     previous = 0.0
     found = []
