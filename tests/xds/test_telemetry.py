@@ -159,6 +159,13 @@ def test_tcp_tags_have_no_http_labels() -> None:
     tags = dict(tcp_tags(MetricsSpec(reporter="source", own=workload_identity(_node()))))
     assert tags["request_protocol"] == "tcp"
     assert "response_code" not in tags and "grpc_response_status" not in tags
+    # No TCP peer exchange: the peer's workload labels are Istio's ``unknown``, never empty.
+    peer = [f"destination_{f}" for f in ("workload", "app", "version", "canonical_service")]
+    assert {tags[label] for label in [*peer, "destination_cluster"]} == {"unknown"}
+    assert tags["source_workload"] == "reviews-v2"
+    server = dict(tcp_tags(MetricsSpec(reporter="destination", own=workload_identity(_node()))))
+    assert server["source_workload"] == server["source_workload_namespace"] == "unknown"
+    assert server["source_principal"] == "%DOWNSTREAM_PEER_URI_SAN%"
 
 
 def test_a_percent_in_a_label_value_is_literal() -> None:
@@ -224,9 +231,21 @@ def test_peer_exchange_is_one_base64_struct_decoded_by_one_rule() -> None:
     )
     rules = header_to_metadata_pb2.Config()
     learn.typed_config.Unpack(rules)
-    [rule] = rules.request_rules
-    assert (rule.header, rule.remove) == ("x-mainsail-peer", True)
+    # First the all-unknown fallback for a present header (a value that does not decode
+    # writes nothing), then the decoding rule over it.
+    [fallback, rule] = rules.request_rules
     kinds = header_to_metadata_pb2.Config
+    assert (fallback.header, fallback.remove) == ("x-mainsail-peer", False)
+    assert not fallback.HasField("on_header_missing")
+    assert (fallback.on_header_present.key, fallback.on_header_present.value) == (
+        "peer",
+        UNKNOWN_PEER,
+    )
+    assert (fallback.on_header_present.type, fallback.on_header_present.encode) == (
+        kinds.PROTOBUF_VALUE,
+        kinds.BASE64,
+    )
+    assert (rule.header, rule.remove) == ("x-mainsail-peer", True)
     present, missing = rule.on_header_present, rule.on_header_missing
     assert (present.metadata_namespace, present.key) == ("mainsail.peer", "peer")
     assert (present.type, present.encode) == (kinds.PROTOBUF_VALUE, kinds.BASE64)
@@ -253,7 +272,7 @@ def test_peer_exchange_is_one_base64_struct_decoded_by_one_rule() -> None:
     client_learn, _ = peer_filters(workload_identity(_node()), "client")
     client_rules = header_to_metadata_pb2.Config()
     client_learn.typed_config.Unpack(client_rules)
-    assert [r.header for r in client_rules.response_rules] == ["x-mainsail-peer"]
+    assert [r.header for r in client_rules.response_rules] == ["x-mainsail-peer"] * 2
     # The allow_any route's own config: the client's rule plus the authority.
     passthrough = header_to_metadata_pb2.Config()
     passthrough_route_config().Unpack(passthrough)

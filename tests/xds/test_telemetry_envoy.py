@@ -7,6 +7,7 @@ listener."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from envoy.extensions.access_loggers.stats.v3 import stats_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 from google.protobuf import empty_pb2, json_format
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
@@ -34,7 +36,7 @@ from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.ports import free_port
 from mainsail.testing.waiting import wait_for
 from mainsail.xds.listeners import http_connection_manager
-from mainsail.xds.telemetry import http_telemetry
+from mainsail.xds.telemetry import http_telemetry, tcp_telemetry
 from mainsail.xds.telemetry_metrics import MAX_COUNTERS, MAX_HISTOGRAMS
 from mainsail.xds.telemetry_peer import (
     HEADER_TO_METADATA_FILTER,
@@ -60,6 +62,22 @@ def _raw_fields(message: Message, number: int) -> list[bytes]:
     fields = UnknownFieldSet(message)
     found = [fields[i] for i in range(len(fields))]
     return [bytes(f.data) for f in found if f.field_number == number]
+
+
+# The workload labels the peer exchange fills, after ``source_``/``destination_``.
+_PEER_LABELS = (
+    "workload",
+    "canonical_service",
+    "canonical_revision",
+    "app",
+    "version",
+    "cluster",
+)
+
+
+def _empty_labels(labels: Sequence[tuple[str, str]]) -> list[str]:
+    """Labels Istio never leaves empty that are empty (only ``grpc_response_status`` may be)."""
+    return [k for k, v in labels if not v and k != "grpc_response_status"]
 
 
 def _node(name: str, ip: str, app: str, version: str) -> ProxyNode:
@@ -289,6 +307,12 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
             grpc = {"content-type": "application/grpc+proto"}
             async with http.post(f"http://{ip}:{client_port}/g", headers=grpc, data=b"") as r:
                 await r.read()
+            # An app without a sidecar forging a header that does not decode: its peer labels
+            # are ``unknown`` as for no header (the same series), never empty.
+            forged = {"x-mainsail-peer": "forged;default;x;x;x;x;x"}
+            async with http.get(f"http://{ip}:{server_port}/forged", headers=forged) as r:
+                assert r.status == 200
+                assert not [h for h in (await r.json())["headers"] if "mainsail" in h.lower()]
             async with http.get(f"http://{ip}:{server_port}/bare") as response:
                 assert response.status == 200
                 # The server sidecar announces itself; a client without a sidecar sees it.
@@ -337,6 +361,16 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
                 if dict(s.labels)["source_workload"] == "unknown"
             ]
             assert (bare["source_app"], bare["source_cluster"]) == ("unknown", "unknown")
+            assert {bare[f"source_{f}"] for f in _PEER_LABELS} == {"unknown"}
+            # The forged and the bare request: one series, both counted.
+            [count] = [
+                s.value
+                for s in destination
+                if dict(s.labels)["source_workload"] == "unknown"
+                and dict(s.labels)["request_protocol"] == "http"
+            ]
+            assert count == 2
+            assert not [s for s in [*source, *destination] if _empty_labels(s.labels)]
             assert bare["request_protocol"] == "http"
             assert bare["destination_service"] == "unknown"  # no Service in this view
 
@@ -415,3 +449,116 @@ async def test_passthrough_is_named_by_its_host_header(tmp_path: Path) -> None:
             assert labels["destination_service_namespace"] == "unknown"
             # The echo app has no sidecar: the peer is unknown.
             assert labels["destination_workload"] == "unknown"
+
+
+def _tcp_proxy(
+    node: ProxyNode, direction: str, port: int, cluster: str
+) -> listener_components_pb2.Filter:
+    view = ProxyView(node=node, workload=None, visible_services=(), inbound=())
+    proxy = tcp_proxy_pb2.TcpProxy(stat_prefix=cluster, cluster=cluster)
+    proxy.access_log.extend(tcp_telemetry(MeshConfig(), view, direction, port))  # type: ignore[arg-type]
+    proxy.access_log_options.flush_access_log_on_connected = True
+    found = listener_components_pb2.Filter(name="envoy.filters.network.tcp_proxy")
+    found.typed_config.Pack(proxy)
+    return found
+
+
+def _tcp_listener(
+    name: str, ip: str, port: int, proxy: listener_components_pb2.Filter
+) -> dict[str, Any]:
+    config = tcp_proxy_pb2.TcpProxy()
+    proxy.typed_config.Unpack(config)
+    found = json_format.MessageToDict(proxy)
+    logs = found["typedConfig"]["accessLog"]
+    for index, logger in enumerate(config.access_log):
+        if logger.typed_config.type_url == _STATS:
+            logs[index] = _stats_json(logger)
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": ip, "port_value": port}},
+        "filter_chains": [{"filters": [found]}],
+    }
+
+
+async def test_tcp_peer_labels_are_unknown_not_empty(tmp_path: Path) -> None:
+    """``tcp_proxy`` has no peer exchange: both reporters say ``unknown`` for the peer's
+    workload labels (they were empty strings before), their own workload by name."""
+    ip = random_loopback_address()
+    client_node = _node("sleep", ip, "sleep", "v1")
+    server_node = _node("tcp-echo", ip, "tcp-echo", "v1")
+    async with EchoServer(EchoSettings(host=ip, port=0)) as app:
+        client_port, server_port = free_port(ip), free_port(ip)
+        prom_port, admin_port = free_port(ip), free_port(ip)
+        outbound = "outbound|9000||tcp-echo.default.svc.cluster.local"
+        bootstrap = {
+            "node": {"id": "test", "cluster": "test"},
+            "admin": {"address": {"socket_address": {"address": ip, "port_value": admin_port}}},
+            "static_resources": {
+                "listeners": [
+                    _tcp_listener(
+                        "client",
+                        ip,
+                        client_port,
+                        _tcp_proxy(client_node, "outbound", 9000, outbound),
+                    ),
+                    _tcp_listener(
+                        "server",
+                        ip,
+                        server_port,
+                        _tcp_proxy(server_node, "inbound", server_port, "inbound|9000||"),
+                    ),
+                    _http_listener(
+                        ip,
+                        prom_port,
+                        stat_prefix="stats",
+                        path="/stats/prometheus",
+                        cluster="prometheus_stats",
+                        rename_istio_metrics=True,
+                    ),
+                ],
+                "clusters": [
+                    _cluster(outbound, ip, server_port, "tcp-echo.default.svc.cluster.local"),
+                    _cluster("inbound|9000||", ip, app.port),
+                    _cluster("prometheus_stats", ip, admin_port),
+                ],
+            },
+        }
+        async with EnvoyProcess(bootstrap, tmp_path / "envoy") as envoy:
+            await wait_for(envoy.ready, timeout=15, message="Envoy LIVE")
+            # One connection, closed after the answer: both sides count it at its end.
+            connector = aiohttp.TCPConnector(force_close=True)
+            async with (
+                aiohttp.ClientSession(connector=connector) as http,
+                http.get(f"http://{ip}:{client_port}/tcp") as response,
+            ):
+                assert response.status == 200
+            async with aiohttp.ClientSession() as http:
+
+                async def scraped() -> str:
+                    async with http.get(f"http://{ip}:{prom_port}/stats/prometheus") as r:
+                        text = await r.text()
+                    closed = text.count("istio_tcp_connections_closed_total{")
+                    return text if closed >= 2 else ""
+
+                text = await wait_for(scraped, timeout=15, message="closed on both sides")
+    samples = parse_prometheus_text(text)
+    for name in (
+        "istio_tcp_connections_opened_total",
+        "istio_tcp_connections_closed_total",
+        "istio_tcp_sent_bytes_total",
+        "istio_tcp_received_bytes_total",
+    ):
+        [client] = [dict(s.labels) for s in series(samples, name, reporter="source")]
+        [server] = [dict(s.labels) for s in series(samples, name, reporter="destination")]
+        assert not _empty_labels(tuple(client.items())) and not _empty_labels(
+            tuple(server.items())
+        ), (client, server)
+        assert client["source_workload"] == "sleep"
+        assert server["destination_workload"] == "tcp-echo"
+        for label in _PEER_LABELS:
+            assert client[f"destination_{label}"] == "unknown", (name, label)
+            assert server[f"source_{label}"] == "unknown", (name, label)
+        assert client["destination_workload_namespace"] == "unknown"
+        assert server["source_workload_namespace"] == "unknown"
+        assert client["destination_service"] == "tcp-echo.default.svc.cluster.local"
+        assert server["connection_security_policy"] == "none"

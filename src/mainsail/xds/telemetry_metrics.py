@@ -9,7 +9,8 @@ no filter on the request path runs CEL or a regex. Label values come from:
 - the proxy's own workload: constants compiled in at translation (``source_*`` on a client or
   gateway, ``destination_*`` on a server sidecar);
 - the peer's workload: the struct the peer exchange stored in dynamic metadata
-  (``xds.telemetry_peer``), all ``unknown`` when the peer sent none;
+  (``xds.telemetry_peer``), all ``unknown`` when the peer sent none or one that does not
+  decode; on ``tcp_proxy`` (no exchange) the constant ``unknown``;
 - principals: the mTLS certificates only (``%UPSTREAM_*_URI_SAN%`` on the client,
   ``%DOWNSTREAM_*_URI_SAN%`` on the server), never a header; empty becomes ``unknown`` by a tag
   rule (``Tag.rules``, a ``TransformStat`` matcher: raw field 3, not in our xds-protos);
@@ -124,9 +125,16 @@ def _client_service(spec: MetricsSpec) -> tuple[str, str, str]:
     return host, cluster_service_format("name"), cluster_service_format("namespace")
 
 
-def _workload_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
+def _workload_tags(spec: MetricsSpec, *, exchanged: bool) -> list[tuple[str, str]]:
+    """``exchanged``: the peer's workload comes from the HTTP peer exchange's metadata; False
+    (``tcp_proxy``: stock Envoy has no TCP exchange, see docs/observability.md) makes every peer
+    workload label the constant ``unknown``, Istio's value for a peer it cannot read (a
+    ``%DYNAMIC_METADATA%`` nothing set renders empty)."""
     own = {field: _constant(spec.own.value(field)) for field in PEER_FIELDS}
-    peer = {field: peer_metadata_format(field) for field in PEER_FIELDS}
+    if exchanged:
+        peer = {field: peer_metadata_format(field) for field in PEER_FIELDS}
+    else:
+        peer = dict.fromkeys(PEER_FIELDS, UNKNOWN)
     source, destination = (own, peer) if spec.reporter == "source" else (peer, own)
     if spec.reporter == "source":
         source_principal = "%UPSTREAM_LOCAL_URI_SAN%"
@@ -174,7 +182,7 @@ def _security_policy(spec: MetricsSpec) -> str:
 def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
     """Istio's HTTP label set, in its order (``istio_stats.cc``)."""
     return [
-        *_workload_tags(spec),
+        *_workload_tags(spec, exchanged=True),
         ("request_protocol", CONTENT_TYPE_FORMAT),
         ("response_code", "%RESPONSE_CODE%"),
         # Empty for non-gRPC responses, as Istio's.
@@ -186,7 +194,7 @@ def http_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
 
 def tcp_tags(spec: MetricsSpec) -> list[tuple[str, str]]:
     return [
-        *_workload_tags(spec),
+        *_workload_tags(spec, exchanged=False),
         ("request_protocol", "tcp"),
         ("response_flags", "%RESPONSE_FLAGS%"),
         ("connection_security_policy", _security_policy(spec)),
