@@ -51,3 +51,17 @@ def test_sotw_bytes_equal_the_message(count: int) -> None:
 def test_a_plain_message_is_serialized() -> None:
     message = discovery_pb2.DiscoveryResponse(nonce="1")
     assert encoding.serialize(message) == message.SerializeToString()
+
+
+def test_the_type_url_is_read_without_parsing_the_response() -> None:
+    """Every response sent is counted by type (``monitoring.xds_sent``): that must not parse a
+    5 MB route table per proxy."""
+    for response in (
+        encoding.delta_response(
+            version="v", type_url=naming.ROUTE_TYPE, nonce="1", resources=RESOURCES
+        ),
+        encoding.sotw_response(version="", type_url=naming.ROUTE_TYPE, nonce="1", resources=()),
+    ):
+        assert response.type_url == naming.ROUTE_TYPE
+        assert response._message is None
+        assert response.message.type_url == naming.ROUTE_TYPE

@@ -27,12 +27,15 @@ _cached_bytes = 0
 class EncodedResponse:
     """A (Delta)DiscoveryResponse: ``encoded`` for the wire, the message's fields on demand."""
 
-    __slots__ = ("_kind", "_message", "encoded")
+    __slots__ = ("_kind", "_message", "encoded", "type_url")
 
-    def __init__(self, kind: Any, encoded: bytes) -> None:
+    def __init__(self, kind: Any, encoded: bytes, type_url: str = "") -> None:
         self._kind = kind
         self._message: Any = None
         self.encoded = encoded
+        # Read for every response sent (``monitoring.xds_sent``): parsing a 5 MB route table
+        # to learn it cost ~20 ms per proxy and push.
+        self.type_url = type_url
 
     @property
     def message(self) -> Any:
@@ -66,7 +69,7 @@ def delta_response(
     parts += (_delta_entry(r) for r in resources)
     parts += (_string(4, type_url), _string(5, nonce))
     parts += (_string(6, name) for name in removed)
-    return EncodedResponse(discovery_pb2.DeltaDiscoveryResponse, b"".join(parts))
+    return EncodedResponse(discovery_pb2.DeltaDiscoveryResponse, b"".join(parts), type_url)
 
 
 def sotw_response(
@@ -75,7 +78,7 @@ def sotw_response(
     parts = [_string(1, version)]
     parts += (_sotw_entry(r) for r in resources)
     parts += (_string(4, type_url), _string(5, nonce))
-    return EncodedResponse(discovery_pb2.DiscoveryResponse, b"".join(parts))
+    return EncodedResponse(discovery_pb2.DiscoveryResponse, b"".join(parts), type_url)
 
 
 def _delta_entry(resource: XdsResource) -> bytes:
