@@ -25,6 +25,13 @@ READINESS_PATH = "/healthz/ready"
 PROMETHEUS_PATH = "/stats/prometheus"
 # Istio's overload limit on downstream connections (effectively unlimited, but set).
 MAX_DOWNSTREAM_CONNECTIONS = 2147483647
+# Envoy pings its xDS and SDS servers this often (HTTP/2 keepalive of both bootstrap clusters).
+GRPC_KEEPALIVE_S = 30
+# What a gRPC server Envoy dials must accept. gRPC's default (a ping per 5 minutes without data,
+# then GOAWAY too_many_pings) cut every idle ADS and SDS stream after ~2 minutes, and Envoy
+# re-opened it: upstream_cx_protocol_error on xds-grpc and sds-grpc. istiod allows half its
+# clients' keepalive time (bootstrap/server.go grpcServerOptions: EnforcementPolicy Time / 2).
+GRPC_SERVER_OPTIONS = (("grpc.http2.min_ping_interval_without_data_ms", GRPC_KEEPALIVE_S * 500),)
 
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
@@ -193,7 +200,7 @@ def _http2_options() -> dict[str, Any]:
             "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
             "explicit_http_config": {
                 "http2_protocol_options": {
-                    "connection_keepalive": {"interval": "30s", "timeout": "10s"}
+                    "connection_keepalive": {"interval": f"{GRPC_KEEPALIVE_S}s", "timeout": "10s"}
                 }
             },
         }

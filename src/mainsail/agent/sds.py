@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 from envoy.service.secret.v3 import sds_pb2_grpc
 
+from mainsail.agent.bootstrap import GRPC_SERVER_OPTIONS
 from mainsail.agent.errors import SdsError
 from mainsail.agent.file_secrets import FileSecrets
 from mainsail.agent.identity import WorkloadIdentity
@@ -64,7 +65,7 @@ class SdsServer:
         if directory.stat().st_uid != os.getuid():
             raise SdsError(f"SDS socket directory {directory}: owned by another user")
         self.socket.unlink(missing_ok=True)  # a previous agent's socket: nobody listens on it
-        server = grpc.aio.server()
+        server = grpc.aio.server(options=GRPC_SERVER_OPTIONS)
         sds_pb2_grpc.add_SecretDiscoveryServiceServicer_to_server(_Servicer(self), server)
         try:
             server.add_insecure_port(f"unix:{self.socket}")

@@ -22,6 +22,7 @@ import yaml
 from aiohttp import web
 
 from mainsail.ads.server import AdsServer
+from mainsail.agent.bootstrap import GRPC_SERVER_OPTIONS
 from mainsail.api.server import build_app
 from mainsail.ca.server import add_to_server as add_ca_to_server
 from mainsail.ca.service import CertificateAuthority
@@ -137,7 +138,7 @@ async def run_control_plane(
     # Citadel: Istio's CSR API on the same gRPC port as ADS, as istiod serves both on 15010,
     # and both again behind TLS on the secure port (15012).
     authority = CertificateAuthority(settings.ca or default_ca_settings(home, settings.mesh))
-    server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000)])
+    server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000), *GRPC_SERVER_OPTIONS])
     ads.add_to_server(server)
     add_ca_to_server(authority, server)
     xds_port = server.add_insecure_port(f"{settings.host}:{settings.xds_port}")
