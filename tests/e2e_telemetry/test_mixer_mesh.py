@@ -1,7 +1,9 @@
 """The book's Prometheus Mixer example applied to the running BookInfo mesh with ``mainsail
 apply``, as the book does: every sidecar starts reporting the handler's metrics on its
-``:15090`` page (the book's label set: ``source_namespace``, ``connection_mtls``…), next to
-Istio's standard ones, and stops when the config is deleted."""
+``:15090`` page (the book's label set: ``source_namespace``, ``connection_mtls``…) in place of
+Istio's standard metrics of the same names (in Istio 1.0/1.1 the standard metrics *were* this
+handler's: one label set per name), next to the standard ones it does not name, and stops when
+the config is deleted."""
 
 from __future__ import annotations
 
@@ -77,6 +79,38 @@ async def test_book_prometheus_example_applies_to_the_running_mesh(
             return find(reviews, "istio_request_bytes_count", connection_mtls=mtls)
 
         await wait_for(sizes, timeout=30, interval=1.0, message="the book's request_bytes")
+
+        # The handler replaces the standard metrics of its names: with the example in place
+        # no standard-labelled istio_requests_total grows, and once the listeners from before
+        # the apply have drained (their stats go with them) the page has one label set per
+        # name; the standard ms histogram (a name the handler does not define) still grows.
+        def totals() -> tuple[float, float, float]:
+            requests = find(reviews, "istio_requests_total", reporter="destination")
+            book = sum(s.value for s in requests if "connection_mtls" in dict(s.labels))
+            standard = sum(s.value for s in requests if "connection_mtls" not in dict(s.labels))
+            durations = find(
+                reviews, "istio_request_duration_milliseconds_count", reporter="destination"
+            )
+            return book, standard, sum(s.value for s in durations)
+
+        before = await asyncio.to_thread(totals)
+
+        async def more() -> bool:
+            await asyncio.to_thread(http_get, mesh.gateway_url("/productpage"))
+            now = await asyncio.to_thread(totals)
+            assert now[1] <= before[1], (before, now)
+            return now[0] >= before[0] + 3 and now[2] >= before[2] + 3
+
+        await wait_for(more, timeout=60, interval=1.0, message="three more book requests")
+
+        def one_label_set() -> bool:
+            return all(
+                "connection_mtls" in dict(s.labels)
+                for name in ("istio_requests_total", "istio_request_bytes_count")
+                for s in find(reviews, name)
+            )
+
+        await wait_for(one_label_set, timeout=90, interval=1.0, message="one label set per name")
     finally:
         for name in reversed(EXAMPLE):
             mesh.cli("delete", "-f", str(BOOK / name), check=True)

@@ -8,7 +8,9 @@ namespace) and each of its actions:
 - ``prometheus`` handler with ``metric`` instance: a stats access logger (``envoy.access_loggers
   .stats``) with the handler's metric for that instance (``instance_name``), named ``<name>``
   in the ``istio`` scope — Mixer's adapter exported ``istio_<name>``, and the bootstrap's
-  ``:15090`` listener prints the scope as ``istio_``. COUNTER: the value is added
+  ``:15090`` listener prints the scope as ``istio_``; a standard metric of the same name is left
+  out on that proxy (``xds.mixer_metric_names``: in Istio 1.0/1.1 the handler *was* the standard
+  metrics), and of two handlers' metrics of one name with other labels the first stays. COUNTER: the value is added
   (``"1"``: one per request); DISTRIBUTION: a histogram (durations in milliseconds); label values
   in ``label_names`` order, each the instance dimension compiled to a formatter.
 - ``stdio`` handler with ``logentry``: a JSON file access log line per request with Mixer's stdio
@@ -60,6 +62,7 @@ from mainsail.config.mixer.models import (
 from mainsail.config.mixer.resolve import ResolvedHandler, ResolvedInstance, ResolvedRule
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.mixer_metric_names import metric_owners, prometheus_stat_name
 from mainsail.xds.telemetry_logs import ACCESS_LOG_METADATA
 from mainsail.xds.telemetry_metrics import stats_scope_field
 from mainsail.xds.telemetry_peer import PEER_KEY, UNKNOWN
@@ -286,11 +289,14 @@ def _metric_stat(
         expression = instance.dimensions.get(label)
         value = _format(expression, attributes) if expression else ""
         tags.append(stats_pb2.Config.Tag(name=label, value_format=value))
-    return stats_pb2.Config.Stat(name=metric.name, tags=tags)
+    return stats_pb2.Config.Stat(name=prometheus_stat_name(metric), tags=tags)
 
 
 def _prometheus(
-    handler: PrometheusParams, instances: Sequence[ResolvedInstance], attributes: _Attributes
+    handler: PrometheusParams,
+    instances: Sequence[ResolvedInstance],
+    attributes: _Attributes,
+    owners: Mapping[str, tuple[str, ...]],
 ) -> stats_pb2.Config | None:
     config = stats_pb2.Config()
     for instance in instances:
@@ -300,6 +306,8 @@ def _prometheus(
         for metric in handler.metrics:
             if metric.instance_name != instance.full_name:
                 continue
+            if owners.get(prometheus_stat_name(metric)) != metric.label_names:
+                continue  # another handler's metric of that name has other labels
             stat = _metric_stat(metric, params, attributes)
             if metric.kind == "DISTRIBUTION":
                 value_type = _checked(params.value)[1]
@@ -404,10 +412,11 @@ def mixer_access_loggers(
         attribute_constants(view, direction, protocol, port),
     )
     fluentd_target = _fluentd_handler(snapshot, view)
+    owners = metric_owners(rules)
     loggers: list[accesslog_pb2.AccessLog] = []
     for rule in rules:
         try:
-            loggers += _rule_loggers(rule, view, attributes, protocol, fluentd_target)
+            loggers += _rule_loggers(rule, view, attributes, protocol, fluentd_target, owners)
         except CexlError:
             # Validation refuses such a rule at apply time; one that reached the store another
             # way is left out of this proxy's config, not allowed to break it (Mixer skipped it).
@@ -421,6 +430,7 @@ def _rule_loggers(
     attributes: _Attributes,
     protocol: Protocol,
     fluentd_target: ResolvedHandler | None,
+    owners: Mapping[str, tuple[str, ...]],
 ) -> list[accesslog_pb2.AccessLog]:
     log_filter = _match_filter(rule, attributes, protocol)
     if log_filter is _NEVER:
@@ -429,7 +439,7 @@ def _rule_loggers(
     for action in rule.actions:
         handler = action.handler
         if isinstance(handler.params, PrometheusParams):
-            stats = _prometheus(handler.params, action.instances, attributes)
+            stats = _prometheus(handler.params, action.instances, attributes, owners)
             if stats is not None:
                 loggers.append(_logger(STATS_LOGGER, stats, log_filter))
             continue

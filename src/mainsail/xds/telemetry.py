@@ -8,10 +8,14 @@ HTTP connection manager and ``tcp_proxy`` is given what Istio's ``istio.stats`` 
   on every gateway listener (istiod's rule: gateway listeners are OUTBOUND);
 - HTTP: the peer exchange filters first (``xds.telemetry_peer``), then the stats access logger
   (``xds.telemetry_metrics``) and the file access log (``xds.telemetry_logs``);
+- a standard metric whose name a Mixer prometheus handler on this proxy also defines is left
+  out: Istio 1.0/1.1's standard metrics were that handler's, so a pod shows each name once,
+  with the handler's labels (``xds.mixer_metric_names``);
 - TCP: stats access loggers for opened (on upstream connect, so ``tcp_proxy`` flushes its access
   log then) and closed connections with byte totals, and the file log at connection end. TCP
-  has no peer exchange (Istio's needs its own ALPN filter): the peer's workload labels are
-  ``unknown``, principals still come from the certificates.
+  has no peer exchange (Istio's needs its own ALPN filter; docs/observability.md says why no
+  stock part replaces it): the peer's workload labels are ``unknown``, principals still come
+  from the certificates.
 
 The Telemetry API (``snapshot.telemetry`` resolves, ``xds.telemetry_api`` translates) decides
 per mode (client: outbound and gateway listeners; server: inbound) whether metrics are on, which
@@ -44,6 +48,7 @@ from mainsail.snapshot.proxy import ProxyNode
 from mainsail.snapshot.telemetry import ResolvedTelemetry, resolve_telemetry
 from mainsail.snapshot.view import ProxyView
 from mainsail.xds.mixer import mixer_access_loggers
+from mainsail.xds.mixer_metric_names import mixer_metric_names
 from mainsail.xds.telemetry_api import metric_overrides, telemetry_access_logs
 from mainsail.xds.telemetry_logs import file_access_logs
 from mainsail.xds.telemetry_metrics import (
@@ -118,9 +123,11 @@ def http_telemetry(
     direction: Direction,
     port: int,
     resolved: ResolvedTelemetry | None = None,
+    mixer_names: frozenset[str] = frozenset(),
 ) -> tuple[list[hcm_pb2.HttpFilter], list[accesslog_pb2.AccessLog]]:
     """(filters to put first on the HCM, its access loggers). ``resolved``: the proxy's
-    Telemetry (None: MeshConfig only)."""
+    Telemetry (None: MeshConfig only); ``mixer_names``: stats the proxy's Mixer prometheus
+    handlers define, whose standard namesakes are left out (``xds.mixer_metric_names``)."""
     resolved = resolved or resolve_telemetry((), mesh, "", {})
     filters: list[hcm_pb2.HttpFilter] = []
     loggers: list[accesslog_pb2.AccessLog] = []
@@ -128,7 +135,7 @@ def http_telemetry(
     if overrides is not None:
         side: Side = "server" if direction == "inbound" else "client"
         filters = peer_filters(workload_identity(view.node), side)
-        loggers = http_metrics_loggers(_spec(view, direction, port), overrides)
+        loggers = http_metrics_loggers(_spec(view, direction, port), overrides, mixer_names)
     return filters, loggers + _access_logs(mesh, resolved, direction, view.node)
 
 
@@ -138,13 +145,14 @@ def tcp_telemetry(
     direction: Direction,
     port: int,
     resolved: ResolvedTelemetry | None = None,
+    mixer_names: frozenset[str] = frozenset(),
 ) -> list[accesslog_pb2.AccessLog]:
     """The access loggers of a ``tcp_proxy`` (which must flush its log on upstream connect)."""
     resolved = resolved or resolve_telemetry((), mesh, "", {})
     loggers: list[accesslog_pb2.AccessLog] = []
     overrides = metric_overrides(mesh, resolved, _mode(direction))
     if overrides is not None:
-        loggers = tcp_metrics_loggers(_spec(view, direction, port), overrides)
+        loggers = tcp_metrics_loggers(_spec(view, direction, port), overrides, mixer_names)
     end = log_type_filter(accesslog_data_pb2.AccessLogType.TcpConnectionEnd)
     return loggers + _access_logs(mesh, resolved, direction, view.node, end)
 
@@ -211,6 +219,7 @@ def with_telemetry(
     traced = any(t is not None for t in tracing.values())
     if not _anything(mesh, resolved) and not traced and not snapshot.mixer_rules:
         return list(listeners)
+    mixer_names = mixer_metric_names(snapshot, view) if snapshot.mixer_rules else frozenset()
     for listener in listeners:
         direction = _direction(view, listener)
         port = listener.address.socket_address.port_value
@@ -219,7 +228,9 @@ def with_telemetry(
         for chain in listener.filter_chains:
             for network_filter in chain.filters:
                 if network_filter.name == _HCM:
-                    http = http or http_telemetry(mesh, view, direction, port, resolved)
+                    http = http or http_telemetry(
+                        mesh, view, direction, port, resolved, mixer_names
+                    )
                     mixer = mixer_access_loggers(snapshot, view, direction, port, "http")
                     _with_http(
                         network_filter, http[0], [*http[1], *mixer], tracing[_mode(direction)]
@@ -228,7 +239,7 @@ def with_telemetry(
                     tcp = (
                         tcp
                         if tcp is not None
-                        else tcp_telemetry(mesh, view, direction, port, resolved)
+                        else tcp_telemetry(mesh, view, direction, port, resolved, mixer_names)
                     )
                     mixer = mixer_access_loggers(snapshot, view, direction, port, "tcp")
                     _with_tcp(network_filter, [*tcp, *mixer])

@@ -332,27 +332,30 @@ def _logger(
 
 
 def _kept(
-    overrides: Overrides, tags: Sequence[tuple[str, str]], stat: str
+    overrides: Overrides, tags: Sequence[tuple[str, str]], stat: str, taken: frozenset[str]
 ) -> list[tuple[str, str]] | None:
-    """The stat's tags after the Telemetry overrides, or None when it is disabled."""
-    if not stat_enabled(overrides, stat):
+    """The stat's tags after the Telemetry overrides, or None when it is disabled or a Mixer
+    prometheus handler on this proxy defines a metric of its name (``taken``: the handler's
+    replaces it, as in Istio 1.0/1.1 where the standard metrics were that handler's)."""
+    if stat in taken or not stat_enabled(overrides, stat):
         return None
     return with_tag_overrides(tags, overrides, stat)
 
 
 def http_metrics_loggers(
-    spec: MetricsSpec, overrides: Overrides | None = None
+    spec: MetricsSpec, overrides: Overrides | None = None, taken: frozenset[str] = frozenset()
 ) -> list[accesslog_pb2.AccessLog]:
     """``istio_requests_total``, ``istio_request_duration_milliseconds``, ``istio_request_bytes``,
     ``istio_response_bytes`` (sizes are wire bytes, as Istio's byte meters); ``overrides``: the
-    Telemetry API's per-stat changes (``xds.telemetry_api``)."""
+    Telemetry API's per-stat changes (``xds.telemetry_api``); ``taken``: stat names a Mixer
+    prometheus handler defines on this proxy (left out here)."""
     tags = http_tags(spec)
     changes = overrides or {}
     unit = stats_pb2.Config.Histogram
     counters = [
         _counter(stat, found)
         for stat in ("requests_total",)
-        if (found := _kept(changes, tags, stat)) is not None
+        if (found := _kept(changes, tags, stat, taken)) is not None
     ]
     histograms = [
         _histogram(stat, found, kind, value)
@@ -361,7 +364,7 @@ def http_metrics_loggers(
             ("request_bytes", unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_RECEIVED%"),
             ("response_bytes", unit.Bytes, "%DOWNSTREAM_WIRE_BYTES_SENT%"),
         )
-        if (found := _kept(changes, tags, stat)) is not None
+        if (found := _kept(changes, tags, stat, taken)) is not None
     ]
     if not counters and not histograms:
         return []
@@ -375,7 +378,7 @@ def log_type_filter(*types: int) -> accesslog_pb2.AccessLogFilter:
 
 
 def tcp_metrics_loggers(
-    spec: MetricsSpec, overrides: Overrides | None = None
+    spec: MetricsSpec, overrides: Overrides | None = None, taken: frozenset[str] = frozenset()
 ) -> list[accesslog_pb2.AccessLog]:
     """Opened connections when the upstream connects (``tcp_proxy`` must flush its access log
     on connect), closed connections and byte totals when the connection ends."""
@@ -385,7 +388,7 @@ def tcp_metrics_loggers(
     opened = [
         _counter(stat, found)
         for stat in ("tcp_connections_opened_total",)
-        if (found := _kept(changes, tags, stat)) is not None
+        if (found := _kept(changes, tags, stat, taken)) is not None
     ]
     closed = [
         _counter(stat, found, value)
@@ -394,7 +397,7 @@ def tcp_metrics_loggers(
             ("tcp_sent_bytes_total", "%BYTES_SENT%"),
             ("tcp_received_bytes_total", "%BYTES_RECEIVED%"),
         )
-        if (found := _kept(changes, tags, stat)) is not None
+        if (found := _kept(changes, tags, stat, taken)) is not None
     ]
     loggers = []
     if opened:
