@@ -11,7 +11,14 @@ from typing import Any
 from mainsail.cli.stat_metrics import Sample
 from mainsail.testing.mesh import LocalMesh, http_get
 from mainsail.testing.waiting import wait_for
-from tests.e2e_telemetry.helpers import echo_once, find, scrape_text, spiffe, tcp_echo_address
+from tests.e2e_telemetry.helpers import (
+    echo_once,
+    find,
+    scrape,
+    scrape_text,
+    spiffe,
+    tcp_echo_address,
+)
 
 GATEWAY_SA = "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
 PRODUCTPAGE_SA = "spiffe://cluster.local/ns/default/sa/bookinfo-productpage"
@@ -276,3 +283,56 @@ async def test_tcp_service_counts_connections_and_bytes(telemetry_mesh: LocalMes
     assert server["source_principal"] == spiffe(sleep)
     assert server["connection_security_policy"] == "mutual_tls"
     assert server["destination_workload"] == "tcp-echo"
+    # No TCP peer exchange: Istio's ``unknown`` for the peer's workload, never an empty label.
+    client = dict(find(sleep, "istio_tcp_sent_bytes_total", reporter="source")[0].labels)
+    assert client["source_workload"] == "sleep"
+    for field in ("workload", "workload_namespace", "app", "version", "canonical_service"):
+        assert server[f"source_{field}"] == "unknown", field
+        assert client[f"destination_{field}"] == "unknown", field
+
+
+def _istio_label(name: str) -> bool:
+    """One of Istio's standard labels that is never empty (not ``grpc_response_status``, nor a
+    tag another test adds through the Telemetry API)."""
+    fixed = ("reporter", "request_protocol", "response_code", "response_flags")
+    return name.startswith(("source_", "destination_")) or name in (
+        *fixed,
+        "connection_security_policy",
+    )
+
+
+async def test_no_istio_label_is_ever_empty(telemetry_mesh: LocalMesh) -> None:
+    """Every pod's own ``:15090`` text, no Prometheus in between: an Istio label is a value or
+    ``unknown``, never empty (``grpc_response_status`` alone is empty for non-gRPC, as in
+    Istio), on HTTP and TCP, for both reporters; also for a caller without a sidecar that forges
+    a peer header that does not decode."""
+    mesh = telemetry_mesh
+    await asyncio.to_thread(_browse, mesh, 3)
+    await asyncio.to_thread(echo_once, tcp_echo_address(mesh))
+    details = mesh.pod("details")
+    forged = {"x-mainsail-peer": "forged;default;x;x;x;x;x"}
+    status, _ = await asyncio.to_thread(
+        http_get, f"http://{details.ip}:9080/details/0", headers=forged
+    )
+    assert status == 200
+
+    def forged_counted() -> list[Sample]:
+        return find(
+            details,
+            "istio_requests_total",
+            reporter="destination",
+            source_workload="unknown",
+            source_principal="unknown",
+        )
+
+    await _until(forged_counted, "details counts the caller without a sidecar")
+    assert {s.label("source_app") for s in forged_counted()} == {"unknown"}
+    seen = 0
+    for pod in mesh.pods():
+        for sample in scrape(pod):
+            if not sample.name.startswith("istio_") or sample.name.startswith("istio_agent"):
+                continue
+            empty = [k for k, v in sample.labels if not v and _istio_label(k)]
+            assert not empty, (pod.name, sample.name, dict(sample.labels))
+            seen += 1
+    assert seen

@@ -231,29 +231,23 @@ def test_peer_exchange_is_one_base64_struct_decoded_by_one_rule() -> None:
     )
     rules = header_to_metadata_pb2.Config()
     learn.typed_config.Unpack(rules)
-    # First the all-unknown fallback for a present header (a value that does not decode
-    # writes nothing), then the decoding rule over it.
+    # First the all-unknown fallback, header or not (a value that does not decode writes
+    # nothing), then the decoding rule over it, which removes the header.
     [fallback, rule] = rules.request_rules
     kinds = header_to_metadata_pb2.Config
     assert (fallback.header, fallback.remove) == ("x-mainsail-peer", False)
-    assert not fallback.HasField("on_header_missing")
-    assert (fallback.on_header_present.key, fallback.on_header_present.value) == (
-        "peer",
-        UNKNOWN_PEER,
-    )
-    assert (fallback.on_header_present.type, fallback.on_header_present.encode) == (
-        kinds.PROTOBUF_VALUE,
-        kinds.BASE64,
-    )
+    for unknown in (fallback.on_header_present, fallback.on_header_missing):
+        assert (unknown.metadata_namespace, unknown.key, unknown.value) == (
+            "mainsail.peer",
+            "peer",
+            UNKNOWN_PEER,
+        )
+        assert (unknown.type, unknown.encode) == (kinds.PROTOBUF_VALUE, kinds.BASE64)
     assert (rule.header, rule.remove) == ("x-mainsail-peer", True)
-    present, missing = rule.on_header_present, rule.on_header_missing
-    assert (present.metadata_namespace, present.key) == ("mainsail.peer", "peer")
+    present = rule.on_header_present
+    assert (present.metadata_namespace, present.key, present.value) == ("mainsail.peer", "peer", "")
     assert (present.type, present.encode) == (kinds.PROTOBUF_VALUE, kinds.BASE64)
-    assert (missing.type, missing.encode, missing.value) == (
-        kinds.PROTOBUF_VALUE,
-        kinds.BASE64,
-        UNKNOWN_PEER,
-    )
+    assert not rule.HasField("on_header_missing")
     assert set(decode_peer(UNKNOWN_PEER).values()) == {"unknown"}
     assert not rules.response_rules
     mutation = header_mutation_pb2.HeaderMutation()
@@ -272,12 +266,16 @@ def test_peer_exchange_is_one_base64_struct_decoded_by_one_rule() -> None:
     client_learn, _ = peer_filters(workload_identity(_node()), "client")
     client_rules = header_to_metadata_pb2.Config()
     client_learn.typed_config.Unpack(client_rules)
-    assert [r.header for r in client_rules.response_rules] == ["x-mainsail-peer"] * 2
+    # The client: the fallback on the request (a response may never come), decoding on the
+    # response.
+    assert list(client_rules.request_rules) == [fallback]
+    assert list(client_rules.response_rules) == [rule]
     # The allow_any route's own config: the client's rule plus the authority.
     passthrough = header_to_metadata_pb2.Config()
     passthrough_route_config().Unpack(passthrough)
     assert passthrough.response_rules == client_rules.response_rules
-    [authority] = passthrough.request_rules
+    [authority, passthrough_fallback] = passthrough.request_rules
+    assert passthrough_fallback == fallback
     assert (authority.header, authority.on_header_present.key) == (":authority", "authority")
 
 

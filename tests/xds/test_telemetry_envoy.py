@@ -6,6 +6,7 @@ listener."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -307,6 +308,12 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
             grpc = {"content-type": "application/grpc+proto"}
             async with http.post(f"http://{ip}:{client_port}/g", headers=grpc, data=b"") as r:
                 await r.read()
+            # The caller goes away before the response (DC): the client sidecar never sees the
+            # server's header, its peer is ``unknown`` (it was empty).
+            gone = aiohttp.ClientTimeout(total=0.5)
+            with contextlib.suppress(TimeoutError):
+                async with http.get(f"http://{ip}:{client_port}/slow?delay=3", timeout=gone) as r:
+                    await r.read()
             # An app without a sidecar forging a header that does not decode: its peer labels
             # are ``unknown`` as for no header (the same series), never empty.
             forged = {"x-mainsail-peer": "forged;default;x;x;x;x;x"}
@@ -327,7 +334,7 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
                 async with http.get(f"http://{ip}:{prom_port}/stats/prometheus") as r:
                     text = await r.text()
                 both = ('reporter="source"' in text) and ('reporter="destination"' in text)
-                return text if both else ""
+                return text if both and 'response_flags="DC"' in text else ""
 
             text = await wait_for(scraped, timeout=15, message="istio_requests_total, both sides")
             assert "envoy_istio_" not in text
@@ -371,6 +378,8 @@ async def test_source_and_destination_sidecars_on_real_envoy(tmp_path: Path) -> 
             ]
             assert count == 2
             assert not [s for s in [*source, *destination] if _empty_labels(s.labels)]
+            [gone_away] = [dict(s.labels) for s in source if s.label("response_flags") == "DC"]
+            assert {gone_away[f"destination_{f}"] for f in _PEER_LABELS} == {"unknown"}
             assert bare["request_protocol"] == "http"
             assert bare["destination_service"] == "unknown"  # no Service in this view
 

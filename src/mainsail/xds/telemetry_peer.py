@@ -19,10 +19,11 @@ regex rewrite per field (and one metadata write each) cost ~25 us per request on
 and ~35 us on a client, the largest part of the metrics' cost (``benchmarks/README.md``).
 
 A value that is not a base64 ``Value`` (a forged header from an app without a sidecar) fails
-Envoy's decode, which then writes nothing; so a first rule stores the all-``unknown`` struct
-whenever the header is present, and the decoding rule after it overwrites that when the value
-decodes (Envoy merges the rules' results in order). The peer's labels are then ``unknown``,
-as Istio reports a peer it cannot read, never empty.
+Envoy's decode, which then writes nothing; so a rule on the request first stores the
+all-``unknown`` struct (header or not), and the decoding rule (server: right after it; client:
+on the response) overwrites it when the value decodes. The peer's labels are then ``unknown``,
+as Istio reports a peer it cannot read, never empty, also when a client's response never
+comes.
 """
 
 from __future__ import annotations
@@ -163,10 +164,13 @@ def peer_filters(own: WorkloadIdentity, side: Side) -> list[hcm_pb2.HttpFilter]:
     announce = _set_header(naming.build_peer_header(), announced(own))
     mutations = header_mutation_pb2.Mutations()
     if side == "server":
-        learn.request_rules.extend(_learn_rules())
+        learn.request_rules.extend([_fallback_rule(), _decode_rule()])
         mutations.response_mutations.append(announce)
     else:
-        learn.response_rules.extend(_learn_rules())
+        # The client's fallback on the request (its response may never come), the decoding
+        # on the response; header_mutation then overwrites any header the app sent.
+        learn.request_rules.append(_fallback_rule())
+        learn.response_rules.append(_decode_rule())
         mutations.request_mutations.append(announce)
     mutate = header_mutation_pb2.HeaderMutation(mutations=mutations)
     first = hcm_pb2.HttpFilter(name=HEADER_TO_METADATA_FILTER)
@@ -176,30 +180,37 @@ def peer_filters(own: WorkloadIdentity, side: Side) -> list[hcm_pb2.HttpFilter]:
     return [first, second]
 
 
-def _learn_rules() -> list[header_to_metadata_pb2.Config.Rule]:
-    """Decode the peer's header into ``mainsail.peer:peer``; ``unknown`` everywhere when it is
-    missing or does not decode. Two rules on one header: the first stores the constant
-    all-``unknown`` struct when the header is there (one small constant decode), the second
-    decodes the header over it (a failed decode writes nothing, so the fallback stays) and
-    removes the header. Cheaper than an ``unknown``-when-empty tag rule on each of the seven
-    peer labels of four stats (28 matcher runs per request)."""
+def _peer_value(constant: str = "") -> header_to_metadata_pb2.Config.KeyValuePair:
+    """The peer struct into ``mainsail.peer:peer``: the header's value, or ``constant``."""
     config = header_to_metadata_pb2.Config
-    present = config.KeyValuePair(
+    found = config.KeyValuePair(
         metadata_namespace=naming.PEER_METADATA_NAMESPACE,
         key=PEER_KEY,
         type=config.PROTOBUF_VALUE,
         encode=config.BASE64,
     )
-    unknown = config.KeyValuePair()
-    unknown.CopyFrom(present)
-    unknown.value = UNKNOWN_PEER
-    header = naming.build_peer_header()
-    return [
-        config.Rule(header=header, on_header_present=unknown),
-        config.Rule(
-            header=header, on_header_present=present, on_header_missing=unknown, remove=True
-        ),
-    ]
+    if constant:
+        found.value = constant
+    return found
+
+
+def _fallback_rule() -> header_to_metadata_pb2.Config.Rule:
+    """Store the all-``unknown`` struct, header or not (one small constant decode): on a
+    request, so the peer is ``unknown`` and never empty when no header decodes later: a value
+    that does not decode makes Envoy write nothing, and a client whose caller went away before
+    any response (``DC``) never runs its response rules. Cheaper than an ``unknown``-when-empty
+    tag rule on the seven peer labels of four stats (28 matcher runs per request)."""
+    unknown = _peer_value(UNKNOWN_PEER)
+    return header_to_metadata_pb2.Config.Rule(
+        header=naming.build_peer_header(), on_header_present=unknown, on_header_missing=unknown
+    )
+
+
+def _decode_rule() -> header_to_metadata_pb2.Config.Rule:
+    """Decode the peer's header over the fallback (Envoy merges by key) and remove it."""
+    return header_to_metadata_pb2.Config.Rule(
+        header=naming.build_peer_header(), on_header_present=_peer_value(), remove=True
+    )
 
 
 def passthrough_route_config() -> any_pb2.Any:
@@ -213,8 +224,11 @@ def passthrough_route_config() -> any_pb2.Any:
         metadata_namespace=naming.PEER_METADATA_NAMESPACE, key=AUTHORITY_KEY
     )
     learn = config(
-        request_rules=[config.Rule(header=":authority", on_header_present=authority)],
-        response_rules=_learn_rules(),
+        request_rules=[
+            config.Rule(header=":authority", on_header_present=authority),
+            _fallback_rule(),
+        ],
+        response_rules=[_decode_rule()],
     )
     packed = any_pb2.Any()
     packed.Pack(learn)
