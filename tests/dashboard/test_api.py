@@ -220,3 +220,24 @@ async def test_static_files(client: Client, tmp_path: Path) -> None:
     assert await (await client.get("/static/js/app.js")).text() == "console.log(1)"
     assert (await client.get("/static/js/nope.js")).status == 404
     assert (await client.get("/static/..%2Fsecret.txt")).status == 404
+
+
+async def test_graph_answers_are_computed_ahead_after_a_scrape(tmp_path: Path) -> None:
+    from mainsail.dashboard.app import GRAPH_ANSWERS
+    from mainsail.dashboard.metrics_window import reduce_scrape
+    from tests.dashboard.synthetic import Page, caller, server
+
+    found = sources(tmp_path)
+    app = build_dashboard_app(found)
+    answers = app[GRAPH_ANSWERS]
+    first = await answers.answer(60.0, None)
+    assert await answers.answer(60.0, None) is first  # the same scrape: the same answer
+    latest = found.window.latest or 0.0
+    page = Page().requests(
+        1000, **caller("default", "productpage-v1"), **server("default", "reviews-v1", "reviews")
+    )
+    found.window.ingest(latest + 1, {"default.reviews-v1-0": reduce_scrape(page.text())})
+    await answers.refresh()
+    ahead = [body for key, body in answers._answers.items() if key[2] == latest + 1]
+    assert len(ahead) == 1 and ahead[0] is not first
+    assert await answers.answer(60.0, None) is ahead[0]

@@ -4,7 +4,6 @@ config, proxies, traces. Handlers only read the sources and call the pure views.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,7 +16,8 @@ from mainsail.config.schema import lookup
 from mainsail.dashboard import query
 from mainsail.dashboard.config_view import config_items
 from mainsail.dashboard.errors import BadParameterError, NotFoundError, UnavailableError
-from mainsail.dashboard.graph import MeshInventory, build_graph
+from mainsail.dashboard.graph import MeshInventory
+from mainsail.dashboard.graph_answers import GraphAnswers
 from mainsail.dashboard.metrics_window import WindowTotals
 from mainsail.dashboard.prometheus_source import prometheus_series
 from mainsail.dashboard.proxies_view import certificate_summary, proxy_id, proxy_rows
@@ -42,7 +42,6 @@ from mainsail.platform.pod import PodSpec
 DEFAULT_WINDOW = 60.0
 DEFAULT_RANGE = 900.0
 _POINTS = 60  # points per series
-_CACHED_GRAPHS = 16
 
 
 def _now_iso() -> str:
@@ -62,33 +61,14 @@ def _current(sources: DashboardSources) -> tuple[MeshInventory, Sequence[PodSpec
     return inventory(sources.snapshot(), pods), pods
 
 
-def add_api_routes(routes: web.RouteTableDef, sources: DashboardSources) -> None:
+def add_api_routes(
+    routes: web.RouteTableDef, sources: DashboardSources, answers: GraphAnswers
+) -> None:
     window = sources.window
-    # The graph changes only when a scrape lands (or the pods or registry change): the pages of
-    # several viewers, and one page's refreshes within a scrape interval, share one answer.
-    answers: dict[tuple[object, ...], bytes] = {}
 
     @routes.get("/api/graph")
     async def graph(request: web.Request) -> web.Response:
-        seconds = _window(request, sources)
-        namespace = _namespace(request)
-        found_inventory, _ = await asyncio.to_thread(_current, sources)
-        key = (seconds, namespace, window.latest, len(window), found_inventory)
-        body = answers.get(key)
-        if body is None:
-            totals = window.totals(seconds)
-            found = build_graph(totals, found_inventory, namespace=namespace)
-            body = json.dumps(
-                {
-                    "window_seconds": seconds,
-                    "generated_at": _now_iso(),
-                    "source": "scrape",
-                    **found,
-                }
-            ).encode()
-            if len(answers) >= _CACHED_GRAPHS:
-                answers.clear()
-            answers[key] = body
+        body = await answers.answer(_window(request, sources), _namespace(request))
         return web.Response(body=body, content_type="application/json")
 
     @routes.get("/api/summary")

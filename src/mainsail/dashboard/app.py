@@ -11,6 +11,7 @@ from aiohttp import web
 
 from mainsail.dashboard.api_routes import add_api_routes
 from mainsail.dashboard.errors import DashboardError
+from mainsail.dashboard.graph_answers import GraphAnswers
 from mainsail.dashboard.servicegraph_routes import add_servicegraph_routes
 from mainsail.dashboard.sources import DashboardSources
 
@@ -70,11 +71,17 @@ def add_static_routes(routes: web.RouteTableDef, static_dir: Path) -> None:
         return web.FileResponse(found, headers={"Cache-Control": "no-cache"})
 
 
+# The app's graph answers: the scraper calls their ``refresh`` after each round.
+GRAPH_ANSWERS = web.AppKey("graph_answers", GraphAnswers)
+
+
 def build_dashboard_app(sources: DashboardSources) -> web.Application:
     routes = web.RouteTableDef()
-    add_api_routes(routes, sources)
+    answers = GraphAnswers(sources)
+    add_api_routes(routes, sources, answers)
     add_servicegraph_routes(routes, sources)
     add_static_routes(routes, sources.static_dir)
     app = web.Application(middlewares=[_error_middleware])
     app.add_routes(routes)
+    app[GRAPH_ANSWERS] = answers
     return app

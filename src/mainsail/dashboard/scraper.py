@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
@@ -46,12 +46,14 @@ class MetricsScraper:
         *,
         interval: float,
         timeout: float | None = None,
+        after_round: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.window = window
         self.pods = pods
         self.interval = interval
         self.timeout = timeout if timeout is not None else max(0.5, min(interval * 0.8, 4.0))
         self.rounds = 0
+        self.after_round = after_round
         # Parsed label texts, reused round after round (only the worker thread touches it).
         self.memo: LineMemo = {}
 
@@ -77,6 +79,8 @@ class MetricsScraper:
         slot = await asyncio.to_thread(_prepare, self.window, when, pages, self.memo)
         self.window.commit(slot)
         self.rounds += 1
+        if self.after_round is not None:
+            await self.after_round()
 
     async def run(self) -> None:
         """Until cancelled, on a fixed cadence (a slow round shortens the next wait)."""

@@ -33,7 +33,7 @@ from mainsail.config.errors import ConfigError
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import ParseResult
 from mainsail.config.validation import validate_all
-from mainsail.dashboard.app import build_dashboard_app
+from mainsail.dashboard.app import GRAPH_ANSWERS, build_dashboard_app
 from mainsail.dashboard.metrics_window import MetricsWindow
 from mainsail.dashboard.scraper import MetricsScraper, stop_task
 from mainsail.dashboard.sources import DashboardSources
@@ -246,11 +246,17 @@ async def _start_dashboard(
         window=window,
         prometheus_url=settings.prometheus_url,
     )
-    runner = web.AppRunner(build_dashboard_app(sources), access_log=None)
+    app = build_dashboard_app(sources)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.dashboard_port)
     await site.start()
-    scraper = MetricsScraper(window, pods.list, interval=settings.dashboard_scrape_interval)
+    scraper = MetricsScraper(
+        window,
+        pods.list,
+        interval=settings.dashboard_scrape_interval,
+        after_round=app[GRAPH_ANSWERS].refresh,
+    )
     return runner, _bound_port(site), asyncio.ensure_future(scraper.run())
 
 
