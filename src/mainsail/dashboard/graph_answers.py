@@ -21,6 +21,7 @@ from mainsail.dashboard.sources import DashboardSources, inventory
 # asked for is computed ahead after each scrape.
 _KEPT = 16
 _ASKED_RECENTLY = 60.0
+_WATCHED = 8  # at most this many (window, namespace) pairs computed ahead
 
 
 def _now_iso() -> str:
@@ -45,7 +46,10 @@ class GraphAnswers:
         return inventory(self.sources.snapshot(), self.sources.pods())
 
     async def answer(self, seconds: float, namespace: str | None) -> bytes:
-        self._asked[(seconds, namespace)] = time.monotonic()
+        self._asked.pop((seconds, namespace), None)
+        self._asked[(seconds, namespace)] = time.monotonic()  # most recent last
+        while len(self._asked) > _WATCHED:
+            del self._asked[next(iter(self._asked))]
         return await self._answer(seconds, namespace)
 
     async def _answer(self, seconds: float, namespace: str | None) -> bytes:

@@ -308,15 +308,16 @@ class MetricsWindow:
         """The increases of one round (the costly half of ``ingest``: the scraper runs it in a
         worker thread). It only adds keys and replaces pods' baselines, which readers on the
         event loop never iterate; ``commit`` then adds the slot there."""
-        for gone in set(self._last) - set(scrapes):
-            del self._last[gone]
+        # A new dict, swapped in at the end: ``known_series`` may be reading the old one on the
+        # event loop while this runs in the scraper's thread.
+        last = {pod: found for pod, found in self._last.items() if pod in scrapes}
         counters: dict[int, float] = {}
         buckets: dict[int, float] = {}
         for pod, scrape in scrapes.items():
             if scrape is None:
                 continue
-            before = self._last.get(pod)
-            self._last[pod] = scrape
+            before = last.get(pod)
+            last[pod] = scrape
             if before is None:
                 continue  # a pod's first scrape is its baseline
             old_counters = before.counters
@@ -338,6 +339,7 @@ class MetricsWindow:
                 for index, delta in enumerate(now):
                     if delta > 0:
                         buckets[base + index] = buckets.get(base + index, 0.0) + delta
+        self._last = last
         previous, self._last_time = self._last_time, when
         if previous is None or when <= previous:
             return None
