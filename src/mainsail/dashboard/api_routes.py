@@ -29,6 +29,7 @@ from mainsail.dashboard.signals import (
     by_service,
     grouped,
     mesh_selection,
+    per_service,
     series,
     service_selection,
     tally,
@@ -36,6 +37,7 @@ from mainsail.dashboard.signals import (
     workload_outbound,
 )
 from mainsail.dashboard.sources import DashboardSources, inventory
+from mainsail.dashboard.tally import Tally
 from mainsail.dashboard.traces_view import trace_detail, trace_row
 from mainsail.platform.pod import PodSpec
 
@@ -303,19 +305,17 @@ def _service_rows(
     sources: DashboardSources, totals: WindowTotals, found_inventory: MeshInventory
 ) -> list[dict[str, Any]]:
     snapshot = sources.snapshot()
+    measured = per_service(totals, found_inventory)
     rows: dict[str, dict[str, Any]] = {}
     for s in snapshot.services.values():
         if s.mesh_external:
             continue
-        selection = service_selection(s.namespace, s.name)
-        figures = tally(totals, selection).figures(totals.seconds)
+        whole, workloads = measured.get((s.namespace, s.name), (Tally(), {}))
         rows[f"{s.namespace}/{s.name}"] = {
             "namespace": s.namespace,
             "name": s.name,
-            **figures,
-            "workloads": breakdown_rows(
-                grouped(totals, selection, by_server(found_inventory)), totals.seconds
-            ),
+            **whole.figures(totals.seconds),
+            "workloads": breakdown_rows(workloads, totals.seconds),
         }
     return [rows[k] for k in sorted(rows)]
 

@@ -177,6 +177,38 @@ def by_service(inventory: MeshInventory) -> Grouping:
     return group
 
 
+def per_service(
+    totals: WindowTotals, inventory: MeshInventory
+) -> dict[tuple[str, str], tuple[Tally, dict[str, tuple[Node, Tally]]]]:
+    """Every service's figures and its serving workloads', in one pass over the window (what
+    ``tally`` and ``grouped`` with ``service_selection`` give, for all services at once)."""
+    found: dict[tuple[str, str], tuple[Tally, dict[str, tuple[Node, Tally]]]] = {}
+    for key, count in totals.counters.items():
+        if key.metric != "requests" or key.reporter != "destination":
+            continue
+        service = (key.destination_service_namespace, key.destination_service_name)
+        whole, workloads = found.setdefault(service, (Tally(), {}))
+        node = workload_node(key.destination_workload_namespace, key.destination_workload,
+                             key.destination_app, key.destination_version, inventory)  # fmt: skip
+        _, part = workloads.setdefault(node.id, (node, Tally()))
+        for into in (whole, part):
+            into.add_requests(key, count)
+            into.add_security(key, count)
+    for hist, per_bucket in totals.histograms.items():
+        if hist.reporter != "destination":
+            continue
+        service = (hist.destination_service_namespace, hist.destination_service_name)
+        if service not in found:
+            continue
+        whole, workloads = found[service]
+        whole.add_buckets(per_bucket)
+        node = workload_node(hist.destination_workload_namespace, hist.destination_workload,
+                             "", "", inventory)  # fmt: skip
+        if node.id in workloads:
+            workloads[node.id][1].add_buckets(per_bucket)
+    return found
+
+
 def breakdown_rows(groups: dict[str, tuple[Node, Tally]], seconds: float) -> list[dict[str, Any]]:
     rows = []
     for node, found in sorted(groups.values(), key=lambda pair: pair[0].id):
