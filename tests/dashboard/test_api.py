@@ -241,3 +241,30 @@ async def test_graph_answers_are_computed_ahead_after_a_scrape(tmp_path: Path) -
     ahead = [body for key, body in answers._answers.items() if key[2] == latest + 1]
     assert len(ahead) == 1 and ahead[0] is not first
     assert await answers.answer(60.0, None) is ahead[0]
+
+
+def test_mixer_kinds_are_legacy_and_affect_every_proxy() -> None:
+    from importlib import resources
+
+    from mainsail.config.mesh import MeshConfig
+    from mainsail.config.parse import parse_documents
+    from mainsail.dashboard.config_view import config_items
+    from mainsail.snapshot.mesh_snapshot import build_snapshot
+    from tests.dashboard.fake_mesh import CONFIG, pods
+
+    book = resources.files("mainsail.samples.book.telemetry")
+    text = "\n---\n".join(
+        book.joinpath(name).read_text()
+        for name in (
+            "01-prometheus-handler.yaml",
+            "02-metric-instances.yaml",
+            "03-prometheus-rules.yaml",
+        )
+    )
+    objects = parse_documents(CONFIG + "\n---\n" + text, "fake").resources
+    items = config_items(objects, build_snapshot(objects, MeshConfig()), pods(), MeshConfig())
+    mixer = [i for i in items if i["apiVersion"].startswith("config.istio.io/")]
+    assert {i["kind"] for i in mixer} == {"handler", "metric", "rule"}  # the book's template kinds
+    for item in mixer:
+        assert item["legacy"] is True and "Telemetry API" in item["converted"]
+        assert len(item["proxies"]) == 3
