@@ -288,7 +288,8 @@ def parse_cost(args: argparse.Namespace) -> None:
     warm = timed(lambda: [reduce_scrape(p, memo) for p in pages.values()], 5)
     print(f"scrape round: {len(pages)} pages, {size / 1e6:.1f} MB of text, reduce_scrape "
           f"{statistics.median(cold):.0f} ms per round without the scraper's memo of label "
-          f"texts, {statistics.median(warm):.0f} ms with it (a worker thread)")  # fmt: skip
+          f"texts, {statistics.median(warm):.0f} ms with it (a worker thread); the memo holds "
+          f"{len(memo)} label texts, {traced_size(memo) / 1e6:.1f} MB")  # fmt: skip
 
 
 def main() -> None:

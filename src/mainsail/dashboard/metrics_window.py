@@ -122,6 +122,31 @@ def _line_key(head: str) -> _LineKey:
     return (HistogramKey(*(labels.get(name, "unknown") for name in HISTOGRAM_LABELS)), index)
 
 
+def _memo_key(memo: LineMemo, head: str) -> _LineKey:
+    """``_line_key`` through the memo. A bucket line is remembered without its ``le`` (Envoy
+    prints it last), so a histogram's twenty lines share one entry."""
+    cut = head.rfind(',le="') if head.startswith(DURATION_BUCKETS) else -1
+    if cut < 0 or not head.endswith('"}'):
+        found = memo.get(head, ...)
+        if found is ...:
+            found = memo[head] = _line_key(head.rstrip())
+        return found
+    base = head[:cut]
+    remembered = memo.get(base, ...)
+    if remembered is ...:
+        whole = _line_key(head)
+        remembered = memo[base] = (
+            (whole[0], -1) if whole is not None and not isinstance(whole, SeriesKey) else None
+        )
+    if remembered is None or isinstance(remembered, SeriesKey):
+        return None
+    try:
+        index = _BUCKET_INDEX.get(float(head[cut + 5 : -2]))
+    except ValueError:
+        return None
+    return None if index is None else (remembered[0], index)
+
+
 def reduce_scrape(text: str, memo: LineMemo | None = None) -> PodScrape:
     """Istio's standard metrics of one ``/stats/prometheus`` page, reduced to the window's keys
     (series that collapse onto one key are summed). ``memo``: parsed label texts, shared
@@ -139,9 +164,7 @@ def reduce_scrape(text: str, memo: LineMemo | None = None) -> PodScrape:
             value = float(raw_value)
         except ValueError:
             continue
-        found = memo.get(head, ...)
-        if found is ...:
-            found = memo[head] = _line_key(head.rstrip())
+        found = _memo_key(memo, head)
         if found is None:
             continue
         if isinstance(found, SeriesKey):
