@@ -16,6 +16,7 @@ Not thread-safe: the control plane's event loop is its only user.
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from bisect import bisect_left
 from collections import deque
@@ -107,7 +108,8 @@ def _line_key(head: str) -> _LineKey:
     if not samples:
         return None
     sample = samples[0]
-    labels = dict(sample.labels)
+    # Interned: the same namespaces, apps and workloads recur in thousands of series.
+    labels = {name: sys.intern(value) for name, value in sample.labels}
     short = COUNTERS.get(sample.name)
     if short is not None:
         return SeriesKey(short, *(labels.get(name, "unknown") for name in SERIES_LABELS))
