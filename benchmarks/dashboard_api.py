@@ -46,11 +46,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from mainsail.config.mesh import MeshConfig
 from mainsail.dashboard.app import GRAPH_ANSWERS, build_dashboard_app
 from mainsail.dashboard.graph import MeshInventory, build_graph
-from mainsail.dashboard.metrics_window import (
+from mainsail.dashboard.metrics_window import MetricsWindow
+from mainsail.dashboard.series_keys import (
     BUCKET_BOUNDS,
     HistogramKey,
     LineMemo,
-    MetricsWindow,
     PodScrape,
     SeriesKey,
     reduce_scrape,

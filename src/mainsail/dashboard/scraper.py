@@ -16,13 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
-from mainsail.dashboard.metrics_window import (
-    LineMemo,
-    MetricsWindow,
-    PodScrape,
-    Slot,
-    reduce_scrape,
-)
+from mainsail.dashboard.metrics_window import MetricsWindow, Slot
+from mainsail.dashboard.series_keys import LineMemo, PodScrape, reduce_scrape
 from mainsail.platform.pod import PodSpec
 
 log = logging.getLogger(__name__)
