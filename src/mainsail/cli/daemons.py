@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     control.add_argument("--api-port", type=int, default=15014)
     control.add_argument("--mesh-config", type=Path, help="MeshConfig YAML")
-    add_dashboard_arguments(control, port_default=20001)
+    add_dashboard_arguments(control, port_default=None)
     add_ca_arguments(control)
     control.set_defaults(run=run_control_plane)
     agent = sub.add_parser("agent", help="run the node agent (one Envoy per local pod)")
@@ -121,7 +121,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         mesh=mesh,
         ca=ca_settings_of(args, home_of(args), mesh),
-        dashboard_port=args.dashboard_port,
+        dashboard_port=_dashboard_port(args.dashboard_port, args.xds_port),
         dashboard_scrape_interval=args.dashboard_scrape_interval,
         prometheus_url=args.prometheus_url,
     )
@@ -138,6 +138,13 @@ def _xds_tls_port(wanted: int | None, xds_port: int) -> int | None:
     if wanted is None:
         return 0 if xds_port == 0 else 15012
     return None if wanted < 0 else wanted
+
+
+def _dashboard_port(wanted: int | None, xds_port: int) -> int:
+    """As for the TLS port: on any free xDS port, any free dashboard port (not Kiali's 20001)."""
+    if wanted is None:
+        return 0 if xds_port == 0 else 20001
+    return wanted
 
 
 def run_agent(args: argparse.Namespace) -> int:

@@ -280,9 +280,25 @@ def settle_heap() -> None:
     a full collection of it paused a push for 0.3-1 s (benchmarks/README.md, push cost). The
     collection first walks only what is not frozen yet (what the last push made), during the
     push's debounce, so no cyclic garbage is frozen; frozen objects are still freed by
-    reference counting when they die (snapshots, protos and config models hold no cycles)."""
+    reference counting when they die (snapshots, protos and config models hold no cycles).
+
+    A frozen object that later dies inside a reference cycle (asyncio and gRPC objects of a
+    connection can) is never collected while frozen: once the frozen heap has doubled since
+    the last full collection, everything is thawed and walked once, which bounds that leak to
+    the size of the live heap at the cost of one full pause per doubling."""
+    frozen = gc.get_freeze_count()
+    if frozen > 2 * _HEAP_AFTER_FULL[0] + 100_000:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _HEAP_AFTER_FULL[0] = gc.get_freeze_count()
+        return
     gc.collect()
     gc.freeze()
+
+
+# The frozen heap's size after the last full collection (``settle_heap``).
+_HEAP_AFTER_FULL = [0]
 
 
 def _bound_port(site: web.TCPSite) -> int:
