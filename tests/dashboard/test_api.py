@@ -95,12 +95,18 @@ async def test_unknown_names_are_404(client: Client, path: str, what: str) -> No
 
 
 async def test_summary(client: Client) -> None:
-    body = await get_json(client, "/api/summary?window=10s")
+    body = await get_json(client, "/api/summary?window=10s&range=15s")
     assert body["mesh"]["rps"] > 0
     services = {f"{s['namespace']}/{s['name']}": s for s in body["services"]}
     assert services["default/reviews"]["rps"] == 2.5  # 2/s ok + 0.5/s 500s
     assert services["default/reviews"]["error_rate"] == 0.2
     assert [w["name"] for w in services["default/reviews"]["workloads"]] == ["reviews-v1"]
+    # The mesh's own history, as a service's: the mesh page charts it from its first load.
+    assert body["source"] == "scrape"
+    points = body["series"]["rps"]
+    assert len(points) >= 10 and all(len(p) == 2 for p in points)
+    # 1/s into productpage, 2/s into reviews, plus a 500 every other second.
+    assert {p[1] for p in points[-10:]} == {3.0, 4.0}
 
 
 async def test_service_view(client: Client) -> None:

@@ -76,18 +76,23 @@ def add_api_routes(
     @routes.get("/api/summary")
     async def summary(request: web.Request) -> web.Response:
         seconds = _window(request, sources)
+        span = query.duration(request.query, "range", DEFAULT_RANGE, maximum=window.history)
         found_inventory, _ = await asyncio.to_thread(_current, sources)
         totals = window.totals(seconds)
-        mesh = tally(totals, mesh_selection(found_inventory)).figures(totals.seconds)
+        selection = mesh_selection(found_inventory)
         services = await asyncio.to_thread(_service_rows, sources, totals, found_inventory)
         namespace = _namespace(request)
         if namespace is not None:
             services = [s for s in services if s["namespace"] == namespace]
+        # The mesh's own series: every request as its server reported it (Prometheus: the
+        # destination reporter; the scrapes also count callers' reports of external calls).
+        detail = await _detail(
+            sources, totals, selection, seconds, span, {"reporter": "destination"}
+        )
         return web.json_response(
             {
-                "window_seconds": seconds,
-                "generated_at": _now_iso(),
-                "mesh": mesh,
+                **detail,
+                "mesh": detail["signals"],
                 "services": services,
             }
         )
