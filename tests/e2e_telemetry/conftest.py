@@ -23,19 +23,29 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
 @pytest.fixture(scope="package")
-def telemetry_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMesh]:
+def prometheus_port() -> int:
+    """Where the ``prometheus`` fixture listens: chosen before the mesh starts, because the
+    mesh's dashboard is told (``--prometheus-url``) to read its charts' history there."""
+    return free_port()
+
+
+@pytest.fixture(scope="package")
+def telemetry_mesh(
+    tmp_path_factory: pytest.TempPathFactory, prometheus_port: int
+) -> Iterator[LocalMesh]:
     tcp_echo = Path(str(resources.files("mainsail.samples.tcp_echo").joinpath("tcp-echo.yaml")))
     mesh = LocalMesh(
         [*demo_files(), tcp_echo],
         tmp_path_factory.mktemp("telemetry"),
         mesh_config={"accessLogFile": "/dev/stdout", "accessLogEncoding": "JSON"},
+        prometheus_url=f"http://127.0.0.1:{prometheus_port}",
     )
     with mesh:
         yield mesh
 
 
 @pytest.fixture
-def prometheus(telemetry_mesh: LocalMesh, tmp_path: Path) -> Iterator[str]:
+def prometheus(telemetry_mesh: LocalMesh, prometheus_port: int, tmp_path: Path) -> Iterator[str]:
     """The base URL of a Prometheus scraping every pod's Envoy each second, as Istio's
     ``http-envoy-prom`` job does (``/stats/prometheus`` on ``:15090``)."""
     targets = [f"{p.ip}:{p.proxy_ports.prometheus}" for p in telemetry_mesh.pods()]
@@ -50,7 +60,7 @@ def prometheus(telemetry_mesh: LocalMesh, tmp_path: Path) -> Iterator[str]:
         ],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
+    port = prometheus_port
     process = subprocess.Popen(
         [
             PROMETHEUS,
