@@ -4,12 +4,13 @@ the window still come from the dashboard's own scrapes (docs/dashboard.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import urllib.request
 from typing import Any
 
-from mainsail.testing.mesh import LocalMesh, http_get
+from mainsail.testing.load import LoadLoop
+from mainsail.testing.mesh import LocalMesh
 from mainsail.testing.waiting import wait_for
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -29,19 +30,11 @@ async def test_charts_read_their_history_from_prometheus(
     telemetry_mesh: LocalMesh, prometheus: str
 ) -> None:
     mesh = telemetry_mesh
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set():
-            http_get(mesh.gateway_url("/productpage"))
-
-    worker = threading.Thread(target=load, daemon=True)
-    worker.start()
-    try:
+    async with LoadLoop(mesh.gateway_url("/productpage"), concurrency=1):
         reviews = mesh.dashboard_url("/api/services/default/reviews?window=30s&range=2m")
 
-        def reviews_charted() -> dict[str, Any] | None:
-            body = _get(reviews)
+        async def reviews_charted() -> dict[str, Any] | None:
+            body = await asyncio.to_thread(_get, reviews)
             return (
                 body if _busy(body["series"]["rps"]) and _busy(body["series"]["p99_ms"]) else None
             )
@@ -54,8 +47,8 @@ async def test_charts_read_their_history_from_prometheus(
 
         summary = mesh.dashboard_url("/api/summary?window=30s&range=2m")
 
-        def mesh_charted() -> dict[str, Any] | None:
-            found = _get(summary)
+        async def mesh_charted() -> dict[str, Any] | None:
+            found = await asyncio.to_thread(_get, summary)
             return found if _busy(found["series"]["rps"]) else None
 
         found = await wait_for(
@@ -65,6 +58,3 @@ async def test_charts_read_their_history_from_prometheus(
         # Prometheus' points sit on the step grid the API asked for.
         times = [t for t, _ in found["series"]["rps"]]
         assert times == sorted(times) and len(set(times)) == len(times)
-    finally:
-        stop.set()
-        worker.join(timeout=30)
