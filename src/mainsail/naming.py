@@ -222,9 +222,12 @@ def parse_file_root_secret(name: str) -> str | None:
     return rest if rest != name and rest else None
 
 
+CREDENTIAL_SECRET_PREFIX = "kubernetes://"
+
+
 def build_credential_secret(credential_name: str, ca: bool = False) -> str:
     """Gateway/DestinationRule ``credentialName`` over SDS (``-cacert`` for its CA)."""
-    return f"kubernetes://{credential_name}{'-cacert' if ca else ''}"
+    return f"{CREDENTIAL_SECRET_PREFIX}{credential_name}{'-cacert' if ca else ''}"
 
 
 def build_spiffe_prefix(trust_domain: str) -> str:

@@ -26,7 +26,7 @@ spec:
 """
 
 
-def test_credential_name_cannot_be_resolved_on_the_local_platform() -> None:
+def test_credential_name_without_its_secret_is_not_found() -> None:
     assert lines(DR % "SIMPLE") == [
         "Error [IST0101] (DestinationRule default/api) Referenced credentialName not found: "
         '"api-client"'
@@ -35,3 +35,12 @@ def test_credential_name_cannot_be_resolved_on_the_local_platform() -> None:
 
 def test_modes_without_a_credential_say_nothing() -> None:
     assert lines(DR % "DISABLE") == []
+
+
+def test_credential_name_with_its_secret_is_found() -> None:
+    from tests.config.secret_pems import Ca, tls_secret_yaml
+
+    ca = Ca.make("analysis-ca")
+    secret = "---\n" + tls_secret_yaml("api-client", "default", ca.issue("client"), ca.pem)
+    assert lines(DR % "MUTUAL" + secret) == []
+    assert len(lines(DR % "MUTUAL" + secret.replace("namespace: default", "namespace: x"))) == 1

@@ -13,6 +13,7 @@ from mainsail import monitoring
 from mainsail.api.ca_routes import add_ca_routes
 from mainsail.ca.service import CertificateAuthority
 from mainsail.config.errors import ConfigError
+from mainsail.config.kube.secret import Secret
 from mainsail.config.parse import ParseResult, parse_documents
 from mainsail.config.schema import lookup
 from mainsail.sources.store import Change, ConfigRejectedError, ConfigStore
@@ -182,7 +183,11 @@ def build_app(
                 raise BadRequestError(f"unknown kind {kind_word!r}")
             kind = schema.kind
         namespace = request.query.get("namespace") or None
-        items = [r.to_wire() for r in store.select(kind, namespace)]
+        # A Secret's key material never leaves through the listing (``mainsail get``).
+        items = [
+            r.redacted_wire() if isinstance(r, Secret) else r.to_wire()
+            for r in store.select(kind, namespace)
+        ]
         return web.json_response({"items": items, "revision": store.revision})
 
     @routes.post("/apis/service-env")

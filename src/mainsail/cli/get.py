@@ -56,10 +56,17 @@ def _columns(kind: str, item: dict[str, Any]) -> list[str]:
         return [str(spec.get("host", ""))]
     if kind == "Gateway":
         return []
+    if kind == "Secret":
+        # As kubectl: the type and how many keys (the listing carries sizes, never values).
+        return [str(item.get("type", "Opaque")), str(len(item.get("data", {})))]
     return []
 
 
-_EXTRA_HEADERS = {"VirtualService": ["GATEWAYS", "HOSTS"], "DestinationRule": ["HOST"]}
+_EXTRA_HEADERS = {
+    "VirtualService": ["GATEWAYS", "HOSTS"],
+    "DestinationRule": ["HOST"],
+    "Secret": ["TYPE", "DATA"],
+}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -152,6 +152,8 @@ class ErrorCode(StrEnum):
     MIXER_EXPRESSION = "MS-MIXER-EXPRESSION"  # CEXL syntax, types, compilable into Envoy
     MIXER_PARAMS = "MS-MIXER-PARAMS"  # adapter/template unknown or its params malformed
     MIXER_RULE = "MS-MIXER-RULE"  # actions, handler and instance references
+    # core/v1 Secret (credentialName): base64, PEM, key matching its certificate
+    SECRET = "MS-SECRET"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

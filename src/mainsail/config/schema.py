@@ -22,6 +22,7 @@ from mainsail.config.istio.telemetry import Telemetry
 from mainsail.config.istio.virtual_service import VirtualService
 from mainsail.config.istio.workload_entry import WorkloadEntry
 from mainsail.config.istio.workload_group import WorkloadGroup
+from mainsail.config.kube.secret import Secret
 from mainsail.config.kube.service import Service, ServiceAccount
 from mainsail.config.kube.workloads import Deployment, Pod
 from mainsail.config.legacy.authentication import MeshPolicy, Policy
@@ -180,6 +181,7 @@ KINDS: tuple[KindSchema, ...] = (
     _mixer("tracespan", "tracespans", TraceSpan),
     _kubernetes("", "Service", "services", ("svc",), Service),
     _kubernetes("", "ServiceAccount", "serviceaccounts", ("sa",), ServiceAccount),
+    _kubernetes("", "Secret", "secrets", (), Secret),
     _kubernetes("", "Pod", "pods", ("po",), Pod),
     _kubernetes("apps", "Deployment", "deployments", ("deploy",), Deployment),
 )

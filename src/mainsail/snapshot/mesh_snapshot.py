@@ -19,6 +19,7 @@ from mainsail.config.istio.sidecar import Sidecar
 from mainsail.config.istio.telemetry import Telemetry
 from mainsail.config.istio.virtual_service import VirtualService
 from mainsail.config.istio.workload_entry import WorkloadEntry
+from mainsail.config.kube.secret import Secret, TlsCredential, credential_of
 from mainsail.config.kube.service import Service
 from mainsail.config.kube.workloads import Pod
 from mainsail.config.mesh import MeshConfig
@@ -77,6 +78,11 @@ class MeshSnapshot:
     telemetries: tuple[Telemetry, ...] = ()
     # The book's Mixer rules with their handlers and instances (compiled by ``xds.mixer``).
     mixer_rules: tuple[ResolvedRule, ...] = ()
+    # The TLS credentials of Secrets, by (namespace, name): what ``credentialName`` reads
+    # (served over ADS by ``xds.credentials``).
+    credentials: Mapping[tuple[str, str], TlsCredential] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def endpoints_of(self, hostname: str, port: int) -> tuple[ServiceEndpoint, ...]:
         return self.endpoints.get((hostname, port), ())
@@ -162,6 +168,9 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         mixer_rules=resolve_rules(items),
         telemetries=tuple(
             sorted((r for r in items if isinstance(r, Telemetry)), key=_creation_order)
+        ),
+        credentials=MappingProxyType(
+            {(r.namespace, r.name): credential_of(r) for r in items if isinstance(r, Secret)}
         ),
     )
 

@@ -41,6 +41,7 @@ from mainsail.snapshot.view import (
     visibility,
 )
 from mainsail.xds.clusters import build_local_clusters, build_outbound_clusters
+from mainsail.xds.credentials import credential_secrets
 from mainsail.xds.endpoints import build_endpoints
 from mainsail.xds.gateways import gateway_server_ports, https_route_ports
 from mainsail.xds.inbound import build_inbound_listeners
@@ -89,6 +90,7 @@ class Translator:
         # ... and the hostnames of those services (a per-proxy tuple of 1000 was measurable).
         self._hostnames: dict[tuple[str, int], tuple[str, ...]] = {}
         self._pairs: dict[Hashable, tuple[Layer, Layer]] = {}
+        self._secrets: dict[str, Layer] = {}
         self._cache = cache
         self._rules = RuleInputs(snapshot, cache)
         if cache is not None:
@@ -294,6 +296,7 @@ class Translator:
                     ("rds", seen, labels),
                     lambda: _packed_http_proxy_routes(snapshot, view, reuse),
                 )
+        secrets = self._credentials(node.namespace)
         return _proxy_config(
             {
                 naming.CLUSTER_TYPE: LayeredResources(_by_name(local_clusters), clusters),
@@ -305,8 +308,25 @@ class Translator:
                 ),
                 naming.LISTENER_TYPE: listeners,
                 naming.ROUTE_TYPE: routes,
+                # Only where the namespace has Secrets: other proxies' configs stay as they were.
+                **({naming.SECRET_TYPE: secrets} if secrets else {}),
             }
         )
+
+    def _credentials(self, namespace: str) -> Layer:
+        """The ``credentialName`` secrets a proxy of ``namespace`` may read, shared by every
+        proxy there (Envoy subscribes by name, so each only receives the ones it references)."""
+        found = self._secrets.get(namespace)
+        if found is None:
+            found = self._secrets[namespace] = (
+                _by_name(
+                    XdsResource.pack(s.name, s)
+                    for s in credential_secrets(self.snapshot, namespace)
+                )
+                if any(ns == namespace for ns, _ in self.snapshot.credentials)
+                else _NO_RESOURCES
+            )
+        return found
 
     def _listeners(self, view: ProxyView, own_view: ProxyView, ingress: bool) -> Layer:
         """Every listener of one proxy, Istio telemetry applied (``own_view``: ``view`` without

@@ -82,7 +82,18 @@ def sds_secret_config(name: str) -> secret_pb2.SdsSecretConfig:
     """A secret the node agent serves over the bootstrap's ``sds-grpc`` cluster (istiod's
     ``ConstructSdsSecretConfig``: no initial fetch timeout, so a cluster or listener waits for
     its certificate instead of coming up without one). Shared (cached): callers copy it into
-    their context (constructors, ``CopyFrom``, ``append`` all copy) and never change it."""
+    their context (constructors, ``CopyFrom``, ``append`` all copy) and never change it.
+
+    ``kubernetes://`` names (``credentialName``) come from the control plane on the ADS stream
+    instead (istiod's ``SdsSecretConfig{sds_config: {ads: {}}}``, ``xds.credentials``)."""
+    if name.startswith(naming.CREDENTIAL_SECRET_PREFIX):
+        return secret_pb2.SdsSecretConfig(
+            name=name,
+            sds_config=config_source_pb2.ConfigSource(
+                ads=config_source_pb2.AggregatedConfigSource(),
+                resource_api_version=config_source_pb2.V3,
+            ),
+        )
     return secret_pb2.SdsSecretConfig(
         name=name,
         sds_config=config_source_pb2.ConfigSource(

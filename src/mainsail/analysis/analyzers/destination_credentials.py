@@ -1,10 +1,9 @@
-"""A DestinationRule ``tls.credentialName`` (SIMPLE/MUTUAL) names a Kubernetes Secret; the local
-platform has none, so the proxy can never get it: istioctl's IST0101 "Referenced credentialName
-not found" (its gateway ``SecretAnalyzer`` wording), for every ``tls`` block of the rule (top
-level, port level, subsets). Translation keeps istiod's behaviour (the SDS name
-``kubernetes://<name>``, which the agent never serves: the cluster stays warming, requests fail
-closed; or, on a sidecar without ``workloadSelector``, no TLS at all), so this is where the user
-learns it.
+"""A DestinationRule ``tls.credentialName`` (SIMPLE/MUTUAL) names a Kubernetes Secret of the
+rule's namespace, which the control plane serves over ADS to the proxies the rule applies to
+(``xds.credentials``; proxies read only their own namespace's Secrets). A name with no Secret there is
+istioctl's IST0101 "Referenced credentialName not found" (its gateway ``SecretAnalyzer``
+wording), for every ``tls`` block of the rule (top level, port level, subsets): the cluster
+would stay warming (requests fail closed) waiting for it.
 """
 
 from __future__ import annotations
@@ -42,7 +41,11 @@ def _tls_blocks(rule: DestinationRule) -> Iterator[tuple[str, ClientTLSSettings]
 def _analyze(ctx: AnalysisContext) -> Iterator[Message]:
     for rule in ctx.of_kind(DestinationRule):
         for path, tls in _tls_blocks(rule):
-            if tls.credential_name and tls.mode in ("SIMPLE", "MUTUAL"):
+            if (
+                tls.credential_name
+                and tls.mode in ("SIMPLE", "MUTUAL")
+                and (rule.namespace, tls.credential_name) not in ctx.snapshot.credentials
+            ):
                 yield ctx.message(
                     REFERENCED_RESOURCE_NOT_FOUND,
                     "credentialName",

@@ -1,10 +1,12 @@
 """gateway.SecretAnalyzer: a Gateway server's ``tls.credentialName``/``credentialNames`` name
-Kubernetes Secrets that istiod serves the gateway over SDS as ``kubernetes://<name>``. The local
-platform has no Secrets, so the gateway can never get one: istioctl's IST0101 "Referenced
-credentialName not found", per name. Translation keeps istiod's SDS names (the chain stays without
-a certificate and handshakes fail), so this is where the user learns it; ``serverCertificate``/
-``privateKey`` files are the local platform's way. ``PASSTHROUGH``/``AUTO_PASSTHROUGH``/
-``ISTIO_MUTUAL`` servers ignore the field, as istiod does.
+Kubernetes Secrets that istiod serves the gateway over ADS as ``kubernetes://<name>``, from the
+gateway *pod's* namespace (istioctl's ``getGatewayNamespace`` takes the first pod the selector
+picks; we check every selected pod's namespace, since each of those gateways needs the Secret,
+and the Gateway's own namespace when no selected workload is known, so offline files without
+pods are still checked). A name missing from one of them is istioctl's IST0101 "Referenced
+credentialName not found", per name; ``<name>-cacert`` names its CA only, so its
+Secret is enough. ``PASSTHROUGH``/``AUTO_PASSTHROUGH``/``ISTIO_MUTUAL`` servers ignore the
+field, as istiod does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ _IGNORING = ("PASSTHROUGH", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL")
 
 
 def _analyze(ctx: AnalysisContext) -> Iterator[Message]:
+    credentials = ctx.snapshot.credentials
     for gateway in ctx.of_kind(Gateway):
+        pods = ctx.selected_workloads(gateway.spec.selector or {})
+        namespaces = sorted({p.namespace for p in pods}) or [gateway.namespace]
         for index, server in enumerate(gateway.spec.servers):
             tls = server.tls
             if tls is None or tls.mode in _IGNORING:
@@ -32,6 +37,8 @@ def _analyze(ctx: AnalysisContext) -> Iterator[Message]:
                 for i, name in enumerate(tls.credential_names or ())
             ]
             for where, name in named:
+                if all((namespace, name) in credentials for namespace in namespaces):
+                    continue
                 yield ctx.message(
                     REFERENCED_RESOURCE_NOT_FOUND,
                     "credentialName",

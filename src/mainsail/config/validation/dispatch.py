@@ -23,6 +23,7 @@ def _validators() -> Mapping[str, Validator]:
         validate_service_role_binding,
     )
     from mainsail.config.validation.mixer import validate_mixer
+    from mainsail.config.validation.secret import validate_secret
     from mainsail.config.validation.security import (
         validate_authorization_policy,
         validate_peer_authentication,
@@ -56,6 +57,7 @@ def _validators() -> Mapping[str, Validator]:
         "ServiceRoleBinding": validate_service_role_binding,
         **dict.fromkeys(MIXER_KINDS, validate_mixer),
         "Telemetry": validate_telemetry,
+        "Secret": validate_secret,
     }
 
 
