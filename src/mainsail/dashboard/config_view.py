@@ -21,6 +21,7 @@ import yaml
 
 from mainsail.analysis import Level, Message, analyze
 from mainsail.config.base import Resource
+from mainsail.config.kube.secret import Secret
 from mainsail.config.legacy.convert import convert_legacy, is_legacy
 from mainsail.config.mesh import MeshConfig
 from mainsail.platform.pod import PodSpec
@@ -293,7 +294,14 @@ def config_items(
                     if legacy
                     else None
                 ),
-                "yaml": yaml.safe_dump(resource.to_wire(), sort_keys=False, width=1000),
+                # A Secret's key material is never shown (sizes only).
+                "yaml": yaml.safe_dump(
+                    resource.redacted_wire()
+                    if isinstance(resource, Secret)
+                    else resource.to_wire(),
+                    sort_keys=False,
+                    width=1000,
+                ),
             }
         )
     return items

@@ -20,6 +20,7 @@ from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
@@ -208,6 +209,7 @@ def _name(type_url: str, body: any_pb2.Any) -> str:
         naming.CLUSTER_TYPE: cluster_pb2.Cluster,
         naming.LISTENER_TYPE: listener_pb2.Listener,
         naming.ROUTE_TYPE: route_pb2.RouteConfiguration,
+        naming.SECRET_TYPE: secret_pb2.Secret,
     }
     if type_url == naming.ENDPOINT_TYPE:
         assignment = endpoint_pb2.ClusterLoadAssignment()
