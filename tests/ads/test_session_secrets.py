@@ -70,6 +70,7 @@ def test_only_subscribed_secrets_are_sent(mode: Mode) -> None:
     wire = Wire(mode)
     wire.connect(_config(_secret(WEB, b"web-1"), _secret(OTHER, b"other-1")))
     assert wire.client.names(SDS) == set()  # nothing asked, nothing sent
+    assert wire.session.in_sync()  # offered secrets nobody asked for keep no proxy STALE
     _subscribe(wire, mode, {WEB})
     assert wire.client.names(SDS) == {WEB}
     assert _chain(wire, WEB) == b"web-1"
