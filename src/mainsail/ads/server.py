@@ -24,6 +24,7 @@ from mainsail.ads.push_queue import PushQueue
 from mainsail.ads.servicer import AdsServicer
 from mainsail.ads.session import Request
 from mainsail.ads.status import ProxyStatus, TypeStatus, sync_state
+from mainsail.ca.xds_peers import XdsPeers
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.xds.resources import ProxyConfig
 
@@ -65,8 +66,9 @@ class AdsServer:
     def generation(self) -> int:
         return self._generation
 
-    def add_to_server(self, server: grpc.aio.Server) -> None:
-        AdsServicer(self).add_to_server(server)
+    def add_to_server(self, server: grpc.aio.Server, peers: XdsPeers | None = None) -> None:
+        """``peers``: the TLS port's relayed connections, to authenticate their streams."""
+        AdsServicer(self, peers).add_to_server(server)
 
     # --- config changes and pushes
 

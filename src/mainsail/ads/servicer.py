@@ -2,17 +2,24 @@
 
 The node is read from the first request only (``set_node_on_first_message_only``) and kept for
 the stream. Expected errors end the stream with their gRPC status (``errors.grpc_status``).
+
+Streams relayed from the TLS port (found in ``XdsPeers``) are authenticated as istiod's
+``XDS_AUTH`` (``pilot/pkg/xds/auth.go``): no client certificate identity is UNAUTHENTICATED,
+identities that do not match the node's namespace and service account are PERMISSION_DENIED.
+Streams on the plaintext port (meant for this machine) are not authenticated, as istiod's 15010.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import grpc
+from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from mainsail.ads import encoding
@@ -20,6 +27,10 @@ from mainsail.ads.connection import Connection
 from mainsail.ads.errors import AdsError, InvalidNodeError, grpc_status
 from mainsail.ads.node import proxy_node_from_envoy
 from mainsail.ads.session import Mode, Request, Response
+from mainsail.ca.xds_peers import IdentityMismatch, XdsPeers, check_connection_identity
+from mainsail.snapshot.proxy import ProxyNode
+
+log = logging.getLogger(__name__)
 
 
 class Hub(Protocol):
@@ -36,8 +47,9 @@ _SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
 
 
 class AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, peers: XdsPeers | None = None) -> None:
         self._hub = hub
+        self._peers = peers if peers is not None else XdsPeers()
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register as ``ads_pb2_grpc`` does, but responses go out as the bytes the session
@@ -90,6 +102,10 @@ class AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ign
         except AdsError as e:
             await context.abort(grpc_status(e), str(e))
             return
+        refusal = self._refusal(first.node, connection.node, context.peer())
+        if refusal is not None:
+            await context.abort(*refusal)
+            return
         self._hub.connected(connection)
         reader = asyncio.create_task(self._read(connection, first, iterator))
         try:
@@ -106,6 +122,41 @@ class AdsServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ign
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             self._hub.disconnected(connection)
+
+    def _refusal(
+        self, envoy_node: base_pb2.Node, node: ProxyNode, grpc_peer: str
+    ) -> tuple[grpc.StatusCode, str] | None:
+        """Why a stream relayed from the TLS port may not have config (status, message), or
+        None. The service account is the node's own metadata, unset when absent (istiod skips
+        the check then), not ``ProxyNode``'s default."""
+        relayed = self._peers.lookup(grpc_peer)
+        if relayed is None:
+            return None  # the plaintext port: not authenticated, as istiod's 15010
+        if not relayed.identities:
+            log.error(
+                "Failed to authenticate client from %s (proxy %s): no client certificate with "
+                "a SPIFFE identity on the TLS port",
+                relayed.client,
+                node.node_id,
+            )
+            return grpc.StatusCode.UNAUTHENTICATED, "authentication failure"
+        account = envoy_node.metadata.fields.get("SERVICE_ACCOUNT")
+        try:
+            check_connection_identity(
+                relayed.identities,
+                node.namespace,
+                account.string_value if account is not None else "",
+            )
+        except IdentityMismatch as e:
+            log.warning(
+                "Unauthorized XDS: %s (proxy %s) with identity [%s]: %s",
+                relayed.client,
+                node.node_id,
+                " ".join(relayed.identities),
+                e,
+            )
+            return grpc.StatusCode.PERMISSION_DENIED, f"authorization failed: {e}"
+        return None
 
     async def _read(
         self, connection: Connection, first: Request, iterator: AsyncIterator[Request]

@@ -10,6 +10,10 @@ asking for its first SVID has none and authenticates with its token. gRPC Python
 plaintext gRPC port on the same host. Every new connection gets the current certificate and
 trust bundle, so renewals and root rotations need no restart and leave open streams alone.
 
+Each relayed connection is registered in ``XdsPeers`` (``xds_peers``) with its client's
+verified certificate identities, so the ADS servicer can authenticate the stream as istiod's
+``XDS_AUTH`` does; the CSR API authenticates with the pod's token and ignores it.
+
 The root that verifies this port (the trust bundle) is written to ``root_cert_file``
 (``<home>/var/run/secrets/istio/root-cert.pem``, where Istio's agent reads it) and rewritten
 whenever it changes.
@@ -33,6 +37,7 @@ from mainsail.ca.layout import write_private, write_public
 from mainsail.ca.pki import describe
 from mainsail.ca.service import CertificateAuthority, utc_now
 from mainsail.ca.serving import ServingCertificate, issue_serving_certificate
+from mainsail.ca.xds_peers import RelayedPeer, XdsPeers
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ class SecureXdsPort:
         lifetime: timedelta = timedelta(hours=24),
         check_interval_s: float = 5.0,
         clock: Callable[[], datetime] = utc_now,
+        peers: XdsPeers | None = None,
     ) -> None:
         self._authority = authority
         self._host = host
@@ -66,6 +72,8 @@ class SecureXdsPort:
         self._lifetime = lifetime
         self._check_interval_s = check_interval_s
         self._clock = clock
+        # Shared with the ADS servicer: relayed connection -> the client's verified identities.
+        self.peers = peers if peers is not None else XdsPeers()
         self._key_dir = authority.layout.root / "istiod"
         self._serving: ServingCertificate | None = None
         self._context: ssl.SSLContext | None = None
@@ -201,7 +209,8 @@ class SecureXdsPort:
             log.info("TLS xDS port: handshake with %s failed: %s", peer, exc)
             writer.close()
             return
-        identity = _client_identity(writer)
+        identities = _client_identities(writer)
+        identity = identities[0] if identities else _no_uri_san(writer)
         self.client_identities[identity] += 1
         log.debug("TLS xDS port: %s connected as %s", peer, identity or "<no certificate>")
         try:
@@ -210,10 +219,16 @@ class SecureXdsPort:
             log.warning("TLS xDS port: cannot reach the gRPC port %s: %s", self._upstream, exc)
             writer.close()
             return
+        # Registered before a byte is forwarded, so the gRPC server never sees a stream of this
+        # connection without it; removed before the socket closes, so a later connection from
+        # the same port is not taken for this one.
+        local = up_writer.get_extra_info("sockname")
+        self.peers.add(local[:2], RelayedPeer(client=peer, identities=identities))
         self._open.update((writer, up_writer))
         try:
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         finally:
+            self.peers.remove(local[:2])
             self._open.difference_update((writer, up_writer))
             for w in (writer, up_writer):
                 w.close()
@@ -232,20 +247,31 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-def _client_identity(writer: asyncio.StreamWriter) -> str:
-    """The client certificate's SPIFFE ID (its first URI SAN), "" without a certificate."""
-    ssl_object = writer.get_extra_info("ssl_object")
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if not der:
-        return ""
+def _client_identities(writer: asyncio.StreamWriter) -> tuple[str, ...]:
+    """The URI SANs (SPIFFE IDs) of the client's verified certificate, as istiod's client
+    certificate authenticator reads them; empty without a certificate or without URI SANs."""
+    der = _client_certificate(writer)
+    if der is None:
+        return ()
     try:
         cert = x509.load_der_x509_certificate(der)
         uris = cert.extensions.get_extension_for_class(
             x509.SubjectAlternativeName
         ).value.get_values_for_type(x509.UniformResourceIdentifier)
     except (ValueError, x509.ExtensionNotFound):
-        return "<certificate without URI SAN>"
-    return uris[0] if uris else "<certificate without URI SAN>"
+        return ()
+    return tuple(uris)
+
+
+def _no_uri_san(writer: asyncio.StreamWriter) -> str:
+    """How ``client_identities`` counts a client without an identity: "" without a certificate."""
+    return "" if _client_certificate(writer) is None else "<certificate without URI SAN>"
+
+
+def _client_certificate(writer: asyncio.StreamWriter) -> bytes | None:
+    ssl_object = writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return der or None
 
 
 def _loopback_for(host: str) -> str:

@@ -29,6 +29,7 @@ from mainsail.ca.service import CertificateAuthority
 from mainsail.ca.serving import ROOT_CERT_PATH, istiod_dns_names, serving_host_ips
 from mainsail.ca.settings import CaSettings
 from mainsail.ca.tls_port import SecureXdsPort
+from mainsail.ca.xds_peers import XdsPeers
 from mainsail.config.errors import ConfigError
 from mainsail.config.mesh import MeshConfig
 from mainsail.config.parse import ParseResult
@@ -139,7 +140,9 @@ async def run_control_plane(
     # and both again behind TLS on the secure port (15012).
     authority = CertificateAuthority(settings.ca or default_ca_settings(home, settings.mesh))
     server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 30000), *GRPC_SERVER_OPTIONS])
-    ads.add_to_server(server)
+    # The TLS port's relayed connections and their client identities, for the ADS servicer.
+    xds_peers = XdsPeers()
+    ads.add_to_server(server, xds_peers)
     add_ca_to_server(authority, server)
     xds_port = server.add_insecure_port(f"{settings.host}:{settings.xds_port}")
     await server.start()
@@ -154,6 +157,7 @@ async def run_control_plane(
             dns_names=istiod_dns_names(),
             ip_addresses=serving_host_ips(settings.host),
             lifetime=settings.xds_tls_cert_ttl,
+            peers=xds_peers,
         )
         await secure.start()
 
