@@ -26,6 +26,7 @@ from mainsail.ca.service import CertificateAuthority
 from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH, istiod_dns_names
 from mainsail.ca.settings import CaSettings
 from mainsail.ca.tls_port import SecureXdsPort
+from mainsail.ca.xds_peers import XdsPeers
 from mainsail.platform import PodSpec
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_config import proxy_config
@@ -54,7 +55,9 @@ async def plane(tmp_path: Path, state_dir: Path) -> AsyncIterator[Plane]:
     authority = CertificateAuthority(CaSettings(state_dir=tmp_path / "ca"))
     ads = AdsServer(_config_for)
     server = grpc.aio.server()
-    ads.add_to_server(server)
+    # One XdsPeers for the servicer and the TLS port: Envoy's stream is authenticated (XDS_AUTH).
+    peers = XdsPeers()
+    ads.add_to_server(server, peers)
     add_to_server(authority, server)
     plain = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -68,6 +71,7 @@ async def plane(tmp_path: Path, state_dir: Path) -> AsyncIterator[Plane]:
         dns_names=istiod_dns_names(),
         ip_addresses=(ipaddress.ip_address("127.0.0.1"),),
         lifetime=timedelta(hours=1),
+        peers=peers,
     )
     await tls.start()
     try:
@@ -266,6 +270,7 @@ async def test_after_a_root_rotation_envoy_reconnects_to_the_new_serving_chain(
             root_cert_file=state_dir / ROOT_CERT_PATH,
             dns_names=istiod_dns_names(),
             ip_addresses=(ipaddress.ip_address("127.0.0.1"),),
+            peers=plane.tls.peers,
         )
         await plane.tls.start()
         await wait_for(

@@ -84,6 +84,10 @@ class XdsPeers:
     def remove(self, local: tuple[str, int]) -> None:
         self._by_address.pop(_key(*local), None)
 
+    def relayed(self) -> tuple[RelayedPeer, ...]:
+        """Every open relayed connection (for status and tests)."""
+        return tuple(self._by_address.values())
+
     def lookup(self, grpc_peer: str) -> RelayedPeer | None:
         """The relayed connection a stream came on, or None when it did not come through the
         TLS port."""
