@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from _mesh import (
     GcPauses,
@@ -239,12 +240,19 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
             pauses.explicit = False
             settled.append(time.perf_counter() - started)
 
+    chain = _snapshot_chain()
+
+    def generated() -> Generator:
+        if chain is None:  # a tree before ``SnapshotChain`` (PYTHONPATH): every build whole
+            return generator_for(store, mesh, cache)
+        return generator_for(store, mesh, cache, None, chain)
+
     def store_changed() -> None:
         # What ``run_control_plane`` does on every store change.
-        ads.config_changed(_timed(generator_for(store, mesh, cache)))
+        ads.config_changed(_timed(generated()))
         settle()
 
-    async with ads_server(generator_for(store, mesh, cache)) as (ads, port):
+    async with ads_server(generated()) as (ads, port):
         store.on_change(store_changed)
         settle()
         try:
@@ -371,6 +379,15 @@ async def _identical(ads: AdsServer, store: ConfigStore, text: str) -> float:
 # each proxy in turn, so the last translation is (to the staging of one proxy) when every proxy
 # was pushed. Read cheaply: polling proxy_status() would load the loop being measured.
 _translated = [0.0]
+
+
+def _snapshot_chain() -> Any:
+    """The control plane's chain of snapshots (incremental rebuilds), where the tree has it."""
+    try:
+        from mainsail.runtime.control_plane import SnapshotChain
+    except ImportError:
+        return None
+    return SnapshotChain()
 
 
 def _timed(generator: Generator) -> Generator:

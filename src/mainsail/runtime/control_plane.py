@@ -42,6 +42,7 @@ from mainsail.platform.pod_store import PodStore
 from mainsail.runtime.home import Home
 from mainsail.runtime.jwks import JwksFetcher, wanted_keys
 from mainsail.runtime.trace_collector import TraceStore, collector_app, with_builtin_collector
+from mainsail.snapshot.incremental import SnapshotBasis, snapshot_basis
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot, build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.sources.store import ConfigStore
@@ -109,12 +110,13 @@ async def run_control_plane(
     store = ConfigStore(home.store_file, validator=validate_config)
     # Translated pieces reused across snapshots (content-keyed; see ``xds.translation_cache``).
     cache = TranslationCache()
+    chain = SnapshotChain()
 
     ads: AdsServer | None = None
 
     def push() -> None:
         if ads is not None:  # until it exists, its first generator reads the keys itself
-            ads.config_changed(generator_for(store, settings.mesh, cache, jwks.known()))
+            ads.config_changed(generator_for(store, settings.mesh, cache, jwks.known(), chain))
             settle_heap()
 
     # RequestAuthentication keys are fetched here, not by Envoy (istiod's default); a change
@@ -124,7 +126,7 @@ async def run_control_plane(
     jwks.want(wanted_keys(store.objects(), settings.mesh.root_namespace))
     await jwks.first_attempts()
     ads = AdsServer(
-        generator_for(store, settings.mesh, cache, jwks.known()),
+        generator_for(store, settings.mesh, cache, jwks.known(), chain),
         debounce_after=settings.debounce_after,
         debounce_max=settings.debounce_max,
     )
@@ -264,15 +266,27 @@ async def _start_dashboard(
     return runner, _bound_port(site), asyncio.ensure_future(scraper.run())
 
 
+@dataclass(slots=True)
+class SnapshotChain:
+    """The last snapshot built for a push: the next one is rebuilt from it when a change
+    touched only VirtualServices and DestinationRules (``snapshot.incremental``)."""
+
+    last: SnapshotBasis | None = None
+
+
 def generator_for(
     store: ConfigStore,
     mesh: MeshConfig,
     cache: TranslationCache | None = None,
     jwks: Mapping[str, str] | None = None,
+    chain: SnapshotChain | None = None,
 ) -> Callable[[ProxyNode], ProxyConfig]:
     """What the ADS server generates with after a store change: a Translator of a new snapshot
     (with the JWKS fetched so far)."""
-    snapshot = build_snapshot(store.objects(), mesh)
+    basis = snapshot_basis(store.objects(), mesh, chain.last if chain else None)
+    if chain is not None:
+        chain.last = basis
+    snapshot = basis.snapshot
     if jwks:
         snapshot = replace(snapshot, jwks=jwks)
     return Translator(snapshot, cache).generate

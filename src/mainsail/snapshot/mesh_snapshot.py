@@ -137,9 +137,6 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
                 endpoints.setdefault((endpoint.hostname, endpoint.service_port), []).append(
                     endpoint
                 )
-    destination_rules = tuple(
-        sorted((r for r in items if isinstance(r, DestinationRule)), key=_creation_order)
-    )
     by_address: dict[str, list[ServiceEndpoint]] = {}
     for key in sorted(endpoints):
         for endpoint in endpoints[key]:
@@ -156,12 +153,7 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         endpoints_by_address=MappingProxyType({a: tuple(e) for a, e in by_address.items()}),
         workloads_by_address=MappingProxyType({w.address: w for w in reversed(workloads)}),
         workloads=workloads,
-        virtual_services=merge_delegates(
-            sorted((r for r in items if isinstance(r, VirtualService)), key=_creation_order),
-            mesh.domain,
-        ),
-        destination_rules=destination_rules,
-        **_destination_rule_index(destination_rules, mesh.domain),
+        **routing_fields(items, mesh.domain),
         gateways=tuple(sorted((r for r in items if isinstance(r, Gateway)), key=_creation_order)),
         sidecars=tuple(sorted((r for r in items if isinstance(r, Sidecar)), key=_creation_order)),
         security=build_security_index(items, mesh.root_namespace),
@@ -173,6 +165,23 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
             {(r.namespace, r.name): credential_of(r) for r in items if isinstance(r, Secret)}
         ),
     )
+
+
+def routing_fields(resources: Iterable[Resource], domain: str) -> dict[str, Any]:
+    """The snapshot's fields read from VirtualServices and DestinationRules only (and nothing
+    else reads them): what ``snapshot.incremental`` rebuilds when only those kinds changed."""
+    items = list(resources)
+    destination_rules = tuple(
+        sorted((r for r in items if isinstance(r, DestinationRule)), key=_creation_order)
+    )
+    return {
+        "virtual_services": merge_delegates(
+            sorted((r for r in items if isinstance(r, VirtualService)), key=_creation_order),
+            domain,
+        ),
+        "destination_rules": destination_rules,
+        **_destination_rule_index(destination_rules, domain),
+    }
 
 
 def _destination_rule_index(
