@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 from envoy.config.core.v3 import base_pb2
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import struct_pb2
 
@@ -33,10 +34,14 @@ from mainsail.ca.xds_peers import (
     check_connection_identity,
     parse_grpc_peer,
 )
+from mainsail.config.parse import parse_documents
+from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_config import eds_cluster, proxy_config
 from mainsail.testing.waiting import wait_for
+from mainsail.xds.generate import generate
 from mainsail.xds.resources import ProxyConfig
+from tests.config.secret_pems import Ca, tls_secret_yaml
 
 from .conftest import SLEEP, token_for
 
@@ -239,3 +244,58 @@ def test_check_connection_identity_is_istiods() -> None:
         check_connection_identity(("not-spiffe",), "shop", "web")
     with pytest.raises(IdentityMismatch, match=rf"^no identities \(\[{web}\]\) matched shop/db$"):
         check_connection_identity((web,), "shop", "db")
+
+
+async def secret_names(
+    channel: grpc.aio.Channel, envoy_node: base_pb2.Node, names: list[str]
+) -> dict[str, bytes]:
+    """Subscribe to SDS ``names`` as Envoy does for credentialName; what is served, by name
+    (the certificate chain's bytes)."""
+    stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+    call = stub.StreamAggregatedResources()
+    await call.write(
+        discovery_pb2.DiscoveryRequest(
+            type_url=naming.SECRET_TYPE, node=envoy_node, resource_names=names
+        )
+    )
+    try:
+        while True:
+            response = await call.read()
+            assert isinstance(response, discovery_pb2.DiscoveryResponse), response
+            if response.type_url == naming.SECRET_TYPE:
+                served = {}
+                for body in response.resources:
+                    secret = secret_pb2.Secret()
+                    body.Unpack(secret)
+                    served[secret.name] = secret.tls_certificate.certificate_chain.inline_bytes
+                return served
+    finally:
+        call.cancel()
+
+
+async def test_credential_secrets_go_to_the_authenticated_namespace_only(plane: Plane) -> None:
+    """Over the TLS port a proxy gets the Secrets of the namespace its certificate proves
+    (claiming another is refused before anything is generated); the plaintext port, meant for
+    this machine, still believes the node's namespace."""
+    issuer = Ca.make("gateway-ca")
+    ours, theirs = issuer.issue("default.example.com"), issuer.issue("shop.example.com")
+    parsed = parse_documents(
+        tls_secret_yaml("web", "default", ours) + "---\n" + tls_secret_yaml("web", "shop", theirs),
+        source="secrets.yaml",
+    )
+    assert parsed.ok, parsed.errors
+    snapshot = build_snapshot(parsed.resources)
+    plane.ads.config_changed(lambda proxy: generate(snapshot, proxy))
+    await plane.ads.push_now()
+    wanted = [naming.build_credential_secret("web")]
+    credentials = await svid_credentials(plane)
+    async with grpc.aio.secure_channel(plane.target, credentials, options=OPTIONS) as channel:
+        served = await secret_names(channel, node(), wanted)
+        assert served == {"kubernetes://web": ours.cert_pem}
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await secret_names(channel, node("shop"), wanted)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{plane.plain}") as plain:
+        assert await secret_names(plain, node("shop"), wanted) == {
+            "kubernetes://web": theirs.cert_pem
+        }

@@ -15,6 +15,13 @@ Who may read: istiod's ``filterAuthorizedResources`` serves a proxy only Secrets
 namespace (a cross-namespace reference needs a Gateway API ReferenceGrant, which we do not have),
 and only when its service account may read Secrets there (the gateway charts grant their
 service account that Role). The local platform has no RBAC, so the namespace is the whole rule.
+Whose namespace: istiod serves credentials only to a proxy with a ``VerifiedIdentity`` (a stream
+authenticated on its TLS port) and reads the namespace from that identity. Here a stream relayed
+from the TLS port reaches generation only once its client certificate's SPIFFE identity matched
+the node's namespace and service account (``ads.servicer``, ``ca.xds_peers``), so the node's
+namespace *is* the verified one; a stream without an identity there is refused before anything
+is generated. On the plaintext port (meant for this machine, as istiod's 15010) the node's own
+claim is believed, as for the rest of its xDS: a local process could read the store anyway.
 Envoy subscribes to SDS names one by one, so a proxy is only ever sent the names its listeners
 and clusters reference; the rest of its namespace's secrets are merely offered.
 
@@ -32,7 +39,8 @@ from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 
 
 def may_read(proxy_namespace: str, secret_namespace: str) -> bool:
-    """Whether a proxy of ``proxy_namespace`` may be sent a Secret of ``secret_namespace``."""
+    """Whether a proxy of ``proxy_namespace`` may be sent a Secret of ``secret_namespace``
+    (``proxy_namespace`` is verified by the proxy's certificate on the TLS port, see above)."""
     return proxy_namespace == secret_namespace
 
 
