@@ -7,11 +7,15 @@ resource is encoded once per (name, version), a content hash, and a response is 
 concatenation of the encodings in field-number order, so its bytes equal
 ``SerializeToString()`` of the message (``tests/ads/test_encoding.py``). The message itself
 is parsed from those bytes only when someone reads a field (tests, the simulated Envoy).
+
+Proxies that get the same content with the same nonce (``ads.numbering``) share one
+response, bytes included (``shared_response``): the 5 MB table is joined once per push,
+not once per proxy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Final
 
 from envoy.service.discovery.v3 import discovery_pb2
@@ -22,6 +26,11 @@ _CACHE_BYTES: Final = 128 * 1024 * 1024
 _delta_entries: dict[tuple[str, str], bytes] = {}
 _sotw_entries: dict[tuple[str, str], bytes] = {}
 _cached_bytes = 0
+# Whole responses by (content, nonce), for the proxies of a push that get the same ones.
+_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+_RESPONSES: Final = 4096
+_responses: dict[tuple[Hashable, str], EncodedResponse] = {}
+_response_bytes = 0
 
 
 class EncodedResponse:
@@ -55,6 +64,43 @@ def serialize(response: Any) -> bytes:
     if isinstance(response, EncodedResponse):
         return response.encoded
     return bytes(response.SerializeToString())
+
+
+def response_content(
+    *,
+    delta: bool,
+    version: str,
+    type_url: str,
+    resources: Sequence[XdsResource],
+    removed: Sequence[str] = (),
+) -> Hashable:
+    """What a response's bytes are made of, but its nonce (a resource's bytes follow from its
+    name and version, a content hash)."""
+    return (
+        delta,
+        type_url,
+        version,
+        tuple((r.name, r.version) for r in resources),
+        tuple(removed) if delta else (),
+    )
+
+
+def shared_response(
+    content: Hashable, nonce: str, build: Callable[[], EncodedResponse]
+) -> EncodedResponse:
+    """The response ``build`` makes, made once for every session sending this content with
+    this nonce (``content`` from ``response_content``)."""
+    global _response_bytes
+    key = (content, nonce)
+    found = _responses.get(key)
+    if found is None:
+        found = build()
+        if _response_bytes + len(found.encoded) > _RESPONSE_BYTES or len(_responses) >= _RESPONSES:
+            _responses.clear()
+            _response_bytes = 0
+        _responses[key] = found
+        _response_bytes += len(found.encoded)
+    return found
 
 
 def delta_response(

@@ -20,6 +20,7 @@ from mainsail.ads.clock import Clock, SystemClock
 from mainsail.ads.connection import Connection
 from mainsail.ads.debounce import Debouncer
 from mainsail.ads.errors import SyncTimeoutError
+from mainsail.ads.numbering import SharedNumbers
 from mainsail.ads.push_queue import PushQueue
 from mainsail.ads.servicer import AdsServicer
 from mainsail.ads.session import Request
@@ -61,6 +62,8 @@ class AdsServer:
         # re-checked only after it received or was pushed something (``_touched``).
         self._in_sync: dict[str, bool] = {}
         self._touched: set[str] = set()
+        # One numbering for every session: proxies sent the same response share its bytes.
+        self._numbers = SharedNumbers()
 
     @property
     def generation(self) -> int:
@@ -143,6 +146,7 @@ class AdsServer:
 
     def connected(self, connection: Connection) -> None:
         self._connections[connection.id] = connection
+        connection.session.numbering = self._numbers
         monitoring.proxy_connected(connection.node.extra, +1)
         self._push(connection)
 

@@ -36,6 +36,7 @@ from mainsail import monitoring, naming
 from mainsail.ads import encoding, staging
 from mainsail.ads.errors import ProtocolViolation
 from mainsail.ads.exchange import Event, Exchange, step
+from mainsail.ads.numbering import OwnNumbers, ResponseNumbers
 from mainsail.ads.type_state import InFlight, TypeState, same
 from mainsail.xds.layered import changed_names
 from mainsail.xds.resources import ProxyConfig, XdsResource, set_version
@@ -75,6 +76,9 @@ class Session:
         self._force_check: set[str] = set()
         self._forced: set[str] = set()
         self._seq = 0
+        # Where response numbers (nonces) come from: its own counter, or the server's
+        # numbering shared by its sessions (``numbering``), set before the first request.
+        self.numbering: ResponseNumbers = OwnNumbers()
 
     # --- inputs
 
@@ -468,25 +472,42 @@ class Session:
         changes: Mapping[str, XdsResource | None],
         now: float,
     ) -> Response:
-        self._seq += 1
-        seq, nonce = self._seq, str(self._seq)
         plan_version = self._plan_version(state, offer)
         removed = sorted(n for n, r in changes.items() if r is None and n in state.sent)
+        version_changed: list[str] = []
         for name in carried:
             old, new = state.sent.get(name), offer.get(name)
             if old is None or new is None or old.version != new.version:
-                state.changed_seq[name] = seq
+                version_changed.append(name)
                 if state.type_url == naming.CLUSTER_TYPE:
                     self._readiness.recheck.add(name)
                     if new is not None and (service := staging.eds_service_name(new)):
                         self._force_check.add(service)
-            self._set_carried_seq(state, name, seq)
         for name, resource in changes.items():
             self._hold(state, name, resource)
         state.touched.difference_update(changes)  # sent now matches the offer for them
         version = state.sent.version
         resources = [state.sent[n] for n in sorted(carried)]
-        response = self._message(state.type_url, version, nonce, resources, removed)
+        # The number comes from the content, so that sessions sending the same response
+        # share its nonce and bytes (``numbering``); it is known only once the content is.
+        content = encoding.response_content(
+            delta=self.mode is Mode.DELTA,
+            version=version,
+            type_url=state.type_url,
+            resources=resources,
+            removed=removed,
+        )
+        self._seq = seq = self.numbering.after(self._seq, content)
+        nonce = str(seq)
+        for name in version_changed:
+            state.changed_seq[name] = seq
+        for name in carried:
+            self._set_carried_seq(state, name, seq)
+        response = encoding.shared_response(
+            content,
+            nonce,
+            lambda: self._message(state.type_url, version, nonce, resources, removed),
+        )
         touches = frozenset({*changes, *carried})
         if self.mode is Mode.SOTW:
             # Earlier responses are superseded (their ACKs are stale): this one's ACK also
