@@ -278,11 +278,14 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
             profile = cProfile.Profile() if args.profile else None
             if profile is not None:
                 profile.enable()
+            assembled: list[float] = []
             for n in range(args.changes):
                 variant = (n + 1) % 2
+                before = _assembled_bytes()
                 sent, acked, cpu = await _change(
                     ads, store, virtual_service_yaml(0, args.services, variant)
                 )
+                assembled.append(_assembled_bytes() - before)
                 weight_pushed.append(sent)
                 weight.append(acked)
                 weight_cpu.append(cpu)
@@ -316,6 +319,11 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 f" {median_ms(noop_pushed):.0f} ms; control-plane CPU per change: weight"
                 f" {median_ms(weight_cpu):.0f} ms, no-op {median_ms(noop_cpu):.0f} ms (medians)"
             )
+            if _assembled_bytes() >= 0:
+                print(
+                    f"  response bytes assembled per weight change (shared responses once):"
+                    f" median {statistics.median(assembled) / 1e6:.1f} MB"
+                )
             full = pauses.take()
             print(
                 f"  identical re-apply (store outcome unchanged, no push): median"
@@ -379,6 +387,14 @@ async def _identical(ads: AdsServer, store: ConfigStore, text: str) -> float:
 # each proxy in turn, so the last translation is (to the staging of one proxy) when every proxy
 # was pushed. Read cheaply: polling proxy_status() would load the loop being measured.
 _translated = [0.0]
+
+
+def _assembled_bytes() -> int:
+    """``ads.encoding.assembled_bytes()``, or -1 in a tree before it."""
+    from mainsail.ads import encoding
+
+    counter = getattr(encoding, "assembled_bytes", None)
+    return -1 if counter is None else int(counter())
 
 
 def _snapshot_chain() -> Any:

@@ -31,6 +31,8 @@ _RESPONSE_BYTES: Final = 64 * 1024 * 1024
 _RESPONSES: Final = 4096
 _responses: dict[tuple[Hashable, str], EncodedResponse] = {}
 _response_bytes = 0
+# Bytes of responses assembled since start (benchmarks: what sharing saved).
+_assembled = [0]
 
 
 class EncodedResponse:
@@ -95,12 +97,18 @@ def shared_response(
     found = _responses.get(key)
     if found is None:
         found = build()
+        _assembled[0] += len(found.encoded)
         if _response_bytes + len(found.encoded) > _RESPONSE_BYTES or len(_responses) >= _RESPONSES:
             _responses.clear()
             _response_bytes = 0
         _responses[key] = found
         _response_bytes += len(found.encoded)
     return found
+
+
+def assembled_bytes() -> int:
+    """Bytes of the responses assembled so far (a shared response counts once)."""
+    return _assembled[0]
 
 
 def delta_response(
