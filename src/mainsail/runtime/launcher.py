@@ -78,15 +78,18 @@ def check_files(parsed: ParseResult) -> tuple[ConfigError, ...]:
     return tuple(p for p in problems if p.is_error)
 
 
-def _port_or_free(preferred: int, host: str = "127.0.0.1") -> int:
-    for candidate in (preferred, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise LaunchError(f"no free port on {host}")
+def _port_or_any(preferred: int, host: str = "127.0.0.1") -> int:
+    """``preferred`` if it is free now, else 0: the control plane then binds any free port
+    itself and writes where it listens to ``controlplane.json`` (a port picked here and bound
+    there could be taken in between, by anything else on a busy machine)."""
+    if preferred == 0:
+        return 0
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, preferred))
+        except OSError:
+            return 0
+    return preferred
 
 
 def _pod_object(pod: PodSpec) -> dict[str, Any]:
@@ -202,15 +205,15 @@ class MeshLauncher:
         previous = self.home.read_json(self.home.control_plane_file) or {}
         if previous.get("pid") and pid_alive(int(previous["pid"])):
             await terminate(int(previous["pid"]))
-        xds = _port_or_free(15010 if self.settings.xds_port is None else self.settings.xds_port)
-        api = _port_or_free(15014 if self.settings.api_port is None else self.settings.api_port)
+        xds = _port_or_any(15010 if self.settings.xds_port is None else self.settings.xds_port)
+        api = _port_or_any(15014 if self.settings.api_port is None else self.settings.api_port)
         wanted_tls = self.settings.xds_tls_port
         if wanted_tls is None:
             # Any free xDS port (tests, several meshes at once): any free TLS port as well.
             wanted_tls = 0 if self.settings.xds_port == 0 else 15012
-        xds_tls = _port_or_free(wanted_tls)
+        xds_tls = _port_or_any(wanted_tls)
         wanted = self.settings.dashboard_port
-        dashboard = _port_or_free(20001 if wanted is None else wanted)
+        dashboard = _port_or_any(20001 if wanted is None else wanted)
         with contextlib.suppress(FileNotFoundError):
             self.home.control_plane_file.unlink()
         args = [
@@ -233,15 +236,19 @@ class MeshLauncher:
         if self.settings.mesh_config is not None:
             args += ["--mesh-config", str(self.settings.mesh_config)]
         pid = await self._spawn("control plane", args, self.home.control_plane_log)
-        client = ApiClient(f"http://127.0.0.1:{api}")
-        await self._wait(lambda: self._healthy(client), "the control plane to answer", pid)
-        self.client = client
+        await self._wait(lambda: self._answering(pid), "the control plane to answer", pid)
 
-    def _healthy(self, client: ApiClient) -> bool:
+    def _answering(self, pid: int) -> bool:
+        """The control plane ``pid`` has written where it listens and its API answers."""
+        info = self.home.read_json(self.home.control_plane_file) or {}
+        if info.get("pid") != pid or not info.get("api"):
+            return False
+        client = ApiClient(str(info["api"]))
         try:
             client.healthz()
         except Exception:
             return False
+        self.client = client
         return True
 
     async def _apply(self, resources: Sequence[Resource]) -> None:
