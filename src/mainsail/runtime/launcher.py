@@ -92,6 +92,30 @@ def _port_or_any(preferred: int, host: str = "127.0.0.1") -> int:
     return preferred
 
 
+def _with_bound_ports(args: list[str], info: dict[str, Any]) -> list[str]:
+    """``args`` with each port flag set to where the control plane listens
+    (``controlplane.json``), so that a restarted control plane comes back on the same ports."""
+    ports = {
+        "--xds-port": _port_of(info.get("xds")),
+        "--xds-tls-port": _port_of(info.get("xds_tls")),
+        "--api-port": _port_of(info.get("api")),
+        "--dashboard-port": _port_of(info.get("dashboard")),
+    }
+    found = list(args)
+    for index, flag in enumerate(found[:-1]):
+        port = ports.get(flag)
+        if port is not None:
+            found[index + 1] = str(port)
+    return found
+
+
+def _port_of(address: object) -> int | None:
+    if not isinstance(address, str) or ":" not in address:
+        return None
+    tail = address.rsplit(":", 1)[1]
+    return int(tail) if tail.isdigit() else None
+
+
 def _pod_object(pod: PodSpec) -> dict[str, Any]:
     """The pod as Kubernetes would report it: what the control plane's registry reads."""
     return {
@@ -237,6 +261,13 @@ class MeshLauncher:
             args += ["--mesh-config", str(self.settings.mesh_config)]
         pid = await self._spawn("control plane", args, self.home.control_plane_log)
         await self._wait(lambda: self._answering(pid), "the control plane to answer", pid)
+        # A restart (``_watch_daemons``) must come back on the same ports: Envoys' bootstraps
+        # and the agent know the xDS address, users the dashboard's.
+        info = self.home.read_json(self.home.control_plane_file) or {}
+        self._daemons["control plane"] = (
+            _with_bound_ports(args, info),
+            self.home.control_plane_log,
+        )
 
     def _answering(self, pid: int) -> bool:
         """The control plane ``pid`` has written where it listens and its API answers."""
