@@ -2,9 +2,8 @@
 
 Reads: services (registry), DestinationRule (via ``snapshot.destination_rules``), MeshConfig.
 
-Over 600 lines because one DestinationRule traffic policy becomes one cluster here, field by
-field (load balancer, connection pool, outlier detection, HTTP options, warmup); TLS lives in
-``cluster_tls.py``/``tls.py``. The next split would move the traffic-policy appliers out.
+Connection pool, outlier detection and the packed HTTP options live in ``cluster_policies.py``,
+TLS in ``cluster_tls.py``/``tls.py``.
 """
 
 from __future__ import annotations
@@ -13,16 +12,12 @@ import ipaddress
 from datetime import timedelta
 from typing import Any
 
-from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2, outlier_detection_pb2
-from envoy.config.common.matcher.v3 import matcher_pb2
+from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2
 from envoy.config.core.v3 import base_pb2, protocol_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
-from envoy.config.route.v3 import route_components_pb2
 from envoy.extensions.clusters.common.dns.v3 import dns_pb2
 from envoy.extensions.clusters.dns.v3 import dns_cluster_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
-from envoy.type.matcher.v3 import string_pb2
-from google.protobuf import any_pb2
 
 from mainsail import naming
 from mainsail.config.istio.destination_rule import (
@@ -35,12 +30,18 @@ from mainsail.registry.protocol import Protocol
 from mainsail.snapshot.destination_rules import AppliedRule, destination_rule_for, policy_for
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.cluster_policies import (
+    apply_connection_pool,
+    apply_outlier_detection,
+    http_options,
+    set_http_options,
+    store_http_options,
+)
 from mainsail.xds.cluster_tls import upstream_tls
 from mainsail.xds.forward_proxy import make_forward_proxy_cluster
 from mainsail.xds.locality import locality_setting, wants_locality_weighted_config
 from mainsail.xds.protos import MAX_UINT32, ads_source, duration, socket_address, struct, uint32
 
-HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 DNS_CLUSTER_EXTENSION = "envoy.clusters.dns"
 
 _SIMPLE_LB = {
@@ -114,7 +115,7 @@ def _service_cluster(
     )
     _set_discovery(snapshot, view, cluster, service, port, subset, rule)
     if port.protocol.is_http2:
-        _set_http_options(
+        set_http_options(
             cluster,
             http_protocol_options_pb2.HttpProtocolOptions(
                 explicit_http_config=http_protocol_options_pb2.HttpProtocolOptions.ExplicitHttpConfig(
@@ -124,7 +125,7 @@ def _service_cluster(
         )
     elif port.protocol == "UnsupportedProtocol" and view.node.proxy_type == "sidecar":
         # A sniffed port: speak upstream whatever the client spoke (istiod does the same).
-        _set_http_options(
+        set_http_options(
             cluster,
             http_protocol_options_pb2.HttpProtocolOptions(
                 use_downstream_protocol_config=http_protocol_options_pb2.HttpProtocolOptions.UseDownstreamHttpConfig(
@@ -158,18 +159,18 @@ def _apply_tls(
         subset,
         settings,
         cluster=cluster,
-        http2=_http_options(cluster).explicit_http_config.HasField("http2_protocol_options"),
+        http2=http_options(cluster).explicit_http_config.HasField("http2_protocol_options"),
         credential_names=view.node.proxy_type == "router" or selector,
     )
     if decided.transport_socket is not None:
         cluster.transport_socket.CopyFrom(decided.transport_socket)
     cluster.transport_socket_matches.extend(decided.socket_matches)
     if decided.auto_sni or decided.auto_san_validation:
-        options = _http_options(cluster)
+        options = http_options(cluster)
         upstream = options.upstream_http_protocol_options
         upstream.auto_sni = decided.auto_sni
         upstream.auto_san_validation = decided.auto_san_validation
-        _store_http_options(cluster, options)
+        store_http_options(cluster, options)
 
 
 def _set_discovery(
@@ -306,20 +307,6 @@ def default_circuit_breakers() -> circuit_breaker_pb2.CircuitBreakers:
     )
 
 
-def _set_http_options(
-    cluster: cluster_pb2.Cluster, options: http_protocol_options_pb2.HttpProtocolOptions
-) -> None:
-    packed = any_pb2.Any()
-    existing = cluster.typed_extension_protocol_options.get(HTTP_OPTIONS_KEY)
-    if existing is not None:
-        merged = http_protocol_options_pb2.HttpProtocolOptions()
-        existing.Unpack(merged)
-        merged.MergeFrom(options)
-        options = merged
-    packed.Pack(options)
-    cluster.typed_extension_protocol_options[HTTP_OPTIONS_KEY].CopyFrom(packed)
-
-
 def _apply_policy(
     snapshot: MeshSnapshot,
     view: ProxyView,
@@ -331,13 +318,13 @@ def _apply_policy(
     detection, then the load balancer (locality failover needs to know about outlier detection)."""
     pool = policy.get("connection_pool")
     if pool is not None:
-        _apply_connection_pool(cluster, pool, port.protocol)
+        apply_connection_pool(cluster, pool, port.protocol)
     _apply_h2_upgrade(snapshot, cluster, pool, port)
     if pool is not None and pool.http is not None:
         _apply_http2_settings(cluster, pool.http)
     outlier = policy.get("outlier_detection")
     if outlier is not None:
-        _apply_outlier_detection(cluster, outlier, port)
+        apply_outlier_detection(cluster, outlier, port)
     lb = policy.get("load_balancer")
     setting = locality_setting(snapshot.mesh, lb)
     if wants_locality_weighted_config(setting, cluster.HasField("outlier_detection")):
@@ -392,17 +379,17 @@ def _apply_h2_upgrade(
         not port.protocol.is_http or snapshot.mesh.h2_upgrade_policy != "UPGRADE"
     ):
         return
-    options = _http_options(cluster)
+    options = http_options(cluster)
     if options.explicit_http_config.HasField("http2_protocol_options"):
         return
     options.ClearField("use_downstream_protocol_config")
     options.explicit_http_config.http2_protocol_options.SetInParent()
-    _store_http_options(cluster, options)
+    store_http_options(cluster, options)
 
 
 def _apply_http2_settings(cluster: cluster_pb2.Cluster, http: Any) -> None:
     """``useClientProtocol``, then ``maxConcurrentStreams``/``http2KeepAlive`` on HTTP/2 clusters."""
-    options = _http_options(cluster)
+    options = http_options(cluster)
     if http.use_client_protocol:
         options.ClearField("explicit_http_config")
         downstream = options.use_downstream_protocol_config
@@ -423,25 +410,7 @@ def _apply_http2_settings(cluster: cluster_pb2.Cluster, http: Any) -> None:
         if http.http2_keep_alive.timeout is not None:
             keepalive.timeout.CopyFrom(duration(http.http2_keep_alive.timeout))
     if options.ByteSize():
-        _store_http_options(cluster, options)
-
-
-def _http_options(cluster: cluster_pb2.Cluster) -> http_protocol_options_pb2.HttpProtocolOptions:
-    options = http_protocol_options_pb2.HttpProtocolOptions()
-    existing = cluster.typed_extension_protocol_options.get(HTTP_OPTIONS_KEY)
-    if existing is not None:
-        existing.Unpack(options)
-    return options
-
-
-def _store_http_options(
-    cluster: cluster_pb2.Cluster, options: http_protocol_options_pb2.HttpProtocolOptions
-) -> None:
-    if not options.HasField("explicit_http_config") and not options.HasField(
-        "use_downstream_protocol_config"
-    ):
-        options.explicit_http_config.http_protocol_options.SetInParent()  # Envoy requires one
-    cluster.typed_extension_protocol_options[HTTP_OPTIONS_KEY].Pack(options)
+        store_http_options(cluster, options)
 
 
 def _apply_consistent_hash(cluster: cluster_pb2.Cluster, consistent: Any) -> None:
@@ -457,118 +426,6 @@ def _apply_consistent_hash(cluster: cluster_pb2.Cluster, consistent: Any) -> Non
     elif consistent.minimum_ring_size:
         size = consistent.minimum_ring_size
     cluster.ring_hash_lb_config.minimum_ring_size.value = size
-
-
-def apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, protocol: Protocol) -> None:
-    """istiod's ``applyConnectionPool``: thresholds, connect timeout, keepalive, HTTP options
-    (outbound clusters from a DestinationRule, inbound ones from a Sidecar)."""
-    _apply_connection_pool(cluster, pool, protocol)
-
-
-def _apply_connection_pool(cluster: cluster_pb2.Cluster, pool: Any, protocol: Protocol) -> None:
-    threshold = cluster.circuit_breakers.thresholds[0]
-    options = http_protocol_options_pb2.HttpProtocolOptions()
-    common = options.common_http_protocol_options
-    touched = False
-    tcp = pool.tcp
-    if tcp is not None:
-        if tcp.max_connections:
-            threshold.max_connections.value = tcp.max_connections
-        if tcp.connect_timeout is not None:
-            cluster.connect_timeout.CopyFrom(duration(tcp.connect_timeout))
-        if tcp.max_connection_duration is not None:
-            common.max_connection_duration.CopyFrom(duration(tcp.max_connection_duration))
-            touched = True
-        if tcp.tcp_keepalive is not None:
-            keepalive = cluster.upstream_connection_options.tcp_keepalive
-            keepalive.SetInParent()
-            if tcp.tcp_keepalive.probes:
-                keepalive.keepalive_probes.value = tcp.tcp_keepalive.probes
-            if tcp.tcp_keepalive.time is not None:
-                keepalive.keepalive_time.value = int(tcp.tcp_keepalive.time.total_seconds())
-            if tcp.tcp_keepalive.interval is not None:
-                keepalive.keepalive_interval.value = int(tcp.tcp_keepalive.interval.total_seconds())
-    http = pool.http
-    idle_timeout = http.idle_timeout if http is not None else None
-    if idle_timeout is None and tcp is not None:
-        idle_timeout = tcp.idle_timeout  # istiod: tcp.idleTimeout also bounds idle HTTP conns
-    if idle_timeout is not None:
-        common.idle_timeout.CopyFrom(duration(idle_timeout))
-        touched = True
-    if http is not None:
-        if http.http1_max_pending_requests:
-            threshold.max_pending_requests.value = http.http1_max_pending_requests
-        if http.http2_max_requests:
-            threshold.max_requests.value = http.http2_max_requests
-        if http.max_retries:
-            threshold.max_retries.value = http.max_retries
-        if http.max_requests_per_connection:
-            common.max_requests_per_connection.value = http.max_requests_per_connection
-            touched = True
-    if touched and (protocol.is_http or protocol == "UnsupportedProtocol"):
-        if not cluster.typed_extension_protocol_options.get(HTTP_OPTIONS_KEY):
-            options.explicit_http_config.http_protocol_options.SetInParent()
-        _set_http_options(cluster, options)
-
-
-def _enforcing(value: int) -> int:
-    """istiod enforces a detector 100 % when its threshold is set, 0 % when it is 0."""
-    return 100 if value else 0
-
-
-def _apply_outlier_detection(cluster: cluster_pb2.Cluster, outlier: Any, port: ServicePort) -> None:
-    # ``consecutiveErrors`` (deprecated) is ignored, as istiod has done since 1.7.
-    detection = outlier_detection_pb2.OutlierDetection(enforcing_success_rate=uint32(0))
-    five_xx = outlier.consecutive_5xx_errors
-    if five_xx is not None:
-        detection.consecutive_5xx.value = five_xx
-        detection.enforcing_consecutive_5xx.value = _enforcing(five_xx)
-    gateway = outlier.consecutive_gateway_errors
-    if gateway is not None:
-        detection.consecutive_gateway_failure.value = gateway
-        detection.enforcing_consecutive_gateway_failure.value = _enforcing(gateway)
-    if outlier.split_external_local_origin_errors:
-        detection.split_external_local_origin_errors = True
-        if outlier.consecutive_local_origin_failures is not None:
-            local = outlier.consecutive_local_origin_failures
-            detection.consecutive_local_origin_failure.value = local
-            detection.enforcing_consecutive_local_origin_failure.value = _enforcing(local)
-    if outlier.interval is not None:
-        detection.interval.CopyFrom(duration(outlier.interval))
-    if outlier.base_ejection_time is not None:
-        detection.base_ejection_time.CopyFrom(duration(outlier.base_ejection_time))
-    if outlier.max_ejection_percent:
-        detection.max_ejection_percent.value = outlier.max_ejection_percent
-    if outlier.min_health_percent is not None:
-        cluster.common_lb_config.healthy_panic_threshold.value = float(outlier.min_health_percent)
-    cluster.outlier_detection.CopyFrom(detection)
-    codes = outlier.outlier_detection_http_error_codes
-    if codes and (port.protocol.is_http or port.protocol == "UnsupportedProtocol"):
-        options = _http_options(cluster)
-        options.outlier_detection.error_matcher.CopyFrom(_status_codes_matcher(codes))
-        _store_http_options(cluster, options)
-
-
-def _status_codes_matcher(codes: tuple[int, ...]) -> matcher_pb2.MatchPredicate:
-    """Responses with one of ``codes`` count as errors for outlier detection (and others not)."""
-    predicates = [
-        matcher_pb2.MatchPredicate(
-            http_response_headers_match=matcher_pb2.HttpHeadersMatch(
-                headers=[
-                    route_components_pb2.HeaderMatcher(
-                        name=":status",
-                        string_match=string_pb2.StringMatcher(exact=str(code)),
-                    )
-                ]
-            )
-        )
-        for code in sorted(set(codes))
-    ]
-    if len(predicates) == 1:
-        return predicates[0]
-    return matcher_pb2.MatchPredicate(
-        or_match=matcher_pb2.MatchPredicate.MatchSet(rules=predicates)
-    )
 
 
 def _special_clusters(snapshot: MeshSnapshot, view: ProxyView) -> list[cluster_pb2.Cluster]:

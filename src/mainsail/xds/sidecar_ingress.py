@@ -28,11 +28,8 @@ from mainsail.config.istio.sidecar import IstioIngressListener
 from mainsail.registry.protocol import Protocol, parse_protocol
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.view import ProxyView
-from mainsail.xds.clusters import (
-    apply_connection_pool,
-    default_circuit_breakers,
-    inbound_connection_pool,
-)
+from mainsail.xds.cluster_policies import apply_connection_pool
+from mainsail.xds.clusters import default_circuit_breakers, inbound_connection_pool
 from mainsail.xds.inbound import InboundPort, inbound_listener, inbound_route_config
 from mainsail.xds.protos import duration, socket_address
 

@@ -47,6 +47,7 @@ from mainsail.config.tracing import DEFAULT_MAX_TAG_LENGTH, DEFAULT_SAMPLING
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
 from mainsail.snapshot.telemetry import TracingSpec, fetch_provider, resolve_telemetry
 from mainsail.snapshot.view import ProxyView
+from mainsail.xds.cluster_policies import HTTP_OPTIONS_KEY
 from mainsail.xds.telemetry_peer import workload_identity
 
 ZIPKIN_TRACER = "envoy.tracers.zipkin"
@@ -56,7 +57,6 @@ OTLP_HTTP_PATH = "/v1/traces"
 # istiod's default timeout for an OpenTelemetry HTTP export when the provider sets none.
 _DEFAULT_OTLP_HTTP_TIMEOUT = duration_pb2.Duration(seconds=5)
 _CONNECT_TIMEOUT = duration_pb2.Duration(seconds=1)
-_HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +283,7 @@ def _collector_cluster(mesh: MeshConfig, provider: TracingProvider) -> cluster_p
         # OTLP/gRPC needs HTTP/2 to the collector.
         options = http_protocol_options_pb2.HttpProtocolOptions()
         options.explicit_http_config.http2_protocol_options.SetInParent()
-        cluster.typed_extension_protocol_options[_HTTP_OPTIONS_KEY].Pack(options)
+        cluster.typed_extension_protocol_options[HTTP_OPTIONS_KEY].Pack(options)
     return cluster
 
 
