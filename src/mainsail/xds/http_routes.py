@@ -3,8 +3,7 @@
 Reads: VirtualService (``http``), services (for the destination port), DestinationRule (whether a
 destination uses consistent hashing). Pure: every per-proxy fact comes in ``RouteContext``.
 
-Over 600 lines because it is one VirtualService HTTP rule, field by field (match, route,
-redirect, rewrite, retries, fault, mirror, CORS, headers); the next split would move matches out.
+Matches are translated in ``route_matches.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
 from envoy.extensions.retry.priority.previous_priorities.v3 import (
     previous_priorities_config_pb2 as previous_priorities_pb2,
 )
-from envoy.type.matcher.v3 import regex_pb2, string_pb2, value_pb2
+from envoy.type.matcher.v3 import string_pb2
 from envoy.type.v3 import percent_pb2
 from google.protobuf import any_pb2
 
@@ -34,9 +33,8 @@ from mainsail.registry.model import MeshService
 from mainsail.snapshot.destination_rules import destination_rule_for, policy_for
 from mainsail.snapshot.hosts import resolve_gateway_name, resolve_short_name
 from mainsail.snapshot.mesh_snapshot import MeshSnapshot
-from mainsail.xds.authz_matchers import jwt_claim
-from mainsail.xds.jwt import routing_claim
 from mainsail.xds.protos import duration, struct, uint32
+from mainsail.xds.route_matches import route_match, string_matcher
 
 FAULT_FILTER = "envoy.filters.http.fault"
 CORS_FILTER = "envoy.filters.http.cors"
@@ -211,84 +209,6 @@ def _is_catch_all(route: rc.Route) -> bool:
     )
 
 
-def _string_matcher(value: Any, *, ignore_case: bool = False) -> string_pb2.StringMatcher:
-    if value.exact is not None:
-        return string_pb2.StringMatcher(exact=value.exact, ignore_case=ignore_case)
-    if value.prefix is not None:
-        return string_pb2.StringMatcher(prefix=value.prefix, ignore_case=ignore_case)
-    return string_pb2.StringMatcher(safe_regex=regex_pb2.RegexMatcher(regex=value.regex or ""))
-
-
-def _is_catch_all_match(value: Any) -> bool:
-    """No value, an empty match or regex ``*`` (not valid RE2): a presence match, as istiod's
-    (for an empty match istiod sets no specifier, which Envoy also treats as presence)."""
-    return value is None or (
-        value.exact is None and value.prefix is None and value.regex in (None, "*")
-    )
-
-
-def _header_matcher(name: str, value: Any, *, invert: bool = False) -> rc.HeaderMatcher:
-    matcher = rc.HeaderMatcher(name=name, invert_match=invert)
-    if _is_catch_all_match(value):
-        matcher.present_match = True
-    else:
-        matcher.string_match.CopyFrom(_string_matcher(value))
-        if invert:
-            matcher.treat_missing_header_as_empty = True
-    return matcher
-
-
-def _route_match(match: Any) -> rc.RouteMatch:
-    result = rc.RouteMatch()
-    ignore_case = bool(match is not None and match.ignore_uri_case)
-    uri = match.uri if match is not None else None
-    if uri is None:
-        result.prefix = "/"
-    elif uri.exact is not None:
-        result.path = uri.exact
-    elif uri.prefix is not None:
-        result.prefix = uri.prefix
-    else:
-        result.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=uri.regex or ""))
-    result.case_sensitive.value = not ignore_case
-    if match is None:
-        return result
-    headers = [_header_matcher(n, v) for n, v in match.headers.items() if routing_claim(n) is None]
-    headers += [
-        _header_matcher(n, v, invert=True)
-        for n, v in match.without_headers.items()
-        if routing_claim(n) is None
-    ]
-    result.headers.extend(sorted(headers, key=lambda h: h.name))
-    # ``@request.auth.claims.<name>``: the validated JWT's claims (jwt_authn's metadata).
-    for names, invert in ((match.headers, False), (match.without_headers, True)):
-        for name, value in names.items():
-            claims = routing_claim(name)
-            if claims is not None:
-                claim = jwt_claim(
-                    claims, value_pb2.ValueMatcher(string_match=_string_matcher(value))
-                )
-                claim.invert = invert
-                result.dynamic_metadata.append(claim)
-    for pseudo, value in (
-        (":method", match.method),
-        (":authority", match.authority),
-        (":scheme", match.scheme),
-    ):
-        if value is not None:
-            result.headers.append(_header_matcher(pseudo, value))
-    for name, value in sorted(match.query_params.items()):
-        param = rc.QueryParameterMatcher(name=name)
-        if _is_catch_all_match(value) or (
-            value.exact == "" and value.prefix is None and value.regex is None
-        ):
-            param.present_match = True
-        else:
-            param.string_match.CopyFrom(_string_matcher(value))
-        result.query_parameters.append(param)
-    return result
-
-
 def _route_name(http: Any, match: Any) -> str:
     if http.name and match is not None and match.name:
         return f"{http.name}.{match.name}"
@@ -296,7 +216,7 @@ def _route_name(http: Any, match: Any) -> str:
 
 
 def _translate(vs: VirtualService, http: Any, match: Any, ctx: RouteContext) -> rc.Route | None:
-    route = rc.Route(name=_route_name(http, match), match=_route_match(match))
+    route = rc.Route(name=_route_name(http, match), match=route_match(match))
     if match is not None and match.stat_prefix:
         route.stat_prefix = match.stat_prefix
     route.metadata.filter_metadata["istio"].CopyFrom(
@@ -596,7 +516,7 @@ def _set_cors(route: rc.Route, cors: Any) -> None:
     )
     policy.forward_not_matching_preflights.value = cors.unmatched_preflights != "IGNORE"
     if cors.allow_origins:
-        policy.allow_origin_string_match.extend(_string_matcher(o) for o in cors.allow_origins)
+        policy.allow_origin_string_match.extend(string_matcher(o) for o in cors.allow_origins)
     else:
         policy.allow_origin_string_match.extend(
             string_pb2.StringMatcher(exact=o) for o in cors.allow_origin
