@@ -177,7 +177,7 @@ async def run_control_plane(
     await site.start()
     api_port = _bound_port(site)
     dashboard, dashboard_port, scraper = await _start_dashboard(
-        settings, store, trace_store, lambda: _status_rows(ads)
+        settings, store, trace_store, lambda: _status_rows(ads), chain
     )
     home.write_json(
         home.control_plane_file,
@@ -226,6 +226,7 @@ async def _start_dashboard(
     store: ConfigStore,
     trace_store: TraceStore,
     status_rows: Callable[[], list[dict[str, object]]],
+    chain: SnapshotChain,
 ) -> tuple[web.AppRunner, int, asyncio.Task[None]]:
     """The dashboard's app on its own port and its scrape loop (``mainsail.dashboard``)."""
     window = MetricsWindow(
@@ -235,7 +236,11 @@ async def _start_dashboard(
     snapshots: dict[int, MeshSnapshot] = {}
 
     def snapshot() -> MeshSnapshot:
-        # Rebuilt only when the store changed (one per revision is kept).
+        # The last push's snapshot when it is of the store as it is now; else built here, once
+        # per revision (a push can wait for JWKS keys).
+        pushed = chain.last
+        if pushed is not None and chain.revision == store.revision:
+            return pushed.snapshot
         found = snapshots.get(store.revision)
         if found is None:
             snapshots.clear()
@@ -272,6 +277,8 @@ class SnapshotChain:
     touched only VirtualServices and DestinationRules (``snapshot.incremental``)."""
 
     last: SnapshotBasis | None = None
+    # The store revision ``last`` was built from (the dashboard reuses that snapshot).
+    revision: int = -1
 
 
 def generator_for(
@@ -286,6 +293,7 @@ def generator_for(
     basis = snapshot_basis(store.objects(), mesh, chain.last if chain else None)
     if chain is not None:
         chain.last = basis
+        chain.revision = store.revision
     snapshot = basis.snapshot
     if jwks:
         snapshot = replace(snapshot, jwks=jwks)
