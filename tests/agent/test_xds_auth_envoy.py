@@ -7,31 +7,25 @@ node agent, because the agent only ever writes a node that matches its pod's SVI
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
 from mainsail import naming
 from mainsail.ads.server import AdsServer
 from mainsail.ca.client import request_certificate
 from mainsail.ca.csr import new_workload_csr
-from mainsail.ca.server import add_to_server
 from mainsail.ca.service import CertificateAuthority
-from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH, istiod_dns_names
+from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH
 from mainsail.ca.settings import CaSettings
-from mainsail.ca.tls_port import SecureXdsPort
 from mainsail.ca.tokens import mint_pod_token
-from mainsail.ca.xds_peers import XdsPeers
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_config import eds_cluster, endpoints, proxy_config
 from mainsail.testing.envoy_process import EnvoyProcess
+from mainsail.testing.secure_plane import SecurePlane, secure_plane
 from mainsail.testing.waiting import wait_for
 from mainsail.xds.resources import ProxyConfig
 
@@ -44,47 +38,14 @@ def _config_for(node: ProxyNode) -> ProxyConfig:
     )
 
 
-@dataclass
-class Plane:
-    authority: CertificateAuthority
-    ads: AdsServer
-    tls: SecureXdsPort
-    plain: int
-
-
 @pytest.fixture
-async def plane(tmp_path: Path) -> AsyncIterator[Plane]:
-    """ADS and the CA on a plaintext port, the TLS port in front, one ``XdsPeers`` between them
-    (as ``runtime.control_plane`` wires them)."""
+async def plane(tmp_path: Path) -> AsyncIterator[SecurePlane]:
     authority = CertificateAuthority(CaSettings(state_dir=tmp_path / "ca"))
-    peers = XdsPeers()
-    ads = AdsServer(_config_for)
-    server = grpc.aio.server()
-    ads.add_to_server(server, peers)
-    add_to_server(authority, server)
-    plain = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    tls = SecureXdsPort(
-        authority,
-        host="127.0.0.1",
-        port=0,
-        upstream=("127.0.0.1", plain),
-        root_cert_file=tmp_path / "home" / ROOT_CERT_PATH,
-        dns_names=istiod_dns_names(),
-        ip_addresses=(ipaddress.ip_address("127.0.0.1"),),
-        lifetime=timedelta(hours=1),
-        peers=peers,
-    )
-    await tls.start()
-    try:
-        yield Plane(authority, ads, tls, plain)
-    finally:
-        await tls.close()
-        await ads.close()
-        await server.stop(grace=None)
+    async with secure_plane(authority, _config_for, tmp_path / "home" / ROOT_CERT_PATH) as found:
+        yield found
 
 
-async def svid(plane: Plane) -> tuple[str, str]:
+async def svid(plane: SecurePlane) -> tuple[str, str]:
     """The key and chain of ``WEB``'s SVID, asked of the CA with the pod's token."""
     workload = new_workload_csr(WEB)
     token = mint_pod_token(plane.authority.layout.token_signing_key, "shop", "web", "web-1", 600)
@@ -92,7 +53,7 @@ async def svid(plane: Plane) -> tuple[str, str]:
     return workload.key_pem, "".join(chain[:-1])
 
 
-def bootstrap(plane: Plane, namespace: str, key_pem: str, chain_pem: str) -> dict[str, Any]:
+def bootstrap(plane: SecurePlane, namespace: str, key_pem: str, chain_pem: str) -> dict[str, Any]:
     """An Envoy whose node claims ``namespace`` (service account web) and that dials the TLS
     port presenting the SVID, verifying the control plane as Istio's bootstrap does."""
     node_id = naming.build_node_id(
@@ -167,7 +128,9 @@ def synced(ads: AdsServer) -> list[str]:
     return [s.proxy_id for s in ads.proxy_status() if s.synced and s.of(naming.ENDPOINT_TYPE)]
 
 
-async def test_envoy_whose_svid_matches_its_namespace_syncs(plane: Plane, tmp_path: Path) -> None:
+async def test_envoy_whose_svid_matches_its_namespace_syncs(
+    plane: SecurePlane, tmp_path: Path
+) -> None:
     key_pem, chain_pem = await svid(plane)
     async with EnvoyProcess(bootstrap(plane, "shop", key_pem, chain_pem), tmp_path / "envoy"):
         await wait_for(lambda: synced(plane.ads), timeout=60, message="Envoy synced over TLS")
@@ -177,7 +140,7 @@ async def test_envoy_whose_svid_matches_its_namespace_syncs(plane: Plane, tmp_pa
 
 
 async def test_envoy_claiming_another_namespace_is_refused_and_the_log_says_why(
-    plane: Plane, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    plane: SecurePlane, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mainsail.ads")
     key_pem, chain_pem = await svid(plane)

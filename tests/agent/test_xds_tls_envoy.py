@@ -9,28 +9,25 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
-import grpc
 import pytest
 
 from mainsail import naming
 from mainsail.ads.server import AdsServer
 from mainsail.agent import NodeAgent, NodeAgentSettings
 from mainsail.agent.ca_signer import CaSigner
-from mainsail.ca.server import add_to_server
 from mainsail.ca.service import CertificateAuthority
 from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH, istiod_dns_names
 from mainsail.ca.settings import CaSettings
 from mainsail.ca.tls_port import SecureXdsPort
-from mainsail.ca.xds_peers import XdsPeers
 from mainsail.platform import PodSpec
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_config import proxy_config
 from mainsail.testing.sds import mtls_cluster_resource
+from mainsail.testing.secure_plane import SecurePlane, secure_plane
 from mainsail.testing.waiting import wait_for
 from mainsail.xds.resources import ProxyConfig
 from tests.agent.test_node_agent_sds import envoy_secrets, place
@@ -42,48 +39,17 @@ def _config_for(node: ProxyNode) -> ProxyConfig:
     return proxy_config(clusters=[mtls_cluster_resource("mtls-probe", "127.0.0.1", 1)])
 
 
-@dataclass
-class Plane:
-    authority: CertificateAuthority
-    ads: AdsServer
-    tls: SecureXdsPort
-    plain: int
-
-
 @pytest.fixture
-async def plane(tmp_path: Path, state_dir: Path) -> AsyncIterator[Plane]:
+async def plane(tmp_path: Path, state_dir: Path) -> AsyncIterator[SecurePlane]:
     authority = CertificateAuthority(CaSettings(state_dir=tmp_path / "ca"))
-    ads = AdsServer(_config_for)
-    server = grpc.aio.server()
-    # One XdsPeers for the servicer and the TLS port: Envoy's stream is authenticated (XDS_AUTH).
-    peers = XdsPeers()
-    ads.add_to_server(server, peers)
-    add_to_server(authority, server)
-    plain = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    tls = SecureXdsPort(
-        authority,
-        host="127.0.0.1",
-        port=0,
-        upstream=("127.0.0.1", plain),
-        # Where the agent looks by default: <home>/var/run/secrets/istio/root-cert.pem.
-        root_cert_file=state_dir / ROOT_CERT_PATH,
-        dns_names=istiod_dns_names(),
-        ip_addresses=(ipaddress.ip_address("127.0.0.1"),),
-        lifetime=timedelta(hours=1),
-        peers=peers,
-    )
-    await tls.start()
-    try:
-        yield Plane(authority, ads, tls, plain)
-    finally:
-        await tls.close()
-        await ads.close()
-        await server.stop(grace=None)
+    # Where the agent looks by default: <home>/var/run/secrets/istio/root-cert.pem. One XdsPeers
+    # for the servicer and the TLS port: Envoy's stream is authenticated (XDS_AUTH).
+    async with secure_plane(authority, _config_for, state_dir / ROOT_CERT_PATH) as found:
+        yield found
 
 
 @pytest.fixture
-def tls_settings(settings: NodeAgentSettings, plane: Plane) -> NodeAgentSettings:
+def tls_settings(settings: NodeAgentSettings, plane: SecurePlane) -> NodeAgentSettings:
     return settings.model_copy(
         update={"xds_port": plane.tls.port, "xds_tls": True, "csr_retry_initial_s": 0.2}
     )
@@ -109,7 +75,7 @@ def synced_proxies(ads: AdsServer) -> list[str]:
 
 
 async def test_envoy_syncs_over_tls_presenting_its_svid(
-    tls_settings: NodeAgentSettings, plane: Plane, pod: PodSpec, state_dir: Path
+    tls_settings: NodeAgentSettings, plane: SecurePlane, pod: PodSpec, state_dir: Path
 ) -> None:
     pod = pod.model_copy(update={"service_account": "web"})
     place(state_dir, plane.authority, pod)
@@ -144,7 +110,7 @@ async def test_envoy_syncs_over_tls_presenting_its_svid(
 
 
 async def test_envoy_refuses_a_control_plane_without_the_expected_san(
-    tls_settings: NodeAgentSettings, plane: Plane, pod: PodSpec, state_dir: Path
+    tls_settings: NodeAgentSettings, plane: SecurePlane, pod: PodSpec, state_dir: Path
 ) -> None:
     """Envoy holds its SVID (here from the plaintext port) but its xds-grpc cluster expects
     another SAN: every handshake fails SAN verification, nothing is synced."""
@@ -170,7 +136,7 @@ async def test_envoy_refuses_a_control_plane_without_the_expected_san(
 
 async def test_agent_refuses_a_ca_without_the_expected_san_with_a_clear_error(
     tls_settings: NodeAgentSettings,
-    plane: Plane,
+    plane: SecurePlane,
     pod: PodSpec,
     state_dir: Path,
     caplog: pytest.LogCaptureFixture,
@@ -202,7 +168,7 @@ async def test_agent_refuses_a_ca_without_the_expected_san_with_a_clear_error(
 
 async def test_agent_refuses_a_ca_under_another_root(
     tls_settings: NodeAgentSettings,
-    plane: Plane,
+    plane: SecurePlane,
     pod: PodSpec,
     state_dir: Path,
     tmp_path: Path,
@@ -237,7 +203,7 @@ async def test_agent_refuses_a_ca_under_another_root(
 
 
 async def test_after_a_root_rotation_envoy_reconnects_to_the_new_serving_chain(
-    tls_settings: NodeAgentSettings, plane: Plane, pod: PodSpec, state_dir: Path
+    tls_settings: NodeAgentSettings, plane: SecurePlane, pod: PodSpec, state_dir: Path
 ) -> None:
     """The control plane's certificate follows a rotated root at once; the agent takes the new
     root from the root file (no SVID renewal needed), so a reconnecting Envoy trusts it."""

@@ -5,11 +5,8 @@ on the plaintext port is never taken for a relayed one."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -20,13 +17,10 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import struct_pb2
 
 from mainsail import naming
-from mainsail.ads.server import AdsServer
 from mainsail.ca.client import request_certificate
 from mainsail.ca.csr import new_workload_csr
-from mainsail.ca.server import add_to_server
 from mainsail.ca.service import CertificateAuthority
-from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH, istiod_dns_names
-from mainsail.ca.tls_port import SecureXdsPort
+from mainsail.ca.serving import ISTIOD_SAN, ROOT_CERT_PATH
 from mainsail.ca.xds_peers import (
     IdentityMismatch,
     RelayedPeer,
@@ -38,6 +32,7 @@ from mainsail.config.parse import parse_documents
 from mainsail.snapshot.mesh_snapshot import build_snapshot
 from mainsail.snapshot.proxy import ProxyNode
 from mainsail.testing.envoy_config import eds_cluster, proxy_config
+from mainsail.testing.secure_plane import SecurePlane, secure_plane
 from mainsail.testing.waiting import wait_for
 from mainsail.xds.generate import generate
 from mainsail.xds.resources import ProxyConfig
@@ -52,47 +47,10 @@ def _config_for(node: ProxyNode) -> ProxyConfig:
     return proxy_config(clusters=[eds_cluster("blue")])
 
 
-@dataclass
-class Plane:
-    ca: CertificateAuthority
-    ads: AdsServer
-    tls: SecureXdsPort
-    plain: int
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.tls.port}"
-
-
 @pytest.fixture
-async def plane(ca: CertificateAuthority, tmp_path: Path) -> AsyncIterator[Plane]:
-    """ADS and the CA on a plaintext gRPC port, the TLS port in front, sharing ``XdsPeers``
-    as the control plane wires them."""
-    peers = XdsPeers()
-    ads = AdsServer(_config_for)
-    server = grpc.aio.server()
-    ads.add_to_server(server, peers)
-    add_to_server(ca, server)
-    plain = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    tls = SecureXdsPort(
-        ca,
-        host="127.0.0.1",
-        port=0,
-        upstream=("127.0.0.1", plain),
-        root_cert_file=tmp_path / "home" / ROOT_CERT_PATH,
-        dns_names=istiod_dns_names(),
-        ip_addresses=(ipaddress.ip_address("127.0.0.1"),),
-        lifetime=timedelta(hours=1),
-        peers=peers,
-    )
-    await tls.start()
-    try:
-        yield Plane(ca, ads, tls, plain)
-    finally:
-        await tls.close()
-        await ads.close()
-        await server.stop(None)
+async def plane(ca: CertificateAuthority, tmp_path: Path) -> AsyncIterator[SecurePlane]:
+    async with secure_plane(ca, _config_for, tmp_path / "home" / ROOT_CERT_PATH) as found:
+        yield found
 
 
 def node(namespace: str = "default", service_account: str | None = "sleep") -> base_pb2.Node:
@@ -125,12 +83,15 @@ async def first_response(channel: grpc.aio.Channel, envoy_node: base_pb2.Node) -
         call.cancel()
 
 
-async def svid_credentials(plane: Plane, spiffe_id: str = SLEEP) -> grpc.ChannelCredentials:
+async def svid_credentials(plane: SecurePlane, spiffe_id: str = SLEEP) -> grpc.ChannelCredentials:
     """A client certificate for ``spiffe_id`` from the mesh CA (asked with its pod token)."""
     namespace, account = spiffe_id.split("/ns/")[1].split("/sa/")
     workload = new_workload_csr(spiffe_id)
     chain = await request_certificate(
-        f"127.0.0.1:{plane.plain}", workload.csr_pem, 0, token_for(plane.ca, namespace, account)
+        f"127.0.0.1:{plane.plain}",
+        workload.csr_pem,
+        0,
+        token_for(plane.authority, namespace, account),
     )
     return grpc.ssl_channel_credentials(
         root_certificates=plane.tls.root_cert_file.read_bytes(),
@@ -139,7 +100,7 @@ async def svid_credentials(plane: Plane, spiffe_id: str = SLEEP) -> grpc.Channel
     )
 
 
-async def test_a_proxy_whose_svid_matches_its_node_is_served(plane: Plane) -> None:
+async def test_a_proxy_whose_svid_matches_its_node_is_served(plane: SecurePlane) -> None:
     credentials = await svid_credentials(plane)
     async with grpc.aio.secure_channel(plane.target, credentials, options=OPTIONS) as channel:
         assert await first_response(channel, node()) == [
@@ -151,7 +112,7 @@ async def test_a_proxy_whose_svid_matches_its_node_is_served(plane: Plane) -> No
 
 
 async def test_another_namespace_or_account_is_permission_denied_naming_both(
-    plane: Plane, caplog: pytest.LogCaptureFixture
+    plane: SecurePlane, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mainsail.ads")
     credentials = await svid_credentials(plane)
@@ -174,7 +135,7 @@ async def test_another_namespace_or_account_is_permission_denied_naming_both(
 
 
 async def test_no_client_certificate_is_unauthenticated_for_ads_but_not_for_csrs(
-    plane: Plane, caplog: pytest.LogCaptureFixture
+    plane: SecurePlane, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="mainsail.ads")
     credentials = grpc.ssl_channel_credentials(
@@ -194,14 +155,14 @@ async def test_no_client_certificate_is_unauthenticated_for_ads_but_not_for_csrs
         plane.target,
         workload.csr_pem,
         0,
-        token_for(plane.ca),
+        token_for(plane.authority),
         root_pem=plane.tls.root_cert_file.read_text(),
         server_name=ISTIOD_SAN,
     )
     assert len(chain) == 2
 
 
-async def test_the_plaintext_port_has_no_identity_and_keeps_its_rules(plane: Plane) -> None:
+async def test_the_plaintext_port_has_no_identity_and_keeps_its_rules(plane: SecurePlane) -> None:
     """A client dialling the plaintext port itself is not found in ``XdsPeers`` (even while a
     relayed connection is open), so any namespace it claims is served, as istiod's 15010."""
     credentials = await svid_credentials(plane)
@@ -273,7 +234,9 @@ async def secret_names(
         call.cancel()
 
 
-async def test_credential_secrets_go_to_the_authenticated_namespace_only(plane: Plane) -> None:
+async def test_credential_secrets_go_to_the_authenticated_namespace_only(
+    plane: SecurePlane,
+) -> None:
     """Over the TLS port a proxy gets the Secrets of the namespace its certificate proves
     (claiming another is refused before anything is generated); the plaintext port, meant for
     this machine, still believes the node's namespace."""
