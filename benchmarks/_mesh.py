@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import subprocess
 import sys
@@ -132,9 +133,11 @@ def node_of(bootstrap: dict[str, Any]) -> ProxyNode:
 
 
 @asynccontextmanager
-async def ads_server(generator: Generator) -> AsyncIterator[tuple[AdsServer, int]]:
+async def ads_server(
+    generator: Generator, on_idle: Callable[[], None] | None = None
+) -> AsyncIterator[tuple[AdsServer, int]]:
     """An ``AdsServer`` on a grpc.aio server bound to an OS-chosen loopback port."""
-    ads = AdsServer(generator)
+    ads = AdsServer(generator) if on_idle is None else AdsServer(generator, on_idle=on_idle)
     server = grpc.aio.server(options=[("grpc.max_concurrent_streams", 1000)])
     ads.add_to_server(server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -183,18 +186,29 @@ def start_simulated(
     )  # fmt: skip
 
 
-def envoy_rss(envoys: Sequence[EnvoyProcess]) -> list[float]:
-    """RSS of each Envoy, found by the bootstrap path on its command line."""
+def envoy_pids(envoys: Sequence[EnvoyProcess]) -> list[int]:
+    """Each Envoy's pid, found by the bootstrap path on its command line."""
     wanted = {str(envoy.workdir / "bootstrap.json") for envoy in envoys}
-    found: list[float] = []
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
         if entry.name.isdigit() and wanted & set(argv):
-            found.append(rss_mb(entry.name))
-    return found or [0.0]
+            found.append(int(entry.name))
+    return found
+
+
+def envoy_rss(envoys: Sequence[EnvoyProcess]) -> list[float]:
+    """RSS of each Envoy."""
+    return [rss_mb(pid) for pid in envoy_pids(envoys)] or [0.0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the simulated proxies (the child process)

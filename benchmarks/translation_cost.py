@@ -43,6 +43,8 @@ from typing import Any
 from _mesh import (
     GcPauses,
     ads_server,
+    cpu_seconds,
+    envoy_pids,
     envoy_rss,
     median_ms,
     node_of,
@@ -252,7 +254,15 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
         ads.config_changed(_timed(generated()))
         settle()
 
-    async with ads_server(generated()) as (ads, port):
+    # As the control plane: the heap is also settled once the xDS server goes idle (the first
+    # connections' heap), and the changes start after that, as a user's would, seconds later.
+    went_idle = asyncio.Event()
+
+    def idle() -> None:
+        settle()
+        went_idle.set()
+
+    async with ads_server(generated(), idle if args.gc == "freeze" else None) as (ads, port):
         store.on_change(store_changed)
         settle()
         try:
@@ -267,12 +277,18 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 f"  {args.proxies} proxies connected and synced in"
                 f" {time.perf_counter() - connect:.1f} s; control-plane RSS {rss_mb():.0f} MB"
             )
+            if args.gc == "freeze":
+                await asyncio.wait_for(went_idle.wait(), timeout=60)
             weight: list[float] = []
             noop: list[float] = []
             weight_pushed: list[float] = []
             noop_pushed: list[float] = []
             weight_cpu: list[float] = []
             noop_cpu: list[float] = []
+            # The proxies' side of a weight change, on this shared machine: the simulated
+            # clients' process and the real Envoys (each has its own CPU in a real mesh).
+            proxy_pids = {"simulated": [simulated.pid], "envoys": envoy_pids(envoys)}
+            proxy_cpu: dict[str, list[float]] = {name: [] for name in proxy_pids}
             identical: list[float] = []
             pauses.take()
             profile = cProfile.Profile() if args.profile else None
@@ -282,10 +298,14 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
             for n in range(args.changes):
                 variant = (n + 1) % 2
                 before = _assembled_bytes()
+                proxies_before = {k: sum(map(cpu_seconds, v)) for k, v in proxy_pids.items()}
                 sent, acked, cpu = await _change(
                     ads, store, virtual_service_yaml(0, args.services, variant)
                 )
                 assembled.append(_assembled_bytes() - before)
+                for name, pids in proxy_pids.items():
+                    # Read after the 0.2 s quiet: anything a proxy still did then is counted.
+                    proxy_cpu[name].append(sum(map(cpu_seconds, pids)) - proxies_before[name])
                 weight_pushed.append(sent)
                 weight.append(acked)
                 weight_cpu.append(cpu)
@@ -318,6 +338,14 @@ async def push(args: argparse.Namespace, network_prefix: str, workdir: Path) -> 
                 f" median {median_ms(weight_pushed):.0f} ms, no-op change median"
                 f" {median_ms(noop_pushed):.0f} ms; control-plane CPU per change: weight"
                 f" {median_ms(weight_cpu):.0f} ms, no-op {median_ms(noop_cpu):.0f} ms (medians)"
+            )
+            print(
+                "  the proxies' CPU per weight change (medians, incl. the 0.2 s quiet after):"
+                + ", ".join(
+                    f" {name} {median_ms(values):.0f} ms" for name, values in proxy_cpu.items()
+                )
+                + f" ({len(proxy_pids['envoys'])} Envoys,"
+                f" {args.proxies - args.envoys} simulated clients in one process)"
             )
             if _assembled_bytes() >= 0:
                 print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -43,7 +43,12 @@ class AdsServer:
         debounce_after: float = 0.1,
         debounce_max: float = 10.0,
         stale_after: float = 1.0,
+        on_idle: Callable[[], None] | None = None,
+        idle_after: float = 1.0,
     ) -> None:
+        """``on_idle``: called once the server has been quiet (no push, no request) for
+        ``idle_after`` seconds after being busy, or every 30 s while it never is; the control
+        plane tidies its heap there, out of the way of the next push."""
         self._clock: Clock = clock or SystemClock()
         self._generator = generator
         self._next_generator: Generator | None = None
@@ -56,6 +61,13 @@ class AdsServer:
             self._clock, self._debounced, after=debounce_after, max_delay=debounce_max
         )
         self._stale_after = stale_after
+        self._idle = (
+            None
+            if on_idle is None
+            else Debouncer(
+                self._clock, _as_async(on_idle), after=idle_after, max_delay=max(idle_after, 30.0)
+            )
+        )
         self._worker: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         # Whether each connection's session was in sync when last looked at; a connection is
@@ -90,6 +102,8 @@ class AdsServer:
 
     async def close(self) -> None:
         await self._debouncer.close()
+        if self._idle is not None:
+            await self._idle.close()
         worker, self._worker = self._worker, None
         if worker is not None:
             worker.cancel()
@@ -135,6 +149,7 @@ class AdsServer:
         monitoring.pushed(responses, self._clock.now(), started, changed)
         self._touched.add(connection.id)
         self._notify()
+        self._busy()
 
     def _config_for(self, node: ProxyNode) -> ProxyConfig:
         config = self._cache.get(node)
@@ -156,6 +171,7 @@ class AdsServer:
         monitoring.xds_sent(responses)
         self._touched.add(connection.id)
         self._notify()
+        self._busy()
 
     def disconnected(self, connection: Connection) -> None:
         if self._connections.pop(connection.id, None) is not None:
@@ -168,6 +184,10 @@ class AdsServer:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def _busy(self) -> None:
+        if self._idle is not None:
+            self._idle.trigger()
 
     # --- status
 
@@ -245,3 +265,10 @@ class AdsServer:
                     return
         finally:
             timer.cancel()
+
+
+def _as_async(call: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        call()
+
+    return run
