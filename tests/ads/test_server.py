@@ -183,3 +183,48 @@ def test_public_api() -> None:
     for name in mainsail.ads.__all__:
         assert hasattr(mainsail.ads, name)
     assert {"AdsServer", "Generator", "ProxyStatus", "SyncState"} <= set(mainsail.ads.__all__)
+
+
+async def test_on_idle_runs_once_the_server_has_been_quiet_after_pushes() -> None:
+    clock = FakeClock()
+    idle: list[float] = []
+    server = AdsServer(
+        lambda node: mesh("blue"),
+        clock=clock,
+        debounce_after=0.1,
+        on_idle=lambda: idle.append(clock.now()),
+        idle_after=1.0,
+    )
+    proxy = Proxy(server)
+    proxy.run()  # connected, pushed, ACKed at t=0
+    await clock.advance(0.9)
+    assert idle == []  # not quiet for long enough yet
+    await clock.advance(0.2)
+    assert idle == [1.0]
+    await clock.advance(5.0)
+    assert idle == [1.0]  # quiet since: nothing more to tidy
+
+    server.config_changed(lambda node: mesh("green"))
+    await clock.advance(0.1)  # the debounce fires: a push at t=6.2
+    proxy.run()
+    assert proxy.client.names(naming.CLUSTER_TYPE) == {"green"}
+    await clock.advance(0.95)
+    assert idle == [1.0]
+    await clock.advance(0.1)
+    assert idle == [1.0, pytest.approx(7.2)]
+    await server.close()
+
+
+async def test_on_idle_still_runs_every_30_s_when_the_server_is_never_quiet() -> None:
+    clock = FakeClock()
+    idle: list[float] = []
+    server = AdsServer(
+        lambda node: mesh("blue"), clock=clock, on_idle=lambda: idle.append(clock.now())
+    )
+    proxy = Proxy(server)
+    proxy.run()
+    for _ in range(70):  # a request every half second for 35 s
+        await clock.advance(0.5)
+        server.received(proxy.connection, proxy.client.start()[0])
+    assert idle == [30.0]
+    await server.close()
