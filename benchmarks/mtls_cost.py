@@ -158,6 +158,16 @@ def _ms(micros: float) -> str:
     return f"{micros / 1000:6.3f}"
 
 
+def _print_ratios(rounds: Sequence[dict[str, Run]]) -> None:
+    """mTLS / plaintext at p50, p90, p99: the median of per-round ratios, and the rounds."""
+    for q in ("p50_us", "p90_us", "p99_us"):
+        ratios = [getattr(r["mtls"], q) / getattr(r["plaintext"], q) for r in rounds]
+        median = statistics.median(ratios)
+        verdict = ("  met" if median <= TARGET_RATIO else "  NOT met") if q == "p50_us" else ""
+        shown = " ".join(f"{x:.3f}" for x in ratios)
+        print(f"  {q[:3]}: {median:.3f}  (rounds: {shown}){verdict}")
+
+
 def report(rounds: Sequence[dict[str, Run]], concurrency: int) -> None:
     names = list(rounds[0])
     print(f"\n{len(rounds)} interleaved rounds; Envoy --concurrency {concurrency}; medians")
@@ -172,12 +182,7 @@ def report(rounds: Sequence[dict[str, Run]], concurrency: int) -> None:
             f" {sum(r.errors for r in runs):6d}"
         )
     print(f"\nmTLS / plaintext (median of per-round ratios; target <= {TARGET_RATIO} at p50):")
-    for q in ("p50_us", "p90_us", "p99_us"):
-        ratios = [getattr(r["mtls"], q) / getattr(r["plaintext"], q) for r in rounds]
-        median = statistics.median(ratios)
-        verdict = ("  met" if median <= TARGET_RATIO else "  NOT met") if q == "p50_us" else ""
-        shown = " ".join(f"{x:.3f}" for x in ratios)
-        print(f"  {q[:3]}: {median:.3f}  (rounds: {shown}){verdict}")
+    _print_ratios(rounds)
     print("\nCPU per 1000 req/s, vCPU (sequential runs; median over rounds):")
     for name in ("plaintext", "mtls"):
         for proc in rounds[0][name].cpu_seconds:
@@ -232,12 +237,7 @@ def report_paired(rounds: Sequence[dict[str, Run]]) -> None:
     print(
         f"mTLS / plaintext, paired (median of per-round ratios; target <= {TARGET_RATIO} at p50):"
     )
-    for q in ("p50_us", "p90_us", "p99_us"):
-        ratios = [getattr(r["mtls"], q) / getattr(r["plaintext"], q) for r in rounds]
-        median = statistics.median(ratios)
-        verdict = ("  met" if median <= TARGET_RATIO else "  NOT met") if q == "p50_us" else ""
-        shown = " ".join(f"{x:.3f}" for x in ratios)
-        print(f"  {q[:3]}: {median:.3f}  (rounds: {shown}){verdict}")
+    _print_ratios(rounds)
 
 
 async def measure(args: argparse.Namespace, workdir: Path) -> None:

@@ -25,25 +25,20 @@ import argparse
 import asyncio
 import copy
 import datetime as dt
-import os
 import re
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _floor import bare_envoys, nginx_upstream
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from hop_cost import _NGINX_LAUNCHER, BODY_BYTES, floor_bootstrap, wait_serving
+from hop_cost import floor_bootstrap, wait_serving
 from mtls_cost import _WRK_SCRIPT
 
 from mainsail.ca.pki import cert_pem, key_pem, new_p256_key, self_signed_root
-from mainsail.testing.envoy_process import EnvoyProcess
-from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.ports import free_port
 
 CONNECTIONS = 8
@@ -161,59 +156,38 @@ async def wrk_p50(url: str, seconds: float, script: Path) -> int:
 
 
 async def measure(args: argparse.Namespace, workdir: Path) -> None:
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if nginx is None or shutil.which("wrk") is None:
-        sys.exit("needs wrk and nginx: apt-get install wrk nginx-light")
     write_certificates(workdir)
-    host = random_loopback_address()
-    app = (host, free_port(host))
-    launcher = workdir / "serve-1kb.sh"
-    launcher.write_text(
-        _NGINX_LAUNCHER.format(body="x" * BODY_BYTES, nginx=nginx, directory=workdir / "nginx")
-    )
-    launcher.chmod(0o755)
-    upstream = subprocess.Popen(
-        [str(launcher)], env={**os.environ, "INSTANCE_IP": app[0], "PORT": str(app[1])}
-    )
-    names = [f"{side}-{path}" for side in ("client", "server") for path in ("plain", "tls", "xfcc")]
-    ports = {name: free_port(host) for name in names}
-    server, client = bootstraps(workdir, host, app, ports)
-    envoys = [
-        EnvoyProcess(server, workdir / "server", extra_args=["--concurrency", "1"]),
-        EnvoyProcess(client, workdir / "client", extra_args=["--concurrency", "1"]),
-    ]
     script = workdir / "paced.lua"
     script.write_text(_WRK_SCRIPT.format(path="/", host="floor"))
-    try:
-        for envoy in envoys:
-            await envoy.start()
-            await envoy.wait_ready()
-        for path in ("plain", "tls", "xfcc"):
-            await wait_serving(f"http://{host}:{ports[f'client-{path}']}/")
-        print(f"two Envoys (--concurrency 1), nginx 1 KB; paired wrk -t1 -c{CONNECTIONS} each")
-        ratios: dict[str, list[float]] = {"tls": [], "xfcc": []}
-        for n in range(args.rounds):
-            path = ("tls", "xfcc")[n % 2]
-            urls = [f"http://{host}:{ports[f'client-{p}']}" for p in ("plain", path)]
-            await asyncio.gather(*(wrk_p50(url, args.warmup, script) for url in urls))
-            plain, other = await asyncio.gather(
-                *(wrk_p50(url, args.seconds, script) for url in urls)
-            )
-            ratios[path].append(other / plain)
-            print(
-                f"round {n + 1}: plain p50 {plain / 1000:.3f} ms, {path} p50 {other / 1000:.3f} ms,"
-                f" ratio {other / plain:.3f}",
-                flush=True,
-            )
-        print("\n/ plain, paired (median of per-round p50 ratios):")
-        for path, values in ratios.items():
-            shown = " ".join(f"{x:.3f}" for x in values)
-            print(f"  {path:<5} {statistics.median(values):.3f}  (rounds: {shown})")
-    finally:
-        for envoy in envoys:
-            await envoy.stop()
-        upstream.terminate()
-        upstream.wait(10)
+    async with nginx_upstream(workdir) as app:
+        host = app[0]
+        names = [
+            f"{side}-{path}" for side in ("client", "server") for path in ("plain", "tls", "xfcc")
+        ]
+        ports = {name: free_port(host) for name in names}
+        server, client = bootstraps(workdir, host, app, ports)
+        async with bare_envoys(workdir, server, client):
+            for path in ("plain", "tls", "xfcc"):
+                await wait_serving(f"http://{host}:{ports[f'client-{path}']}/")
+            print(f"two Envoys (--concurrency 1), nginx 1 KB; paired wrk -t1 -c{CONNECTIONS} each")
+            ratios: dict[str, list[float]] = {"tls": [], "xfcc": []}
+            for n in range(args.rounds):
+                path = ("tls", "xfcc")[n % 2]
+                urls = [f"http://{host}:{ports[f'client-{p}']}" for p in ("plain", path)]
+                await asyncio.gather(*(wrk_p50(url, args.warmup, script) for url in urls))
+                plain, other = await asyncio.gather(
+                    *(wrk_p50(url, args.seconds, script) for url in urls)
+                )
+                ratios[path].append(other / plain)
+                print(
+                    f"round {n + 1}: plain p50 {plain / 1000:.3f} ms, {path} p50"
+                    f" {other / 1000:.3f} ms, ratio {other / plain:.3f}",
+                    flush=True,
+                )
+    print("\n/ plain, paired (median of per-round p50 ratios):")
+    for path, values in ratios.items():
+        shown = " ".join(f"{x:.3f}" for x in values)
+        print(f"  {path:<5} {statistics.median(values):.3f}  (rounds: {shown})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -28,22 +28,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import os
 import re
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hop_cost import _NGINX_LAUNCHER, BODY_BYTES, cpu_seconds, floor_bootstrap, wait_serving
+from _floor import bare_envoys, nginx_upstream
+from hop_cost import cpu_seconds, floor_bootstrap, wait_serving
 from telemetry_cost import _WRK_FLAT_OUT
 
-from mainsail.testing.envoy_process import EnvoyProcess
-from mainsail.testing.loopback import random_loopback_address
 from mainsail.testing.ports import free_port
 
 CONNECTIONS = 16
@@ -137,82 +132,48 @@ async def flat_out(
     return requests / (micros / 1e6), 1e6 * used / requests
 
 
-def _pid_of(bootstrap: Path) -> int:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if str(bootstrap) in argv:
-            return int(entry.name)
-    raise RuntimeError(f"no Envoy runs {bootstrap}")
-
-
 async def measure(args: argparse.Namespace, workdir: Path) -> None:
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if nginx is None or shutil.which("wrk") is None:
-        sys.exit("needs wrk and nginx: apt-get install wrk nginx-light")
-    host = random_loopback_address()
-    app = (host, free_port(host))
-    launcher = workdir / "serve-1kb.sh"
-    launcher.write_text(
-        _NGINX_LAUNCHER.format(body="x" * BODY_BYTES, nginx=nginx, directory=workdir / "nginx")
-    )
-    launcher.chmod(0o755)
-    upstream = subprocess.Popen(
-        [str(launcher)], env={**os.environ, "INSTANCE_IP": app[0], "PORT": str(app[1])}
-    )
-    ports = {f"{side}-{path}": free_port(host) for side in ("client", "server") for path in PATHS}
-    server = floor_bootstrap("server", host, free_port(host), app)
-    client = floor_bootstrap("client", host, free_port(host), app)
-    for path in PATHS:
-        _with_path(server, path, ports[f"server-{path}"], app[1])
-        _with_path(client, path, ports[f"client-{path}"], ports[f"server-{path}"])
-    envoys = [
-        EnvoyProcess(server, workdir / "server", extra_args=["--concurrency", "1"]),
-        EnvoyProcess(client, workdir / "client", extra_args=["--concurrency", "1"]),
-    ]
     script = workdir / "flat.lua"
     script.write_text(_WRK_FLAT_OUT.format(path="/", host="floor"))
-    try:
-        for envoy in envoys:
-            await envoy.start()
-            await envoy.wait_ready()
-        pids = [_pid_of(workdir / side / "bootstrap.json") for side in ("server", "client")]
+    async with nginx_upstream(workdir) as app:
+        host = app[0]
+        ports = {
+            f"{side}-{path}": free_port(host) for side in ("client", "server") for path in PATHS
+        }
+        server = floor_bootstrap("server", host, free_port(host), app)
+        client = floor_bootstrap("client", host, free_port(host), app)
         for path in PATHS:
-            await wait_serving(f"http://{host}:{ports[f'client-{path}']}/")
-        print(f"two Envoys (--concurrency 1), nginx 1 KB; wrk -t1 -c{CONNECTIONS} unthrottled")
-        rounds: list[dict[str, tuple[float, float]]] = []
-        for n in range(args.rounds):
-            order = PATHS if n % 2 == 0 else PATHS[::-1]
-            results: dict[str, tuple[float, float]] = {}
-            for path in order:
-                url = f"http://{host}:{ports[f'client-{path}']}"
-                await flat_out(url, args.warmup, script, pids)
-                results[path] = await flat_out(url, args.seconds, script, pids)
-                rate, cpu = results[path]
-                print(
-                    f"round {n + 1} {path:<6} {rate:7.0f} req/s, Envoys {cpu:5.1f} us CPU/request",
-                    flush=True,
-                )
-            rounds.append(results)
-        print("\nmedians over rounds; loss and CPU against bare per round")
-        for path in PATHS:
-            rate = statistics.median(r[path][0] for r in rounds)
-            cpu = statistics.median(r[path][1] for r in rounds)
-            loss = statistics.median(1 - r[path][0] / r["bare"][0] for r in rounds)
-            extra = statistics.median(r[path][1] - r["bare"][1] for r in rounds)
-            print(
-                f"  {path:<6} {rate:7.0f} req/s  loss {100 * loss:5.1f} %"
-                f"  Envoys {cpu:5.1f} us CPU/request (+{extra:.1f} us)"
-            )
-    finally:
-        for envoy in envoys:
-            await envoy.stop()
-        upstream.terminate()
-        upstream.wait(10)
+            _with_path(server, path, ports[f"server-{path}"], app[1])
+            _with_path(client, path, ports[f"client-{path}"], ports[f"server-{path}"])
+        async with bare_envoys(workdir, server, client) as pids:
+            for path in PATHS:
+                await wait_serving(f"http://{host}:{ports[f'client-{path}']}/")
+            print(f"two Envoys (--concurrency 1), nginx 1 KB; wrk -t1 -c{CONNECTIONS} unthrottled")
+            rounds: list[dict[str, tuple[float, float]]] = []
+            for n in range(args.rounds):
+                order = PATHS if n % 2 == 0 else PATHS[::-1]
+                results: dict[str, tuple[float, float]] = {}
+                for path in order:
+                    url = f"http://{host}:{ports[f'client-{path}']}"
+                    await flat_out(url, args.warmup, script, pids)
+                    results[path] = await flat_out(url, args.seconds, script, pids)
+                    rate, cpu = results[path]
+                    print(
+                        f"round {n + 1} {path:<6} {rate:7.0f} req/s, Envoys {cpu:5.1f} us"
+                        " CPU/request",
+                        flush=True,
+                    )
+                rounds.append(results)
+    print("\nmedians over rounds; loss and CPU against bare per round")
+    for path in PATHS:
+        rate = statistics.median(r[path][0] for r in rounds)
+        cpu = statistics.median(r[path][1] for r in rounds)
+        loss = statistics.median(1 - r[path][0] / r["bare"][0] for r in rounds)
+        extra = statistics.median(r[path][1] - r["bare"][1] for r in rounds)
+        print(
+            f"  {path:<6} {rate:7.0f} req/s  loss {100 * loss:5.1f} %"
+            f"  Envoys {cpu:5.1f} us CPU/request (+{extra:.1f} us)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
