@@ -3,7 +3,9 @@ server, hand-written static bootstraps, ``--concurrency 1`` as the sidecars run)
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,3 +77,16 @@ def _pid_of(bootstrap: Path) -> int:
         if str(bootstrap) in argv:
             return int(entry.name)
     raise RuntimeError(f"no Envoy runs {bootstrap}")
+
+
+async def wrk_p50(url: str, seconds: float, script: Path, connections: int) -> int:
+    """p50 latency in microseconds of one paced wrk run."""
+    process = await asyncio.create_subprocess_exec(
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    found = re.search(r"^RESULT (\d+) (\d+) (\d+) ", out.decode(errors="replace"), re.MULTILINE)
+    if process.returncode != 0 or found is None:
+        raise RuntimeError(f"wrk failed on {url}:\n{out.decode(errors='replace')}")
+    return int(found.group(3))

@@ -25,14 +25,13 @@ import argparse
 import asyncio
 import copy
 import datetime as dt
-import re
 import statistics
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _floor import bare_envoys, nginx_upstream
+from _floor import bare_envoys, nginx_upstream, wrk_p50
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from hop_cost import floor_bootstrap, wait_serving
@@ -142,19 +141,6 @@ def bootstraps(
     return server, client
 
 
-async def wrk_p50(url: str, seconds: float, script: Path) -> int:
-    """p50 latency in microseconds of one paced wrk run."""
-    process = await asyncio.create_subprocess_exec(
-        "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "-s", str(script), url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await process.communicate()
-    found = re.search(r"^RESULT (\d+) (\d+) (\d+) ", out.decode(errors="replace"), re.MULTILINE)
-    if process.returncode != 0 or found is None:
-        raise RuntimeError(f"wrk failed on {url}:\n{out.decode(errors='replace')}")
-    return int(found.group(3))
-
-
 async def measure(args: argparse.Namespace, workdir: Path) -> None:
     write_certificates(workdir)
     script = workdir / "paced.lua"
@@ -174,9 +160,11 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
             for n in range(args.rounds):
                 path = ("tls", "xfcc")[n % 2]
                 urls = [f"http://{host}:{ports[f'client-{p}']}" for p in ("plain", path)]
-                await asyncio.gather(*(wrk_p50(url, args.warmup, script) for url in urls))
+                await asyncio.gather(
+                    *(wrk_p50(url, args.warmup, script, CONNECTIONS) for url in urls)
+                )
                 plain, other = await asyncio.gather(
-                    *(wrk_p50(url, args.seconds, script) for url in urls)
+                    *(wrk_p50(url, args.seconds, script, CONNECTIONS) for url in urls)
                 )
                 ratios[path].append(other / plain)
                 print(

@@ -24,7 +24,10 @@ optimisation is measured before and after in the same invocation, all else equal
 ``wrk`` drives each path (client sidecar's HTTP-proxy listener -> server sidecar -> nginx) in
 interleaved rounds: a fixed load of ~1000 req/s (16 connections, one request per ~16 ms) for
 p50/p99, and an unthrottled run for throughput (16 connections, no pause). Ratios are per round;
-medians are reported. Targets: <= 10 % throughput loss, <= 10 % p50 increase.
+medians are reported. Then (``--paired-rounds``, default 7) ``off`` and ``on`` paced at the
+same time, 8 connections each (~500 req/s each), for a p50 ratio both meshes measured on the very
+same machine (sequential runs swing +-10 %). Targets: <= 10 % throughput loss, <= 10 % p50
+increase.
 
 Then (``--bookinfo``, default on) the series count per sidecar: BookInfo's demo mesh after 200
 requests through the gateway, the number of ``istio_*`` sample lines each pod's ``:15090``
@@ -50,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _floor import wrk_p50
 from hop_cost import (
     CONNECTIONS,
     SERVICE,
@@ -64,6 +68,7 @@ from hop_cost import (
     wait_serving,
     write_mesh_files,
 )
+from mtls_cost import _WRK_SCRIPT
 
 from mainsail.cli.mesh import demo_files
 from mainsail.testing.mesh import LocalMesh, http_get
@@ -306,6 +311,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
                     f"\n{setup.name!r} client sidecar access log: {log.stat().st_size / 1e6:.1f} MB"
                 )
         report(fixed, flat)
+        if args.paired_rounds:
+            await paired(setups, args, workdir)
     finally:
         for setup in setups:
             await asyncio.to_thread(setup.mesh.stop)
@@ -313,9 +320,44 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
         await bookinfo_series(workdir)
 
 
+async def paired(setups: Sequence[Setup], args: argparse.Namespace, workdir: Path) -> None:
+    """``off`` and ``on`` paced at the same time (8 connections each, ~500 req/s each), so
+    both see the very same machine: the p50 ratio without the +-10 % swing between runs."""
+    by_name = {setup.name: setup for setup in setups}
+    if "on" not in by_name:
+        return
+    scripts = {}
+    for name in ("off", "on"):
+        scripts[name] = workdir / f"paired-{name}.lua"
+        scripts[name].write_text(
+            _WRK_SCRIPT.format(
+                path=by_name[name].path.request_path, host=f"{SERVICE}:{SERVICE_PORT}"
+            )
+        )
+    ratios: list[float] = []
+    for n in range(args.paired_rounds):
+        runs = [(by_name[name].path.url, scripts[name]) for name in ("off", "on")]
+        await asyncio.gather(*(wrk_p50(url, args.warmup, script, 8) for url, script in runs))
+        off, on = await asyncio.gather(
+            *(wrk_p50(url, args.seconds, script, 8) for url, script in runs)
+        )
+        ratios.append(on / off)
+        print(
+            f"paired round {n + 1}: off p50 {off / 1000:.3f} ms, on p50 {on / 1000:.3f} ms,"
+            f" ratio {on / off:.3f}",
+            flush=True,
+        )
+    shown = " ".join(f"{x:.3f}" for x in ratios)
+    print(
+        f"on / off p50, paired (median of {len(ratios)} rounds): {statistics.median(ratios):.3f}"
+        f"  (rounds: {shown}; target <= {TARGET:.2f}: {_verdict(statistics.median(ratios))})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--paired-rounds", type=int, default=7, help="off and on at once, paced")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured run before each")
     parser.add_argument("--no-bookinfo", dest="bookinfo", action="store_false")
