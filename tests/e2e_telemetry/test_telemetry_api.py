@@ -77,9 +77,20 @@ async def test_request_count_disabled_and_tags_overridden(api_mesh: LocalMesh) -
         return bool(find(ratings, "istio_requests_total", reporter="destination"))
 
     await wait_for(ratings_counted, timeout=30, interval=0.5, message="ratings' requests")
+
+    async def reviews_measured() -> bool:
+        # Histograms reach /stats/prometheus at Envoy's 5 s stats flush, counters at once; and
+        # eight page loads need not all reach reviews-v2 (least-request over three versions).
+        found = find(reviews, "istio_request_duration_milliseconds_count", reporter="destination")
+        if not found:
+            await _traffic(mesh, 2)
+        return bool(found)
+
+    await wait_for(
+        reviews_measured, timeout=30, interval=0.5, message="reviews-v2's request durations"
+    )
     # reviews: no istio_requests_total, in either direction; its other metrics stay.
     assert find(reviews, "istio_requests_total") == []
-    assert find(reviews, "istio_request_duration_milliseconds_count", reporter="destination")
     # details is untouched.
     assert find(details, "istio_requests_total", reporter="destination")
     # ratings: response_flags removed, request_method added, on the server side only.
