@@ -296,3 +296,25 @@ class SecuredMesh:
     async def through_mesh(self, port: int, path: str = "/") -> Reply:
         """A request from the client app through its sidecar to the server's ``port``."""
         return await self.traffic.get(self.url(port, path))
+
+
+def https_get(
+    address: tuple[str, int], host: str, context: ssl.SSLContext, sni: str | None = None
+) -> tuple[int, dict[str, object], x509.Certificate]:
+    """One HTTP/1.1 ``GET /hello`` over TLS (SNI ``sni`` or ``host``): (status, JSON body when
+    200, the certificate the server presented)."""
+    with (
+        socket.create_connection(address, timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=sni or host) as conn,
+    ):
+        der = conn.getpeercert(binary_form=True)
+        assert der is not None
+        conn.sendall(f"GET /hello HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    if not data:
+        raise ConnectionError(f"the gateway closed the connection for {host} without answering")
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body) if status == 200 else {}, x509.load_der_x509_certificate(der)

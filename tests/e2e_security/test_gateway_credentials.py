@@ -10,8 +10,6 @@ maps 443 → 8443 with three HTTPS servers: SIMPLE for ``web.example.com`` (Secr
 
 from __future__ import annotations
 
-import json
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from cryptography import x509
 from mainsail.testing.mesh import LocalMesh
 from mainsail.testing.waiting import wait_for
 from tests.config.secret_pems import Ca, Leaf, ca_secret_yaml, tls_secret_yaml
+from tests.e2e_security.helpers import https_get
 
 HTTPS_PORT = 8443  # the gateway Service's 443
 
@@ -145,21 +144,7 @@ def _https_get(
     ingress: _Ingress, host: str, context: ssl.SSLContext
 ) -> tuple[int, dict[str, object], x509.Certificate]:
     """One GET over TLS to the gateway: (status, JSON body, the certificate it served)."""
-    with (
-        socket.create_connection((ingress.address, HTTPS_PORT), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname=host) as conn,
-    ):
-        der = conn.getpeercert(binary_form=True)
-        assert der is not None
-        conn.sendall(f"GET /hello HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    if not data:
-        raise ConnectionError(f"the gateway closed the connection for {host} without answering")
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, json.loads(body) if status == 200 else {}, x509.load_der_x509_certificate(der)
+    return https_get((ingress.address, HTTPS_PORT), host, context)
 
 
 async def _ready(ingress: _Ingress) -> None:

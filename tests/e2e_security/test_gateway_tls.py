@@ -11,8 +11,6 @@ files, the gateway's agent serves them over SDS (``file-cert:``/``file-root:``).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import socket
 import ssl
 from collections.abc import Iterator
@@ -21,13 +19,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from mainsail.ca.pki import new_p256_key, self_signed_root
 from mainsail.testing.mesh import LocalMesh
 from mainsail.testing.waiting import wait_for
+from tests.config.secret_pems import Ca
+from tests.e2e_security.helpers import https_get
 
 HTTPS_PORT = 8443  # the gateway Service's 443
 PASSTHROUGH_PORT = 9443
@@ -186,60 +182,11 @@ spec:
 """
 
 
-_CA_KEY_USAGE = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-@dataclass(frozen=True)
-class _Ca:
-    key: ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
-
-    @classmethod
-    def make(cls, common_name: str) -> _Ca:
-        key = new_p256_key()
-        cert = self_signed_root(key, common_name, dt.datetime.now(dt.UTC), dt.timedelta(days=1))
-        return cls(key, cert)
-
-    def issue(self, directory: Path, stem: str, dns_name: str) -> None:
-        """``<stem>.pem`` and ``<stem>-key.pem``: a leaf for ``dns_name`` signed by this CA."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(dns_name))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        (directory / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (directory / f"{stem}-key.pem").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-    def write(self, path: Path) -> None:
-        path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+def _write_leaf(ca: Ca, directory: Path, stem: str, dns_name: str) -> None:
+    """``<stem>.pem`` and ``<stem>-key.pem``: a leaf for ``dns_name`` signed by ``ca``."""
+    leaf = ca.issue(dns_name)
+    (directory / f"{stem}.pem").write_bytes(leaf.cert_pem)
+    (directory / f"{stem}-key.pem").write_bytes(leaf.key_pem)
 
 
 @dataclass(frozen=True)
@@ -252,13 +199,13 @@ class _Ingress:
 @pytest.fixture(scope="module")
 def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Ingress]:
     certs = tmp_path_factory.mktemp("gateway-certs")
-    server_ca, client_ca = _Ca.make("server-ca"), _Ca.make("client-ca")
-    server_ca.write(certs / "server-ca.pem")
-    client_ca.write(certs / "client-ca.pem")
-    server_ca.issue(certs, "web", "web.example.com")
-    server_ca.issue(certs, "secure", "secure.example.com")
-    server_ca.issue(certs, "tcp", "tcp.example.com")
-    client_ca.issue(certs, "client", "client.example.com")
+    server_ca, client_ca = Ca.make("server-ca"), Ca.make("client-ca")
+    (certs / "server-ca.pem").write_bytes(server_ca.pem)
+    (certs / "client-ca.pem").write_bytes(client_ca.pem)
+    _write_leaf(server_ca, certs, "web", "web.example.com")
+    _write_leaf(server_ca, certs, "secure", "secure.example.com")
+    _write_leaf(server_ca, certs, "tcp", "tcp.example.com")
+    _write_leaf(client_ca, certs, "client", "client.example.com")
     manifest = certs / "mesh.yaml"
     manifest.write_text(
         MESH.format(
@@ -284,19 +231,8 @@ def _https_get(
     ingress: _Ingress, host: str, context: ssl.SSLContext, sni: str | None = None
 ) -> tuple[int, dict[str, object]]:
     """One HTTP/1.1 GET over TLS to the gateway (SNI ``sni`` or ``host``); (status, JSON body)."""
-    with (
-        socket.create_connection((ingress.address, HTTPS_PORT), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname=sni or host) as conn,
-    ):
-        conn.sendall(f"GET /hello HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    if not data:
-        raise ConnectionError(f"the gateway closed the connection for {host} without answering")
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, json.loads(body) if status == 200 else {}
+    status, body, _ = https_get((ingress.address, HTTPS_PORT), host, context, sni)
+    return status, body
 
 
 async def _ready(ingress: _Ingress) -> None:
