@@ -9,6 +9,7 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.transport_sockets.tls.v3 import secret_pb2, tls_pb2
 
 from mainsail import naming
+from mainsail.testing.simulator import decoded
 from mainsail.xds.credentials import may_read
 from mainsail.xds.resources import ProxyConfig
 from mainsail.xds.tls import sds_secret_config
@@ -49,17 +50,11 @@ def _config(text: str) -> ProxyConfig:
 
 
 def _secrets(config: ProxyConfig) -> dict[str, secret_pb2.Secret]:
-    found = {}
-    for name, resource in config.of_type(naming.SECRET_TYPE).items():
-        secret = secret_pb2.Secret()
-        resource.body.Unpack(secret)
-        found[name] = secret
-    return found
+    return decoded(config, naming.SECRET_TYPE, secret_pb2.Secret)
 
 
 def _https_context(config: ProxyConfig) -> tls_pb2.DownstreamTlsContext:
-    listener = listener_pb2.Listener()
-    config.of_type(naming.LISTENER_TYPE)["0.0.0.0_8443"].body.Unpack(listener)
+    listener = decoded(config, naming.LISTENER_TYPE, listener_pb2.Listener)["0.0.0.0_8443"]
     (chain,) = listener.filter_chains
     context = tls_pb2.DownstreamTlsContext()
     chain.transport_socket.typed_config.Unpack(context)

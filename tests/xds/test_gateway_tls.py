@@ -7,6 +7,7 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 
 from mainsail import naming
+from mainsail.testing.simulator import decoded
 from mainsail.xds.resources import ProxyConfig
 
 from .cases import CASES_DIR, Case, generate_case
@@ -58,12 +59,7 @@ def _config() -> ProxyConfig:
 
 
 def _listeners(config: ProxyConfig) -> dict[str, listener_pb2.Listener]:
-    found = {}
-    for name, resource in config.of_type(naming.LISTENER_TYPE).items():
-        listener = listener_pb2.Listener()
-        resource.body.Unpack(listener)
-        found[name] = listener
-    return found
+    return decoded(config, naming.LISTENER_TYPE, listener_pb2.Listener)
 
 
 def test_a_star_host_means_no_sni_match() -> None:

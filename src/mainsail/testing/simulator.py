@@ -264,7 +264,8 @@ def _unpack(packed: any_pb2.Any, message_type: type[M]) -> M:
     return message
 
 
-def _resources(config: ProxyConfig, type_url: str, message_type: type[M]) -> dict[str, M]:
+def decoded(config: ProxyConfig, type_url: str, message_type: type[M]) -> dict[str, M]:
+    """``config``'s resources of ``type_url`` by name, each unpacked into ``message_type``."""
     return {
         name: _unpack(resource.body, message_type)
         for name, resource in config.of_type(type_url).items()
@@ -297,12 +298,10 @@ class Simulator:
 
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
-        self.listeners = _resources(config, naming.LISTENER_TYPE, listener_pb2.Listener)
-        self.route_configs = _resources(config, naming.ROUTE_TYPE, route_pb2.RouteConfiguration)
-        self.clusters = _resources(config, naming.CLUSTER_TYPE, cluster_pb2.Cluster)
-        self.assignments = _resources(
-            config, naming.ENDPOINT_TYPE, endpoint_pb2.ClusterLoadAssignment
-        )
+        self.listeners = decoded(config, naming.LISTENER_TYPE, listener_pb2.Listener)
+        self.route_configs = decoded(config, naming.ROUTE_TYPE, route_pb2.RouteConfiguration)
+        self.clusters = decoded(config, naming.CLUSTER_TYPE, cluster_pb2.Cluster)
+        self.assignments = decoded(config, naming.ENDPOINT_TYPE, endpoint_pb2.ClusterLoadAssignment)
 
     @classmethod
     def from_snapshot(cls, snapshot: MeshSnapshot, node: ProxyNode) -> Simulator:
