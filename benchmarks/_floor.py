@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -90,3 +90,14 @@ async def wrk_p50(url: str, seconds: float, script: Path, connections: int) -> i
     if process.returncode != 0 or found is None:
         raise RuntimeError(f"wrk failed on {url}:\n{out.decode(errors='replace')}")
     return int(found.group(3))
+
+
+async def paired_p50(
+    runs: Sequence[tuple[str, Path]], seconds: float, warmup: float, connections: int = 8
+) -> list[int]:
+    """Each (url, paced script) run at the same time, after an unmeasured run of all of them at
+    once: their p50s in microseconds, measured on the very same machine."""
+    await asyncio.gather(*(wrk_p50(url, warmup, script, connections) for url, script in runs))
+    return list(
+        await asyncio.gather(*(wrk_p50(url, seconds, script, connections) for url, script in runs))
+    )

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _floor import bare_envoys, nginx_upstream, wrk_p50
+from _floor import bare_envoys, nginx_upstream, paired_p50
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from hop_cost import floor_bootstrap, wait_serving
@@ -160,11 +160,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
             for n in range(args.rounds):
                 path = ("tls", "xfcc")[n % 2]
                 urls = [f"http://{host}:{ports[f'client-{p}']}" for p in ("plain", path)]
-                await asyncio.gather(
-                    *(wrk_p50(url, args.warmup, script, CONNECTIONS) for url in urls)
-                )
-                plain, other = await asyncio.gather(
-                    *(wrk_p50(url, args.seconds, script, CONNECTIONS) for url in urls)
+                plain, other = await paired_p50(
+                    [(url, script) for url in urls], args.seconds, args.warmup, CONNECTIONS
                 )
                 ratios[path].append(other / plain)
                 print(

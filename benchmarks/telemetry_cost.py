@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _floor import wrk_p50
+from _floor import paired_p50
 from hop_cost import (
     CONNECTIONS,
     SERVICE,
@@ -337,10 +337,7 @@ async def paired(setups: Sequence[Setup], args: argparse.Namespace, workdir: Pat
     ratios: list[float] = []
     for n in range(args.paired_rounds):
         runs = [(by_name[name].path.url, scripts[name]) for name in ("off", "on")]
-        await asyncio.gather(*(wrk_p50(url, args.warmup, script, 8) for url, script in runs))
-        off, on = await asyncio.gather(
-            *(wrk_p50(url, args.seconds, script, 8) for url, script in runs)
-        )
+        off, on = await paired_p50(runs, args.seconds, args.warmup)
         ratios.append(on / off)
         print(
             f"paired round {n + 1}: off p50 {off / 1000:.3f} ms, on p50 {on / 1000:.3f} ms,"

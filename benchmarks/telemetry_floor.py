@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _floor import bare_envoys, nginx_upstream, wrk_p50
+from _floor import bare_envoys, nginx_upstream, paired_p50
 from hop_cost import cpu_seconds, floor_bootstrap, wait_serving
 from mtls_cost import _WRK_SCRIPT
 from telemetry_cost import _WRK_FLAT_OUT
@@ -259,9 +259,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
             ratios: list[float] = []
             for n in range(args.paired_rounds):
                 urls = [f"http://{host}:{ports[f'client-{p}']}" for p in ("bare", args.paired)]
-                await asyncio.gather(*(wrk_p50(u, args.warmup, paced, 8) for u in urls))
-                bare, other = await asyncio.gather(
-                    *(wrk_p50(u, args.seconds, paced, 8) for u in urls)
+                bare, other = await paired_p50(
+                    [(u, paced) for u in urls], args.seconds, args.warmup
                 )
                 ratios.append(other / bare)
                 print(
